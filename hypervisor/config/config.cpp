@@ -1,0 +1,328 @@
+#include "hypervisor/config/config.hpp"
+
+namespace tandem {
+namespace {
+
+template <class E>
+struct Choice {
+    std::string_view name;
+    E value;
+};
+
+constexpr Choice<Role> kRoles[] = {{"primary", Role::primary}, {"backup", Role::backup}};
+constexpr Choice<Mode> kModes[] = {{"standalone", Mode::standalone},
+                                   {"checkpoint", Mode::checkpoint},
+                                   {"lockstep", Mode::lockstep},
+                                   {"migrate", Mode::migrate},
+                                   {"linktest", Mode::linktest}};
+constexpr Choice<DirtyTracking> kDirty[] = {{"auto", DirtyTracking::automatic},
+                                            {"pml", DirtyTracking::pml},
+                                            {"ad", DirtyTracking::ad_bits},
+                                            {"wp", DirtyTracking::write_protect}};
+constexpr Choice<Selftest> kSelftests[] = {{"none", Selftest::none},
+                                           {"invalid-opcode", Selftest::invalid_opcode},
+                                           {"write-text", Selftest::write_text},
+                                           {"exec-data", Selftest::exec_data},
+                                           {"null-deref", Selftest::null_deref}};
+constexpr Choice<bool> kBools[] = {{"0", false}, {"1", true}};
+
+// Writes "a, b, c" for a choice table.
+template <class E, std::size_t N>
+void list_choices(Writer& w, const Choice<E> (&choices)[N]) {
+    for (std::size_t i = 0; i < N; ++i) {
+        if (i != 0) w.write(", ");
+        w.write(choices[i].name);
+    }
+}
+
+template <class E, std::size_t N>
+bool find_choice(std::string_view v, const Choice<E> (&choices)[N], E& out) {
+    for (const auto& c : choices) {
+        if (c.name == v) {
+            out = c.value;
+            return true;
+        }
+    }
+    return false;
+}
+
+template <class E, std::size_t N>
+const char* name_of(E v, const Choice<E> (&choices)[N]) {
+    for (const auto& c : choices) {
+        if (c.value == v) return c.name.data();  // names are literals: NUL-terminated
+    }
+    return "?";
+}
+
+bool parse_decimal(std::string_view v, std::uint64_t& out) {
+    if (v.empty() || v.size() > 19) return false;
+    std::uint64_t n = 0;
+    for (char c : v) {
+        if (c < '0' || c > '9') return false;
+        n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    out = n;
+    return true;
+}
+
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// "64M", "1G", "131072K" or plain bytes.
+bool parse_size(std::string_view v, std::uint64_t& out) {
+    if (v.empty()) return false;
+    unsigned shift = 0;
+    switch (v.back()) {
+        case 'K': case 'k': shift = 10; break;
+        case 'M': case 'm': shift = 20; break;
+        case 'G': case 'g': shift = 30; break;
+        default: break;
+    }
+    if (shift != 0) v.remove_suffix(1);
+    std::uint64_t n = 0;
+    if (!parse_decimal(v, n) || n > (~std::uint64_t{0} >> shift)) return false;
+    out = n << shift;
+    return true;
+}
+
+bool parse_mac(std::string_view v, MacAddress& out) {
+    if (v.size() != 17) return false;
+    for (int i = 0; i < 6; ++i) {
+        int hi = hex_digit(v[static_cast<std::size_t>(i * 3)]);
+        int lo = hex_digit(v[static_cast<std::size_t>(i * 3 + 1)]);
+        if (hi < 0 || lo < 0) return false;
+        if (i < 5 && v[static_cast<std::size_t>(i * 3 + 2)] != ':') return false;
+        out.bytes[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+    }
+    return true;
+}
+
+// "bb:dd.f" in hex, the form lspci prints.
+bool parse_pci_address(std::string_view v, NicSelector& out) {
+    if (v.size() != 7 || v[2] != ':' || v[5] != '.') return false;
+    int b1 = hex_digit(v[0]), b0 = hex_digit(v[1]), d1 = hex_digit(v[3]), d0 = hex_digit(v[4]);
+    int f = hex_digit(v[6]);
+    if (b1 < 0 || b0 < 0 || d1 < 0 || d0 < 0 || f < 0) return false;
+    int device = d1 << 4 | d0;
+    if (device > 31 || f > 7) return false;
+    out.kind = NicSelector::Kind::pci;
+    out.bus = static_cast<std::uint8_t>(b1 << 4 | b0);
+    out.device = static_cast<std::uint8_t>(device);
+    out.function = static_cast<std::uint8_t>(f);
+    return true;
+}
+
+bool parse_nic(std::string_view v, NicSelector& out) {
+    if (parse_pci_address(v, out)) return true;
+    MacAddress mac{};
+    if (!parse_mac(v, mac)) return false;
+    out.kind = NicSelector::Kind::mac;
+    out.mac = mac;
+    return true;
+}
+
+bool parse_key(std::string_view v, std::uint8_t (&out)[32]) {
+    if (v.size() != 64) return false;
+    for (std::size_t i = 0; i < 32; ++i) {
+        int hi = hex_digit(v[2 * i]), lo = hex_digit(v[2 * i + 1]);
+        if (hi < 0 || lo < 0) return false;
+        out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+    }
+    return true;
+}
+
+enum class Key : std::uint8_t {
+    role, mode, epoch_ms, guest_mem, failover_ms, dirty, key, peer_mac, link_nic, client_nic,
+    insecure_link, guest_kernel, guest_initrd, guest_cmdline, selftest, dump_boot_info, count
+};
+constexpr std::string_view kKeyNames[] = {
+    "role", "mode", "epoch_ms", "guest_mem", "failover_ms", "dirty", "key", "peer_mac", "link_nic",
+    "client_nic", "insecure_link", "guest_kernel", "guest_initrd", "guest_cmdline", "selftest", "dump_boot_info",
+};
+static_assert(sizeof(kKeyNames) / sizeof(kKeyNames[0]) == static_cast<std::size_t>(Key::count));
+
+constexpr std::uint64_t kMinGuestMem = 16ull << 20;
+constexpr std::uint64_t kMaxGuestMem = 64ull << 30;
+
+class Parser {
+public:
+    Parser(Config& config, Writer& errors) : c_(config), errors_(errors) {}
+
+    void token(std::string_view tok) {
+        std::size_t eq = tok.find('=');
+        if (eq == std::string_view::npos || eq == 0) {
+            complain_start();
+            print(errors_, "'{}' is not key=value (known keys: ", tok);
+            list_keys();
+            errors_.write(")\n");
+            return;
+        }
+        std::string_view name = tok.substr(0, eq);
+        std::string_view value = tok.substr(eq + 1);
+        for (std::size_t i = 0; i < static_cast<std::size_t>(Key::count); ++i) {
+            if (kKeyNames[i] != name) continue;
+            if (seen_[i]) {
+                complain_start();
+                print(errors_, "'{}' is given more than once\n", name);
+                return;
+            }
+            seen_[i] = true;
+            apply(static_cast<Key>(i), name, value);
+            return;
+        }
+        complain_start();
+        print(errors_, "unknown key '{}' (known keys: ", name);
+        list_keys();
+        errors_.write(")\n");
+    }
+
+    std::size_t problems() const { return problems_; }
+    void complain_start() {
+        ++problems_;
+        errors_.write("config: ");
+    }
+
+private:
+    void list_keys() {
+        for (std::size_t i = 0; i < static_cast<std::size_t>(Key::count); ++i) {
+            if (i != 0) errors_.write(", ");
+            errors_.write(kKeyNames[i]);
+        }
+    }
+
+    void bad_value(std::string_view name, std::string_view value, std::string_view accepted) {
+        complain_start();
+        print(errors_, "bad value '{}' for {} (accepted: {})\n", value, name, accepted);
+    }
+
+    template <class E, std::size_t N>
+    void choice(std::string_view name, std::string_view value, const Choice<E> (&choices)[N], E& out) {
+        if (find_choice(value, choices, out)) return;
+        complain_start();
+        print(errors_, "bad value '{}' for {} (accepted: ", value, name);
+        list_choices(errors_, choices);
+        errors_.write(")\n");
+    }
+
+    void number(std::string_view name, std::string_view value, std::uint64_t lo, std::uint64_t hi, std::uint32_t& out) {
+        std::uint64_t n = 0;
+        if (!parse_decimal(value, n) || n < lo || n > hi) {
+            complain_start();
+            print(errors_, "bad value '{}' for {} (accepted: an integer from {} to {})\n", value, name, lo, hi);
+            return;
+        }
+        out = static_cast<std::uint32_t>(n);
+    }
+
+    void text(std::string_view name, std::string_view value, std::string_view& out) {
+        if (value.empty()) return bad_value(name, value, "a non-empty string");
+        out = value;
+    }
+
+    void apply(Key k, std::string_view name, std::string_view v) {
+        switch (k) {
+            case Key::role: return choice(name, v, kRoles, c_.role);
+            case Key::mode: return choice(name, v, kModes, c_.mode);
+            case Key::dirty: return choice(name, v, kDirty, c_.dirty);
+            case Key::selftest: return choice(name, v, kSelftests, c_.selftest);
+            case Key::insecure_link: return choice(name, v, kBools, c_.insecure_link);
+            case Key::dump_boot_info: return choice(name, v, kBools, c_.dump_boot_info);
+            case Key::epoch_ms: return number(name, v, 1, 10000, c_.epoch_ms);
+            case Key::failover_ms: return number(name, v, 10, 600000, c_.failover_ms);
+            case Key::guest_mem: {
+                std::uint64_t bytes = 0;
+                if (!parse_size(v, bytes) || bytes < kMinGuestMem || bytes > kMaxGuestMem || bytes % (2ull << 20) != 0) {
+                    return bad_value(name, v, "a multiple of 2M from 16M to 64G, e.g. 256M or 1G");
+                }
+                c_.guest_mem = bytes;
+                return;
+            }
+            case Key::key:
+                if (!parse_key(v, c_.key)) return bad_value(name, v, "64 hexadecimal digits (a 256-bit key)");
+                c_.has_key = true;
+                return;
+            case Key::peer_mac:
+                if (!parse_mac(v, c_.peer_mac)) return bad_value(name, v, "a MAC address like 52:54:00:12:34:56");
+                c_.has_peer_mac = true;
+                return;
+            case Key::link_nic:
+            case Key::client_nic:
+                if (!parse_nic(v, k == Key::link_nic ? c_.link_nic : c_.client_nic)) {
+                    return bad_value(name, v, "a PCI address like 00:03.0 or a MAC address like 52:54:00:12:34:56");
+                }
+                return;
+            case Key::guest_kernel: return text(name, v, c_.guest_kernel);
+            case Key::guest_initrd: return text(name, v, c_.guest_initrd);
+            case Key::guest_cmdline: return text(name, v, c_.guest_cmdline);
+            case Key::count: break;
+        }
+    }
+
+    Config& c_;
+    Writer& errors_;
+    bool seen_[static_cast<std::size_t>(Key::count)]{};
+    std::size_t problems_ = 0;
+};
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+}  // namespace
+
+const char* role_name(Role r) { return name_of(r, kRoles); }
+const char* mode_name(Mode m) { return name_of(m, kModes); }
+const char* dirty_tracking_name(DirtyTracking d) { return name_of(d, kDirty); }
+
+std::size_t parse_command_line(std::string_view cmdline, Config& config, Writer& errors, bool skip_first_word) {
+    Parser parser(config, errors);
+    std::size_t pos = 0;
+    bool first = true;
+    while (true) {
+        while (pos < cmdline.size() && is_space(cmdline[pos])) ++pos;
+        if (pos == cmdline.size()) break;
+        // Unquote one word into storage: "..." groups keep spaces, a backslash takes the next
+        // character literally (what GRUB's loader command line produces for quoted arguments).
+        char* start = config.storage + config.storage_used;
+        std::size_t len = 0;
+        bool in_quotes = false;
+        bool overflow = false;
+        for (; pos < cmdline.size(); ++pos) {
+            char c = cmdline[pos];
+            if (!in_quotes && is_space(c)) break;
+            if (c == '"') {
+                in_quotes = !in_quotes;
+                continue;
+            }
+            if (c == '\\' && pos + 1 < cmdline.size()) c = cmdline[++pos];
+            if (config.storage_used + len < Config::kStorage) {
+                start[len++] = c;
+            } else {
+                overflow = true;
+            }
+        }
+        if (overflow) {
+            parser.complain_start();
+            errors.write("the command line is longer than tandem accepts (4096 bytes)\n");
+            break;
+        }
+        if (in_quotes) {
+            parser.complain_start();
+            errors.write("a quote is not closed\n");
+            break;
+        }
+        config.storage_used += len;
+        std::string_view word{start, len};
+        if (first && skip_first_word && word.find('=') == std::string_view::npos) {
+            first = false;
+            continue;
+        }
+        first = false;
+        parser.token(word);
+    }
+    return parser.problems();
+}
+
+}  // namespace tandem

@@ -1,0 +1,66 @@
+// tandem's configuration, from the kernel command line GRUB passes (README: "Command line").
+// Every key is validated; an unknown key or a bad value is reported with the key's name and
+// what it accepts, and tandem refuses to start rather than fall back to a default.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "hypervisor/console/writer.hpp"
+
+namespace tandem {
+
+enum class Role : std::uint8_t { primary, backup };
+enum class Mode : std::uint8_t { standalone, checkpoint, lockstep, migrate, linktest };
+enum class DirtyTracking : std::uint8_t { automatic, pml, ad_bits, write_protect };
+enum class Selftest : std::uint8_t { none, invalid_opcode, write_text, exec_data, null_deref };
+
+const char* role_name(Role r);
+const char* mode_name(Mode m);
+const char* dirty_tracking_name(DirtyTracking d);
+
+struct MacAddress {
+    std::uint8_t bytes[6];
+};
+
+// A NIC chosen by PCI address (bus:device.function) or by MAC address.
+struct NicSelector {
+    enum class Kind : std::uint8_t { none, pci, mac } kind = Kind::none;
+    std::uint8_t bus = 0, device = 0, function = 0;
+    MacAddress mac{};
+};
+
+struct Config {
+    Role role = Role::primary;
+    Mode mode = Mode::standalone;
+    std::uint32_t epoch_ms = 25;
+    std::uint64_t guest_mem = 128ull << 20;
+    std::uint32_t failover_ms = 300;
+    DirtyTracking dirty = DirtyTracking::automatic;
+    bool has_key = false;
+    std::uint8_t key[32]{};
+    bool has_peer_mac = false;
+    MacAddress peer_mac{};
+    NicSelector link_nic;
+    NicSelector client_nic;
+    bool insecure_link = false;
+    std::string_view guest_kernel;   // module name
+    std::string_view guest_initrd;   // module name
+    std::string_view guest_cmdline;
+    Selftest selftest = Selftest::none;
+    bool dump_boot_info = false;
+
+    // Unquoted copies of the values above live here (string_views point into it).
+    static constexpr std::size_t kStorage = 4096;
+    char storage[kStorage]{};
+    std::size_t storage_used = 0;
+};
+
+// Parses `cmdline` (GRUB quoting: "..." groups, backslash escapes) into `config`, writing one
+// "config: ..." line per problem to `errors`. Returns the number of problems (0 = valid).
+// `skip_first_word` drops a leading image path (multiboot 1 loaders put it there).
+std::size_t parse_command_line(std::string_view cmdline, Config& config, Writer& errors,
+                               bool skip_first_word = false);
+
+}  // namespace tandem
