@@ -18,6 +18,7 @@ while [ $# -gt 0 ]; do
     --cmdline=*) cmdline=${1#--cmdline=}; shift ;;
     --timeout) timeout=$2; shift 2 ;;
     --module) modules+=("$2" "$3"); shift 3 ;;
+    -h|--help) sed -n "2,/^set -euo/p" "$0" | grep "^#" | sed "s/^# \{0,1\}//"; exit 0 ;;
     *) echo "mkpxe.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done

@@ -10,7 +10,7 @@ const char* memory_type_name(std::uint32_t type) {
         case MemoryType::acpi_nvs: return "ACPI NVS";
         case MemoryType::bad: return "bad";
     }
-    return "unknown";
+    return nullptr;
 }
 
 }  // namespace tandem::boot

@@ -18,6 +18,7 @@ enum class MemoryType : std::uint32_t {
     acpi_nvs = 4,
     bad = 5,
 };
+// "available", "reserved", ...; nullptr for a type multiboot does not define.
 const char* memory_type_name(std::uint32_t type);
 
 struct MemoryRegion {

@@ -21,8 +21,13 @@ void report_boot_info(Writer& out, const boot::BootInfo& info) {
             info.loader_name.empty() ? std::string_view{"(unnamed)"} : info.loader_name, info.cmdline);
     std::uint64_t available = 0;
     for (const boot::MemoryRegion& r : info.memory_map()) {
-        println(out, "memory: {} - {} {} ({})", hex(r.base, 12), hex(r.base + r.length, 12),
-                boot::memory_type_name(r.type), Bytes{r.length});
+        print(out, "memory: {} - {} ", hex(r.base, 12), hex(r.base + r.length, 12));
+        if (const char* name = boot::memory_type_name(r.type)) {
+            print(out, "{}", name);
+        } else {
+            print(out, "type {}", r.type);
+        }
+        println(out, " ({})", Bytes{r.length});
         if (r.type == static_cast<std::uint32_t>(boot::MemoryType::available)) available += r.length;
     }
     println(out, "memory: {} regions, {} available", info.region_count, Bytes{available});

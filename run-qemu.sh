@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Builds tandem and boots it from its GRUB ISO, showing the serial console.
+#   ./run-qemu.sh [--engine auto|kvm|bochs|tcg] [--cpu BOCHS_MODEL] [--cmdline "key=value ..."] [--timeout S]
+# auto (default): QEMU with KVM when the host offers nested VT-x; otherwise Bochs, which emulates
+# VT-x with EPT. tcg: QEMU without KVM shows the boot path and tandem's refusal (no VMX).
+set -euo pipefail
+cd "$(dirname "$0")"
+source tools/require-packages.sh
+
+engine=auto cpu=corei7_skylake_x cmdline= custom_cmdline=0 timeout=120
+while [ $# -gt 0 ]; do
+  case $1 in
+    --engine) engine=$2; shift 2 ;;
+    --cpu) cpu=$2; shift 2 ;;
+    --cmdline) cmdline=$2; custom_cmdline=1; shift 2 ;;
+    --timeout) timeout=$2; shift 2 ;;
+    -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run-qemu.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+  esac
+done
+case $engine in auto|kvm|bochs|tcg) ;; *) echo "run-qemu.sh: --engine must be auto, kvm, bochs or tcg" >&2; exit 2 ;; esac
+
+require_packages "${TANDEM_BUILD_PACKAGES[@]}" "${TANDEM_RUN_PACKAGES[@]}"
+
+build=${TANDEM_BUILD:-build}
+[ -f "$build/build.ninja" ] || cmake -S . -B "$build" -G Ninja >/dev/null
+cmake --build "$build" --target tandem_iso >/dev/null
+iso=$build/tandem.iso
+if [ "$custom_cmdline" = 1 ]; then
+  iso=$build/run/tandem.iso
+  mkdir -p "$build/run"
+  tools/mkiso.sh --image "$build/tandem.elf" --out "$iso" "--cmdline=$cmdline" --timeout 0
+fi
+
+# Nested VT-x through KVM: the host CPU must be Intel with VMX and /dev/kvm usable.
+kvm_reason=
+if [ ! -w /dev/kvm ]; then
+  kvm_reason="/dev/kvm is missing or not writable"
+elif ! grep -qw vmx /proc/cpuinfo; then
+  kvm_reason="the host CPU ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')) shows no VT-x (vmx flag) to this machine"
+fi
+if [ "$engine" = auto ]; then
+  if [ -z "$kvm_reason" ]; then
+    engine=kvm
+  else
+    echo "run-qemu.sh: no KVM with nested VT-x here: $kvm_reason."
+    echo "run-qemu.sh: booting the same ISO under Bochs, which emulates VT-x with EPT ($cpu)."
+    engine=bochs
+  fi
+elif [ "$engine" = kvm ] && [ -n "$kvm_reason" ]; then
+  echo "run-qemu.sh: --engine kvm needs KVM with nested VT-x, but $kvm_reason." >&2
+  exit 1
+fi
+
+case $engine in
+  kvm) emu=qemu-kvm ;;
+  tcg) emu=qemu-tcg; echo "run-qemu.sh: QEMU without KVM has no VMX: expect tandem to refuse clearly." ;;
+  bochs) emu=bochs ;;
+esac
+exec python3 tools/emulator/tandem_emu.py "$emu" --iso "$iso" --cpu "$cpu" --timeout "$timeout" \
+  --workdir "$build/run/$emu"

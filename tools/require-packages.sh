@@ -1,0 +1,36 @@
+# Sourced by run-qemu.sh and run-tests.sh: makes sure the Debian packages a command needs are
+# installed. As root, missing ones are installed with apt-get; otherwise the exact list and the
+# command that installs it are printed and the caller stops.
+
+# Building the image, its boot media and the host tests.
+TANDEM_BUILD_PACKAGES=(cmake ninja-build clang lld llvm libclang-rt-14-dev doctest-dev python3
+                       grub-common grub-pc-bin grub-efi-amd64-bin xorriso mtools)
+# Running it: Bochs (VT-x with EPT), QEMU (boot paths; KVM where the host has nested VT-x).
+TANDEM_RUN_PACKAGES=(bochs bochsbios vgabios bochs-term qemu-system-x86 ipxe-qemu ovmf bsdutils coreutils)
+# Only the tests need these.
+TANDEM_TEST_PACKAGES=(libsodium-dev)
+
+require_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed$'; then
+      missing+=("$pkg")
+    fi
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "Missing Debian packages: ${missing[*]}" >&2
+    echo "Install them with:  sudo apt-get install ${missing[*]}   (or run this command as root)" >&2
+    exit 1
+  fi
+  echo "Installing missing Debian packages: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/tandem-apt.log 2>&1; then
+    apt-get update -q >>/tmp/tandem-apt.log 2>&1 || true
+    if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >>/tmp/tandem-apt.log 2>&1; then
+      tail -20 /tmp/tandem-apt.log >&2
+      echo "apt-get could not install: ${missing[*]} (full log: /tmp/tandem-apt.log)" >&2
+      exit 1
+    fi
+  fi
+}
