@@ -8,11 +8,26 @@ set(TANDEM_PORTABLE_SOURCES
   arch-x86_64/boot/multiboot2.cpp
   arch-x86_64/cpu/exception_report.cpp
   arch-x86_64/paging/host_address_space.cpp
+  arch-x86_64/vmx/access_bitmaps.cpp
+  arch-x86_64/vmx/cpuid_policy.cpp
+  arch-x86_64/vmx/exit_reason.cpp
+  arch-x86_64/vmx/guest_entry.cpp
+  arch-x86_64/vmx/guest_page_walk.cpp
+  arch-x86_64/vmx/vcpu.cpp
+  arch-x86_64/vmx/vcpu_cr.cpp
+  arch-x86_64/vmx/vcpu_msr.cpp
+  arch-x86_64/vmx/vcpu_report.cpp
   arch-x86_64/vmx/vmx_capabilities.cpp
+  arch-x86_64/vmx/vmx_controls.cpp
+  guest-boot/elf_loader.cpp
+  guest-boot/test_guest_boot.cpp
   hypervisor/config/config.cpp
   hypervisor/console/console.cpp
   hypervisor/console/writer.cpp
+  hypervisor/devices/port_io.cpp
+  hypervisor/devices/uart16550_model.cpp
   hypervisor/memory/frame_allocator.cpp
+  hypervisor/vm/guest_memory.cpp
 )
 
 set(TANDEM_IMAGE_SOURCES
@@ -20,6 +35,7 @@ set(TANDEM_IMAGE_SOURCES
   arch-x86_64/boot/start32.S
   arch-x86_64/boot/boot_main.cpp
   arch-x86_64/boot/build_id.cpp
+  arch-x86_64/boot/guest_launch.cpp
   arch-x86_64/boot/selftest.cpp
   arch-x86_64/cpu/cpu_identity.cpp
   arch-x86_64/cpu/descriptor_tables.cpp
@@ -27,6 +43,10 @@ set(TANDEM_IMAGE_SOURCES
   arch-x86_64/cpu/halt.cpp
   arch-x86_64/paging/host_paging.cpp
   arch-x86_64/serial/uart16550.cpp
+  arch-x86_64/time/tsc_calibration.cpp
   arch-x86_64/vmx/capability_probe.cpp
+  arch-x86_64/vmx/vm_entry.S
+  arch-x86_64/vmx/vm_runner.cpp
+  arch-x86_64/vmx/vmx_root.cpp
   hypervisor/runtime/freestanding.cpp
 )

@@ -6,6 +6,7 @@
 #include "arch-x86_64/boot/boot_info.hpp"
 #include "arch-x86_64/boot/boot_report.hpp"
 #include "arch-x86_64/boot/build_id.hpp"
+#include "arch-x86_64/boot/guest_launch.hpp"
 #include "arch-x86_64/boot/multiboot1.hpp"
 #include "arch-x86_64/boot/multiboot2.hpp"
 #include "arch-x86_64/boot/selftest.hpp"
@@ -14,6 +15,7 @@
 #include "arch-x86_64/cpu/intrinsics.hpp"
 #include "arch-x86_64/paging/host_paging.hpp"
 #include "arch-x86_64/serial/uart16550.hpp"
+#include "arch-x86_64/time/tsc_calibration.hpp"
 #include "arch-x86_64/vmx/capability_probe.hpp"
 #include "hypervisor/config/config.hpp"
 #include "hypervisor/console/console.hpp"
@@ -160,7 +162,18 @@ extern "C" [[noreturn]] void kernel_main(std::uint32_t magic, std::uint32_t info
         println(out, "tandem: mode={} is not implemented in this build (only standalone is)", mode_name(config.mode));
         refuse("requested mode not available");
     }
-    println(out, "tandem: boot complete; this build checks the machine and does not run a guest yet");
+
+    std::uint64_t tsc_khz = calibrate_tsc_khz();
+    if (tsc_khz == 0) {
+        println(out, "time: the PIT did not count down: TSC frequency unknown (guests see 0 kHz)");
+    } else {
+        println(out, "time: TSC runs at {} kHz (measured against the PIT)", tsc_khz);
+    }
+    if (config.guest_kernel.empty()) {
+        println(out, "tandem: boot complete; no guest configured (guest_kernel= names the module to run)");
+    } else {
+        launch_guest(LaunchContext{config, boot_info, frames, msrs, caps, tsc_khz});
+    }
     println(out, "tandem: halted");
     halt_forever();
 }

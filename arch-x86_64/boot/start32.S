@@ -32,10 +32,12 @@ boot_stack_top:
 
     .section .rodata.boot, "a"
     .balign 16
+    /* Accessed bits preset: otherwise the CPU sets them when the selectors are loaded, which
+     * would write into read-only data (and change the image hash). */
 boot_gdt:
     .quad 0                         /* null */
-    .quad 0x00af9a000000ffff        /* 0x08: 64-bit code, present, DPL 0 */
-    .quad 0x00cf92000000ffff        /* 0x10: data, present, writable */
+    .quad 0x00af9b000000ffff        /* 0x08: 64-bit code, present, DPL 0, accessed */
+    .quad 0x00cf93000000ffff        /* 0x10: data, present, writable, accessed */
 boot_gdt_end:
 boot_gdt_ptr:
     .short boot_gdt_end - boot_gdt - 1

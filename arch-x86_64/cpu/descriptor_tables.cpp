@@ -76,6 +76,11 @@ void install_descriptor_tables() {
     asm volatile("lidt %0" ::"m"(idtr));
 }
 
+HostDescriptorTables host_descriptor_tables() {
+    return {reinterpret_cast<std::uint64_t>(&gdt), reinterpret_cast<std::uint64_t>(&idt),
+            reinterpret_cast<std::uint64_t>(&tss)};
+}
+
 }  // namespace tandem::x86
 
 // Called by exception_common with the saved frame. The hypervisor takes no interrupts and

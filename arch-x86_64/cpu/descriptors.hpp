@@ -12,9 +12,9 @@ struct SegmentDescriptor {
 };
 static_assert(sizeof(SegmentDescriptor) == 8);
 
-// 64-bit code (L=1, D=0) or data segment, present, DPL 0 (SDM Vol. 3A §3.4.5).
-constexpr SegmentDescriptor code64_descriptor() { return {0x00af9a000000ffffull}; }
-constexpr SegmentDescriptor data_descriptor() { return {0x00cf92000000ffffull}; }
+// 64-bit code (L=1, D=0) or data segment, present, DPL 0, accessed (SDM Vol. 3A §3.4.5).
+constexpr SegmentDescriptor code64_descriptor() { return {0x00af9b000000ffffull}; }
+constexpr SegmentDescriptor data_descriptor() { return {0x00cf93000000ffffull}; }
 static_assert((code64_descriptor().raw >> 53 & 1) == 1, "L bit set for 64-bit code");
 static_assert((code64_descriptor().raw >> 47 & 1) == 1, "present");
 

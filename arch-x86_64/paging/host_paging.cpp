@@ -1,6 +1,7 @@
 #include "arch-x86_64/paging/host_paging.hpp"
 
 #include "arch-x86_64/cpu/intrinsics.hpp"
+#include "arch-x86_64/paging/identity_table_memory.hpp"
 
 extern "C" char __text_start[], __text_end[], __rodata_start[], __rodata_end[], __data_start[], __data_end[];
 
@@ -9,31 +10,6 @@ namespace {
 
 // Page tables must be reachable through the boot loader's identity map while we build them.
 constexpr std::uint64_t kBootMapLimit = 4ull << 30;
-
-class IdentityTableMemory {
-public:
-    explicit IdentityTableMemory(FrameAllocator& frames) : frames_(frames) {}
-
-    Result<std::uint64_t> allocate_table() {
-        auto frame = frames_.allocate(kSmallPage, kSmallPage, kBootMapLimit);
-        if (!frame) return frame.error();
-        auto* entries = reinterpret_cast<volatile std::uint64_t*>(*frame);
-        for (unsigned i = 0; i < kEntriesPerTable; ++i) entries[i] = 0;
-        ++tables_;
-        return *frame;
-    }
-    std::uint64_t load(std::uint64_t table, unsigned i) const {
-        return reinterpret_cast<const volatile std::uint64_t*>(table)[i];
-    }
-    void store(std::uint64_t table, unsigned i, std::uint64_t value) {
-        reinterpret_cast<volatile std::uint64_t*>(table)[i] = value;
-    }
-    std::size_t tables() const { return tables_; }
-
-private:
-    FrameAllocator& frames_;
-    std::size_t tables_ = 0;
-};
 
 std::uint64_t addr(const char* p) { return reinterpret_cast<std::uint64_t>(p); }
 
@@ -49,7 +25,7 @@ Result<HostPagingReport> activate_host_paging(std::span<const boot::MemoryRegion
     static HostMapping plan[kMaxHostMappings];
     auto count = plan_host_address_space(image_layout(), memory_map, plan);
     if (!count) return count.error();
-    IdentityTableMemory memory(frames);
+    IdentityTableMemory memory(frames, kBootMapLimit);
     PageTableBuilder<IdentityTableMemory> builder(memory);
     if (auto s = build_host_address_space(builder, std::span<const HostMapping>{plan, *count}); !s) return s.error();
     // CR0.WP makes read-only pages read-only for the hypervisor too (SDM Vol. 3A §2.5); the

@@ -31,18 +31,7 @@ struct PageTableEntry {
 };
 static_assert(sizeof(PageTableEntry) == 8);
 
-inline constexpr std::uint64_t kSmallPage = 4096;
-inline constexpr std::uint64_t kLargePage = 2ull << 20;
-inline constexpr unsigned kEntriesPerTable = 512;
 // 48-bit virtual addresses: the lower canonical half is what an identity map can use.
 inline constexpr std::uint64_t kCanonicalLowerLimit = 1ull << 47;
-
-// Index of `virt` in the table at `level` (4 = PML4 ... 1 = page table).
-constexpr unsigned table_index(std::uint64_t virt, int level) {
-    return static_cast<unsigned>((virt >> (12 + 9 * (level - 1))) & 0x1ff);
-}
-static_assert(table_index(0x0000'7fff'ffff'f000ull, 4) == 255);
-static_assert(table_index(0x200000, 2) == 1);
-static_assert(table_index(0x201000, 1) == 1);
 
 }  // namespace tandem::x86

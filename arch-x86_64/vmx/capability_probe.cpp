@@ -22,6 +22,10 @@ VmxCapabilityMsrs read_vmx_capability_msrs() {
     m.exit = read(true_ctls ? Msr::ia32_vmx_true_exit_ctls : Msr::ia32_vmx_exit_ctls);
     m.entry = read(true_ctls ? Msr::ia32_vmx_true_entry_ctls : Msr::ia32_vmx_entry_ctls);
     m.misc = read(Msr::ia32_vmx_misc);
+    m.cr0_fixed0 = read(Msr::ia32_vmx_cr0_fixed0);
+    m.cr0_fixed1 = read(Msr::ia32_vmx_cr0_fixed1);
+    m.cr4_fixed0 = read(Msr::ia32_vmx_cr4_fixed0);
+    m.cr4_fixed1 = read(Msr::ia32_vmx_cr4_fixed1);
     // IA32_VMX_PROCBASED_CTLS2 exists only if the secondary controls may be activated (§A.3.3).
     if ((m.procbased >> 63) & 1) {
         m.procbased2 = read(Msr::ia32_vmx_procbased_ctls2);

@@ -101,9 +101,10 @@ void report_vmx(Writer& out, const VmxCapabilityMsrs& m, const VmxCapabilities& 
     if (c.vmx) {
         println(out,
                 "vmx: msrs feature_control={} basic={} pinbased={} procbased={} procbased2={} exit={} entry={} "
-                "misc={} ept_vpid_cap={}",
+                "misc={} ept_vpid_cap={} cr0_fixed0={} cr0_fixed1={} cr4_fixed0={} cr4_fixed1={}",
                 hex(m.feature_control), hex(m.basic), hex(m.pinbased), hex(m.procbased), hex(m.procbased2),
-                hex(m.exit), hex(m.entry), hex(m.misc), hex(m.ept_vpid_cap));
+                hex(m.exit), hex(m.entry), hex(m.misc), hex(m.ept_vpid_cap), hex(m.cr0_fixed0), hex(m.cr0_fixed1),
+                hex(m.cr4_fixed0), hex(m.cr4_fixed1));
     }
     println(out, "vmx: VT-x {}, EPT {}, EPT A/D {}, PML {}, VPID {}, unrestricted guest {}, preemption timer {}",
             YesNo{c.vmx}, YesNo{c.ept}, YesNo{c.ept_accessed_dirty}, YesNo{c.pml}, YesNo{c.vpid},

@@ -23,6 +23,9 @@ struct VmxCapabilityMsrs {
     std::uint64_t entry = 0;
     std::uint64_t misc = 0;
     std::uint64_t ept_vpid_cap = 0;  // 0 when neither EPT nor VPID can be enabled
+    // CR0/CR4 bits VMX operation fixes (SDM Vol. 3D §A.7, §A.8): a 1 in FIXED0 must be 1, a 0 in
+    // FIXED1 must be 0.
+    std::uint64_t cr0_fixed0 = 0, cr0_fixed1 = 0, cr4_fixed0 = 0, cr4_fixed1 = 0;
 };
 
 struct VmxCapabilities {

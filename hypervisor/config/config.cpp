@@ -24,6 +24,10 @@ constexpr Choice<Selftest> kSelftests[] = {{"none", Selftest::none},
                                            {"write-text", Selftest::write_text},
                                            {"exec-data", Selftest::exec_data},
                                            {"null-deref", Selftest::null_deref}};
+constexpr Choice<GuestEntryChoice> kGuestEntries[] = {{"auto", GuestEntryChoice::automatic},
+                                                     {"real", GuestEntryChoice::real},
+                                                     {"protected", GuestEntryChoice::protected_mode},
+                                                     {"long", GuestEntryChoice::long_mode}};
 constexpr Choice<bool> kBools[] = {{"0", false}, {"1", true}};
 
 // Writes "a, b, c" for a choice table.
@@ -137,11 +141,12 @@ bool parse_key(std::string_view v, std::uint8_t (&out)[32]) {
 
 enum class Key : std::uint8_t {
     role, mode, epoch_ms, guest_mem, failover_ms, dirty, key, peer_mac, link_nic, client_nic,
-    insecure_link, guest_kernel, guest_initrd, guest_cmdline, selftest, dump_boot_info, count
+    insecure_link, guest_kernel, guest_initrd, guest_cmdline, guest_entry, selftest, dump_boot_info, count
 };
 constexpr std::string_view kKeyNames[] = {
     "role", "mode", "epoch_ms", "guest_mem", "failover_ms", "dirty", "key", "peer_mac", "link_nic",
-    "client_nic", "insecure_link", "guest_kernel", "guest_initrd", "guest_cmdline", "selftest", "dump_boot_info",
+    "client_nic", "insecure_link", "guest_kernel", "guest_initrd", "guest_cmdline", "guest_entry", "selftest",
+    "dump_boot_info",
 };
 static_assert(sizeof(kKeyNames) / sizeof(kKeyNames[0]) == static_cast<std::size_t>(Key::count));
 
@@ -258,6 +263,7 @@ private:
             case Key::guest_kernel: return text(name, v, c_.guest_kernel);
             case Key::guest_initrd: return text(name, v, c_.guest_initrd);
             case Key::guest_cmdline: return text(name, v, c_.guest_cmdline);
+            case Key::guest_entry: return choice(name, v, kGuestEntries, c_.guest_entry);
             case Key::count: break;
         }
     }

@@ -15,6 +15,9 @@ enum class Role : std::uint8_t { primary, backup };
 enum class Mode : std::uint8_t { standalone, checkpoint, lockstep, migrate, linktest };
 enum class DirtyTracking : std::uint8_t { automatic, pml, ad_bits, write_protect };
 enum class Selftest : std::uint8_t { none, invalid_opcode, write_text, exec_data, null_deref };
+// How a test guest is entered: from its ELF class (64-bit: long mode, 32-bit: protected mode),
+// or in real mode on request.
+enum class GuestEntryChoice : std::uint8_t { automatic, real, protected_mode, long_mode };
 
 const char* role_name(Role r);
 const char* mode_name(Mode m);
@@ -48,6 +51,7 @@ struct Config {
     std::string_view guest_kernel;   // module name
     std::string_view guest_initrd;   // module name
     std::string_view guest_cmdline;
+    GuestEntryChoice guest_entry = GuestEntryChoice::automatic;
     Selftest selftest = Selftest::none;
     bool dump_boot_info = false;
 

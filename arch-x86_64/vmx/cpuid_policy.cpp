@@ -1,0 +1,99 @@
+#include "arch-x86_64/vmx/cpuid_policy.hpp"
+
+#include "guest-boot/test_guest_abi.hpp"
+
+namespace tandem::x86 {
+namespace {
+
+constexpr std::uint32_t bit(unsigned n) { return 1u << n; }
+
+// CPUID.1 (SDM Vol. 2A, Table 3-10 and 3-11).
+constexpr std::uint32_t kLeaf1EcxHidden = bit(3) /*MONITOR*/ | bit(5) /*VMX*/ | bit(6) /*SMX*/ | bit(7) /*EST*/ |
+                                          bit(8) /*TM2*/ | bit(11) /*SDBG*/ | bit(15) /*PDCM*/ | bit(18) /*DCA*/ |
+                                          bit(21) /*x2APIC: not emulated yet*/ | bit(24) /*TSC-deadline: ditto*/ |
+                                          bit(27) /*OSXSAVE: mirrors guest CR4*/;
+constexpr std::uint32_t kLeaf1EdxHidden = bit(7) /*MCE*/ | bit(9) /*APIC: not emulated yet*/ | bit(12) /*MTRR*/ |
+                                          bit(14) /*MCA*/ | bit(18) /*PSN*/ | bit(21) /*DS*/ | bit(22) /*ACPI*/ |
+                                          bit(28) /*HTT*/ | bit(29) /*TM*/ | bit(31) /*PBE*/;
+constexpr std::uint32_t kLeaf1EcxHypervisor = bit(31);
+constexpr std::uint32_t kLeaf1EcxXsave = bit(26);
+constexpr std::uint64_t kCr4OsXsave = 1ull << 18;
+
+// CPUID.(7,0) (SDM Vol. 2A Table 3-8).
+constexpr std::uint32_t kLeaf7EbxHidden = bit(2) /*SGX*/ | bit(12) /*RDT-M*/ | bit(14) /*MPX*/ | bit(15) /*RDT-A*/ |
+                                          bit(25) /*PT*/;
+constexpr std::uint32_t kLeaf7EbxInvpcid = bit(10);
+constexpr std::uint32_t kLeaf7EcxHidden = bit(5) /*WAITPKG*/ | bit(30) /*SGX_LC*/ | bit(31) /*PKS*/;
+// Speculation-control and capability MSRs are not virtualised: hide their enumeration.
+constexpr std::uint32_t kLeaf7EdxHidden = bit(15) /*hybrid*/ | bit(26) /*IBRS/IBPB*/ | bit(27) /*STIBP*/ |
+                                          bit(28) /*L1D_FLUSH*/ | bit(29) /*ARCH_CAPABILITIES*/ |
+                                          bit(30) /*CORE_CAPABILITIES*/ | bit(31) /*SSBD*/;
+constexpr std::uint32_t kLeafDSub1EaxXsaves = bit(3);
+constexpr std::uint32_t kExt1EcxHidden = bit(2) /*SVM*/;
+constexpr std::uint32_t kExt1EdxRdtscp = bit(27);
+constexpr std::uint32_t kExt7EdxInvariantTsc = bit(8);
+
+}  // namespace
+
+CpuidValues guest_cpuid(const CpuidSource& host, const CpuidPolicy& p, std::uint32_t leaf, std::uint32_t subleaf,
+                        std::uint64_t guest_cr4) {
+    namespace abi = tandem::guest_abi;
+    if (leaf >= abi::kCpuidHypervisorBase && leaf < abi::kCpuidHypervisorBase + 0x100) {
+        if (leaf == abi::kCpuidHypervisorBase) {
+            return {abi::kCpuidTimingLeaf, abi::kSignatureEbx, abi::kSignatureEcx, abi::kSignatureEdx};
+        }
+        if (leaf == abi::kCpuidTimingLeaf) return {p.tsc_khz, 0, 0, 0};
+        return {0, 0, 0, 0};
+    }
+    std::uint32_t max_basic = host.cpuid(0, 0).eax;
+    std::uint32_t max_extended = host.cpuid(0x80000000, 0).eax;
+    bool basic = leaf < 0x80000000;
+    if ((basic && leaf > max_basic) || (!basic && leaf > max_extended)) return {0, 0, 0, 0};
+
+    CpuidValues v = host.cpuid(leaf, subleaf);
+    switch (leaf) {
+        case 0x0:
+        case 0x2:
+        case 0x80000000:
+        case 0x80000002:
+        case 0x80000003:
+        case 0x80000004:
+        case 0x80000006:
+        case 0x80000008:
+            return v;
+        case 0x1:
+            v.ecx = (v.ecx & ~kLeaf1EcxHidden) | kLeaf1EcxHypervisor;
+            if ((v.ecx & kLeaf1EcxXsave) && (guest_cr4 & kCr4OsXsave)) v.ecx |= bit(27);
+            v.edx &= ~kLeaf1EdxHidden;
+            // One logical processor, APIC ID 0; keep the CLFLUSH line size (bits 15:8).
+            v.ebx = (v.ebx & 0xff00u) | (1u << 16);
+            return v;
+        case 0x4:
+            // Deterministic cache parameters: one core, no sharing (EAX bits 31:26 and 25:14).
+            v.eax &= 0x3fffu;
+            return v;
+        case 0x7:
+            if (subleaf != 0) return {0, 0, 0, 0};
+            v.eax = 0;  // no further subleaves
+            v.ebx &= ~kLeaf7EbxHidden;
+            if (!p.invpcid) v.ebx &= ~kLeaf7EbxInvpcid;
+            v.ecx &= ~kLeaf7EcxHidden;
+            v.edx &= ~kLeaf7EdxHidden;
+            return v;
+        case 0xd:
+            if (subleaf == 1 && !p.xsaves) v.eax &= ~kLeafDSub1EaxXsaves;
+            return v;
+        case 0x80000001:
+            v.ecx &= ~kExt1EcxHidden;
+            if (!p.rdtscp) v.edx &= ~kExt1EdxRdtscp;
+            return v;
+        case 0x80000007:
+            return {0, 0, 0, v.edx & kExt7EdxInvariantTsc};
+        default:
+            // 3 (serial number), 5 (MONITOR), 6 (power), 0xa (PMU), 0xb/0x1f (topology), 0xf/0x10
+            // (RDT), 0x12 (SGX), 0x14 (PT) and everything newer: not offered.
+            return {0, 0, 0, 0};
+    }
+}
+
+}  // namespace tandem::x86

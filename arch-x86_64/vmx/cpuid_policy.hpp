@@ -1,0 +1,35 @@
+// What CPUID tells the guest (DESIGN §6): the host's answers, filtered. Hidden: VMX and SMX,
+// performance monitoring, thermal and power management, machine-check architecture, MTRRs,
+// SGX and processor trace, topology beyond one logical CPU, and every feature whose MSRs or
+// instructions tandem does not virtualise. Added: the hypervisor bit and the hypervisor leaves
+// (signature, TSC frequency). Leaves tandem does not know return zeros.
+#pragma once
+
+#include <cstdint>
+
+namespace tandem::x86 {
+
+struct CpuidValues {
+    std::uint32_t eax, ebx, ecx, edx;
+};
+
+class CpuidSource {
+public:
+    virtual CpuidValues cpuid(std::uint32_t leaf, std::uint32_t subleaf) const = 0;
+
+protected:
+    ~CpuidSource() = default;
+};
+
+struct CpuidPolicy {
+    std::uint32_t tsc_khz = 0;         // 0 when not calibrated: leaf 0x40000010 then says so
+    bool rdtscp = false;               // the secondary controls enabled these instructions
+    bool invpcid = false;
+    bool xsaves = false;
+};
+
+// guest_cr4 supplies OSXSAVE, which CPUID.1:ECX[27] mirrors.
+CpuidValues guest_cpuid(const CpuidSource& host, const CpuidPolicy& policy, std::uint32_t leaf, std::uint32_t subleaf,
+                        std::uint64_t guest_cr4);
+
+}  // namespace tandem::x86

@@ -1,0 +1,106 @@
+// One virtual CPU: the guest's registers, its VMCS (through VmcsAccess), its memory and
+// devices, and the exit handling that keeps it running. Portable: the instructions it needs
+// (RDTSC, CPUID, XSETBV) come through VcpuPlatform, so host tests drive every exit path with a
+// fake VMCS and a fake platform.
+#pragma once
+
+#include <cstdint>
+
+#include "arch-x86_64/vmx/cpuid_policy.hpp"
+#include "arch-x86_64/vmx/exit_reason.hpp"
+#include "arch-x86_64/vmx/guest_entry.hpp"
+#include "arch-x86_64/vmx/guest_registers.hpp"
+#include "arch-x86_64/vmx/vmcs_access.hpp"
+#include "hypervisor/console/writer.hpp"
+#include "hypervisor/devices/port_io.hpp"
+#include "hypervisor/vm/guest_memory.hpp"
+
+namespace tandem::x86 {
+
+class VcpuPlatform : public CpuidSource {
+public:
+    virtual std::uint64_t read_tsc() const = 0;
+    // XSETBV on the guest's behalf (the guest's XCR0 lives in the hardware register while it
+    // runs; tandem itself uses no extended state). False when the value is not allowed.
+    virtual bool set_xcr0(std::uint64_t value) = 0;
+
+protected:
+    ~VcpuPlatform() = default;
+};
+
+// Why the guest stopped running.
+struct GuestEnd {
+    enum class Kind : std::uint8_t { running, exited, stopped } kind = Kind::running;
+    std::uint64_t exit_code = 0;    // kind == exited: the code it passed to the exit hypercall
+    const char* reason = "";        // kind == stopped: what happened
+};
+
+struct VcpuStats {
+    std::uint64_t exits = 0;
+    std::uint64_t exits_by_reason[80]{};
+    std::uint64_t injected_exceptions = 0;
+    std::uint64_t unknown_msr_accesses = 0;
+};
+
+struct VcpuConfig {
+    CpuidPolicy cpuid;
+    CrPolicy cr;
+    std::uint64_t preemption_timer_reload = 0;  // ticks between timer exits
+    std::uint64_t supported_xcr0 = 0;           // host CPUID.(0xd,0) EDX:EAX
+};
+
+class Vcpu {
+public:
+    Vcpu(VmcsAccess& vmcs, GuestMemory& memory, PortIoBus& io, VcpuPlatform& platform, Writer& console,
+         const VcpuConfig& config)
+        : vmcs_(vmcs), memory_(memory), io_(io), platform_(platform), console_(console), config_(config) {}
+
+    GuestRegisters& regs() { return regs_; }
+    const GuestRegisters& regs() const { return regs_; }
+    VmcsAccess& vmcs() { return vmcs_; }
+    const VcpuStats& stats() const { return stats_; }
+    const GuestEnd& end() const { return end_; }
+    bool running() const { return end_.kind == GuestEnd::Kind::running; }
+
+    // Handles the VM exit described by the current VMCS. Afterwards running() says whether to
+    // enter the guest again; if not, end() says why and the report is on the console.
+    void handle_exit();
+
+    // Stops the guest for a reason found outside exit handling (a failed VM entry).
+    void stop(const char* reason);
+
+private:
+    friend struct VcpuTestAccess;
+
+    void advance_rip();
+    void inject_exception(std::uint8_t vector, bool has_error_code = false, std::uint32_t error_code = 0);
+    void stop_with_report(const char* reason);
+    void report_exit(const char* headline);
+
+    void on_exception_or_nmi();
+    void on_cpuid();
+    void on_io();
+    void on_rdmsr();
+    void on_wrmsr();
+    void on_vmcall();
+    void on_cr_access();
+    void on_xsetbv();
+    void on_ept_violation();
+    void on_hlt();
+    void on_preemption_timer();
+    void on_interrupt_window();
+    bool guest_cpl0() const;
+
+    VmcsAccess& vmcs_;
+    GuestMemory& memory_;
+    PortIoBus& io_;
+    VcpuPlatform& platform_;
+    Writer& console_;
+    VcpuConfig config_;
+    GuestRegisters regs_{};
+    VcpuStats stats_{};
+    GuestEnd end_{};
+    ExitReason reason_{};
+};
+
+}  // namespace tandem::x86

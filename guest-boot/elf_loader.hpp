@@ -1,0 +1,35 @@
+// Loads a guest image in ELF format (32- or 64-bit x86 executable) into guest memory at its
+// segments' physical addresses. The file is untrusted: the header, the program-header table and
+// every segment are checked against the file and against guest memory before a byte is copied.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "hypervisor/util/result.hpp"
+#include "hypervisor/vm/guest_memory.hpp"
+
+namespace tandem::guest_boot {
+
+enum class ElfClass : std::uint8_t { elf32, elf64 };
+
+struct LoadedElf {
+    ElfClass elf_class = ElfClass::elf64;
+    std::uint64_t entry = 0;            // physical entry point
+    std::uint64_t entry_virtual = 0;    // e_entry as linked
+    std::uint64_t lowest = 0;           // lowest physical address loaded
+    std::uint64_t highest = 0;          // one past the highest
+    std::uint64_t entry_segment_base = 0;  // physical address of the segment holding the entry
+    unsigned segments = 0;
+};
+
+struct PhysRegion {
+    std::uint64_t start;
+    std::uint64_t end;
+};
+
+// Checks `file` completely, then copies every PT_LOAD segment (and zeroes its bss part).
+// Segments may not overlap each other or `reserved`.
+Result<LoadedElf> load_elf(std::span<const std::uint8_t> file, GuestMemory& memory, PhysRegion reserved);
+
+}  // namespace tandem::guest_boot

@@ -1,0 +1,75 @@
+#include "hypervisor/devices/uart16550_model.hpp"
+
+namespace tandem {
+namespace {
+constexpr std::uint8_t kLcrDlab = 0x80;
+constexpr std::uint8_t kLsrThrEmpty = 0x20, kLsrTransmitterEmpty = 0x40;
+constexpr std::uint8_t kIirNoInterrupt = 0x01, kIirFifosEnabled = 0xc0;
+// Modem status with loopback off: CTS, DSR and DCD asserted, so drivers that wait for the
+// modem lines (Linux's 8250 does for flow control) see a connected terminal.
+constexpr std::uint8_t kMsrConnected = 0xb0;
+}  // namespace
+
+std::uint32_t Uart16550Model::read(std::uint16_t port, unsigned) {
+    switch (port - kBase) {
+        case 0: return (lcr_ & kLcrDlab) ? dll_ : 0;  // receive buffer: nothing received
+        case 1: return (lcr_ & kLcrDlab) ? dlm_ : ier_;
+        case 2: return kIirNoInterrupt | ((fcr_ & 1) ? kIirFifosEnabled : 0);
+        case 3: return lcr_;
+        case 4: return mcr_;
+        case 5: return kLsrThrEmpty | kLsrTransmitterEmpty;
+        case 6: return (mcr_ & 0x10) ? static_cast<std::uint32_t>((mcr_ & 0x0f) << 4) : kMsrConnected;
+        case 7: return scratch_;
+        default: return 0xff;
+    }
+}
+
+void Uart16550Model::write(std::uint16_t port, unsigned, std::uint32_t value) {
+    auto byte = static_cast<std::uint8_t>(value);
+    switch (port - kBase) {
+        case 0:
+            if (lcr_ & kLcrDlab) {
+                dll_ = byte;
+            } else if (!(mcr_ & 0x10)) {  // loopback mode keeps bytes off the line
+                transmit(byte);
+            }
+            return;
+        case 1:
+            if (lcr_ & kLcrDlab) {
+                dlm_ = byte;
+            } else {
+                ier_ = byte & 0x0f;
+            }
+            return;
+        case 2: fcr_ = byte; return;
+        case 3: lcr_ = byte; return;
+        case 4: mcr_ = byte & 0x1f; return;
+        case 7: scratch_ = byte; return;
+        default: return;  // LSR and MSR are read-only
+    }
+}
+
+void Uart16550Model::transmit(std::uint8_t byte) {
+    ++transmitted_;
+    if (byte == '\r') return;
+    if (byte == '\n') {
+        emit_line();  // an empty line too: the guest's output keeps its shape
+        return;
+    }
+    // Keep the host console readable: control characters other than tab become '.'.
+    line_[line_length_++] = (byte >= 0x20 && byte < 0x7f) || byte == '\t' ? static_cast<char>(byte) : '.';
+    if (line_length_ == kLineMax) emit_line();
+}
+
+void Uart16550Model::flush() {
+    if (line_length_ != 0) emit_line();
+}
+
+void Uart16550Model::emit_line() {
+    console_.write("guest: ");
+    console_.write({line_, line_length_});
+    console_.write("\n");
+    line_length_ = 0;
+}
+
+}  // namespace tandem
