@@ -29,18 +29,19 @@ Status add_extent(BootInfo& info, std::uint64_t start, std::uint64_t length) {
     return success();
 }
 
-// A NUL-terminated string at phys, read page by page so a string near the end of readable
-// memory is found without asking for bytes past it.
+// A NUL-terminated string at phys, at most kMaxString bytes with its NUL. Read one byte at a
+// time so a string that ends right before unreadable memory is still found.
 Status read_string(const PhysicalReader& memory, std::uint64_t phys, std::string_view& out, BootInfo& info,
                    const char* what) {
-    std::size_t want = kMaxString;
-    while (want >= 16) {
-        std::span<const std::uint8_t> bytes = memory.bytes(phys, want);
-        if (!bytes.empty()) {
-            if (!c_string_in(bytes, 0, bytes.size(), out)) return Error::of(what, phys);
-            return add_extent(info, phys, out.size() + 1);
+    for (std::size_t n = 0; n < kMaxString; ++n) {
+        std::span<const std::uint8_t> byte = memory.bytes(phys + n, 1);
+        if (byte.empty()) return Error::of(what, phys);
+        if (byte[0] == 0) {
+            std::span<const std::uint8_t> whole = memory.bytes(phys, n + 1);
+            if (whole.empty()) return Error::of(what, phys);
+            out = std::string_view{reinterpret_cast<const char*>(whole.data()), n};
+            return add_extent(info, phys, n + 1);
         }
-        want /= 2;
     }
     return Error::of(what, phys);
 }

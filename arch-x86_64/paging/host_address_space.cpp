@@ -28,6 +28,12 @@ Result<std::size_t> plan_host_address_space(const ImageLayout& image, std::span<
         if (r.base >= end) continue;
         if (auto s = ram.add({r.base, end}); !s) return s.error();
     }
+    // Where the map lists a region twice, anything not RAM wins: never map device or firmware
+    // memory as ordinary write-back RAM.
+    for (const boot::MemoryRegion& r : memory_map) {
+        if (is_ram(r.type) || r.length == 0 || r.base + r.length < r.base) continue;
+        if (auto s = ram.remove({r.base, r.base + r.length}); !s) return s.error();
+    }
     if (auto s = ram.remove({0, kPageSize}); !s) return s.error();
     if (auto s = ram.remove({image.text.start, image.data.end}); !s) return s.error();
     for (const PhysRange& r : ram.ranges()) out[n++] = {r, kReadWriteData, "RAM"};

@@ -32,7 +32,8 @@ constexpr Hex hex_fixed(T v) {
     return Hex{static_cast<std::uint64_t>(v), static_cast<int>(sizeof(T) * 2)};
 }
 
-// A byte count printed for humans: "256 MiB", "4 KiB", "1536 B".
+// A byte count printed for humans: whole units exactly ("256 MiB", "4 KiB", "512 B"), otherwise
+// one truncated decimal ("1.5 KiB", "254.9 MiB").
 struct Bytes {
     std::uint64_t value;
 };
@@ -81,10 +82,8 @@ void put_arg(Writer& w, const T& v) {
 std::string_view put_until_placeholder(Writer& w, std::string_view fmt, bool& found);
 }  // namespace format_detail
 
-inline void print(Writer& w, std::string_view fmt) {
-    bool found = false;
-    format_detail::put_until_placeholder(w, fmt, found);
-}
+// With no arguments left, the rest of the format is literal text ("{}" included).
+inline void print(Writer& w, std::string_view fmt) { w.write(fmt); }
 
 template <class First, class... Rest>
 void print(Writer& w, std::string_view fmt, const First& first, const Rest&... rest) {

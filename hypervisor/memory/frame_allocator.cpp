@@ -21,7 +21,9 @@ Result<std::uint64_t> FrameAllocator::allocate(std::uint64_t size, std::uint64_t
 
 Status FrameAllocator::release(std::uint64_t start, std::uint64_t size) {
     if (start % kPageSize != 0 || size == 0) return Error::of("frame allocator: release of a misaligned range", start);
-    PhysRange r{start, start + align_up(size, kPageSize)};
+    std::uint64_t rounded = align_up(size, kPageSize);
+    if (rounded < size || start + rounded < start) return Error::of("frame allocator: release wraps around", start);
+    PhysRange r{start, start + rounded};
     if (free_.overlaps(r)) return Error::of("frame allocator: release of memory that is already free", start);
     return free_.add(r);
 }

@@ -36,9 +36,20 @@ public:
         if (r.empty()) return success();
         std::size_t i = 0;
         while (i < count_ && ranges_[i].start < r.start) ++i;
-        if (auto s = insert_at(i, r); !s) return s;
-        merge_around(i);
-        return success();
+        // Touching or overlapping a neighbour: grow it in place (no new slot needed, so this
+        // works on a full table too), then merge whatever else now touches.
+        if (i > 0 && ranges_[i - 1].end >= r.start) {
+            if (r.end > ranges_[i - 1].end) ranges_[i - 1].end = r.end;
+            merge_around(i - 1);
+            return success();
+        }
+        if (i < count_ && ranges_[i].start <= r.end) {
+            ranges_[i].start = r.start;
+            if (r.end > ranges_[i].end) ranges_[i].end = r.end;
+            merge_around(i);
+            return success();
+        }
+        return insert_at(i, r);
     }
 
     // Removes [start, end) grown outwards to page boundaries (it may split a range). Fails only
@@ -55,9 +66,12 @@ public:
             bool keep_left = r.start < x.start;
             bool keep_right = r.end > x.end;
             if (keep_left && keep_right) {
+                // x lies inside this one range (nothing else overlaps). Check for room before
+                // changing anything, so a refused split leaves the set as it was.
+                if (count_ == Capacity) return Error::of("physical range table is full", Capacity);
                 PhysRange right{x.end, r.end};
                 r.end = x.start;
-                return insert_at(i + 1, right);  // x lies inside one range: nothing else overlaps
+                return insert_at(i + 1, right);
             }
             if (keep_left) {
                 r.end = x.start;
