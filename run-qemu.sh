@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Builds tandem and boots it from its GRUB ISO, showing the serial console.
+# Builds tandem and boots it from its GRUB ISO, showing the serial console: tandem checks the
+# machine, starts the demo guest (tests/guests/hello) under VT-x with EPT, and reports its end.
 #   ./run-qemu.sh [--engine auto|kvm|bochs|tcg] [--cpu BOCHS_MODEL] [--cmdline "key=value ..."] [--timeout S]
+# With --cmdline the ISO carries the test guests hello, memwalk and probe as modules, e.g.
+#   ./run-qemu.sh --cmdline "guest_kernel=probe guest_mem=16M"
 # auto (default): QEMU with KVM when the host offers nested VT-x; otherwise Bochs, which emulates
 # VT-x with EPT. tcg: QEMU without KVM shows the boot path and tandem's refusal (no VMX).
 set -euo pipefail
@@ -14,7 +17,7 @@ while [ $# -gt 0 ]; do
     --cpu) cpu=$2; shift 2 ;;
     --cmdline) cmdline=$2; custom_cmdline=1; shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
-    -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-qemu.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -29,7 +32,10 @@ iso=$build/tandem.iso
 if [ "$custom_cmdline" = 1 ]; then
   iso=$build/run/tandem.iso
   mkdir -p "$build/run"
-  tools/mkiso.sh --image "$build/tandem.elf" --out "$iso" "--cmdline=$cmdline" --timeout 0
+  cmake --build "$build" --target guest_hello guest_memwalk guest_probe >/dev/null
+  modules=()
+  for guest in hello memwalk probe; do modules+=(--module "$build/guests/$guest.elf" "$guest"); done
+  tools/mkiso.sh --image "$build/tandem.elf" --out "$iso" "--cmdline=$cmdline" --timeout 0 "${modules[@]}"
 fi
 
 # Nested VT-x through KVM: the host CPU must be Intel with VMX and /dev/kvm usable.
