@@ -9,6 +9,7 @@ set(TANDEM_PORTABLE_SOURCES
   arch-x86_64/cpu/exception_report.cpp
   arch-x86_64/paging/host_address_space.cpp
   arch-x86_64/vmx/access_bitmaps.cpp
+  arch-x86_64/vmx/cpu_state_capture.cpp
   arch-x86_64/vmx/cpuid_policy.cpp
   arch-x86_64/vmx/exit_reason.cpp
   arch-x86_64/vmx/guest_entry.cpp
@@ -28,6 +29,14 @@ set(TANDEM_PORTABLE_SOURCES
   hypervisor/devices/uart16550_model.cpp
   hypervisor/memory/frame_allocator.cpp
   hypervisor/vm/guest_memory.cpp
+  replication/checkpoint/backup_image.cpp
+  replication/checkpoint/cpu_state.cpp
+  replication/checkpoint/decoder.cpp
+  replication/checkpoint/delta_codec.cpp
+  replication/checkpoint/encoder.cpp
+  replication/dirty/dirty_tracker.cpp
+  replication/engine/checkpoint_engine.cpp
+  replication/engine/memory_digest.cpp
 )
 
 set(TANDEM_IMAGE_SOURCES
@@ -35,6 +44,7 @@ set(TANDEM_IMAGE_SOURCES
   arch-x86_64/boot/start32.S
   arch-x86_64/boot/boot_main.cpp
   arch-x86_64/boot/build_id.cpp
+  arch-x86_64/boot/checkpoint_loopback.cpp
   arch-x86_64/boot/guest_launch.cpp
   arch-x86_64/boot/selftest.cpp
   arch-x86_64/cpu/cpu_identity.cpp
@@ -45,8 +55,9 @@ set(TANDEM_IMAGE_SOURCES
   arch-x86_64/serial/uart16550.cpp
   arch-x86_64/time/tsc_calibration.cpp
   arch-x86_64/vmx/capability_probe.cpp
+  arch-x86_64/vmx/machine_platform.cpp
+  arch-x86_64/vmx/virtual_machine.cpp
   arch-x86_64/vmx/vm_entry.S
-  arch-x86_64/vmx/vm_runner.cpp
   arch-x86_64/vmx/vmx_root.cpp
   hypervisor/runtime/freestanding.cpp
 )

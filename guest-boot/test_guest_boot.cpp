@@ -18,6 +18,11 @@ static_assert(sizeof(kGdt) / 8 * 8 == abi::kSelectorTss + 8);
 
 constexpr std::uint64_t kPresentWritable = 3;
 constexpr std::uint64_t kLarge = 1ull << 7;
+// Accessed and dirty flags set up front (as Linux does for its own early tables): the CPU never
+// has to write them back into these tables. That keeps them out of every epoch's dirty set, and
+// sidesteps an emulator difference: Bochs sets guest paging-structure A/D flags without the EPT
+// write check when EPT A/D flags are off, which would escape write-protection dirty tracking.
+constexpr std::uint64_t kAccessed = 1ull << 5, kDirty = 1ull << 6;
 }  // namespace
 
 const char* entry_mode_name(EntryMode mode) {
@@ -47,12 +52,15 @@ Status write_test_guest_boot_data(GuestMemory& memory, std::string_view cmdline,
     // Identity map of the first 4 GiB with 2 MiB pages: PML4[0] -> PDPT, PDPT[0..3] -> 4 PDs.
     constexpr std::uint64_t pml4 = abi::kPageTables, pdpt = pml4 + 0x1000, pd = pdpt + 0x1000;
     static_assert(pd + 4 * 0x1000 == abi::kPageTablesEnd);
-    if (auto s = memory.store<std::uint64_t>(pml4, pdpt | kPresentWritable); !s) return s;
+    if (auto s = memory.store<std::uint64_t>(pml4, pdpt | kPresentWritable | kAccessed); !s) return s;
     for (std::uint64_t i = 0; i < 4; ++i) {
-        if (auto s = memory.store<std::uint64_t>(pdpt + 8 * i, (pd + 0x1000 * i) | kPresentWritable); !s) return s;
+        if (auto s = memory.store<std::uint64_t>(pdpt + 8 * i, (pd + 0x1000 * i) | kPresentWritable | kAccessed); !s) {
+            return s;
+        }
     }
     for (std::uint64_t i = 0; i < 2048; ++i) {
-        if (auto s = memory.store<std::uint64_t>(pd + 8 * i, (i << 21) | kPresentWritable | kLarge); !s) return s;
+        std::uint64_t entry = (i << 21) | kPresentWritable | kLarge | kAccessed | kDirty;
+        if (auto s = memory.store<std::uint64_t>(pd + 8 * i, entry); !s) return s;
     }
     return success();
 }

@@ -158,8 +158,10 @@ extern "C" [[noreturn]] void kernel_main(std::uint32_t magic, std::uint32_t info
     report_vmx(out, msrs, caps, verdict);
     if (!verdict.usable) refuse(verdict.refusal);
 
-    if (config.mode != Mode::standalone) {
-        println(out, "tandem: mode={} is not implemented in this build (only standalone is)", mode_name(config.mode));
+    bool local_checkpoints = config.mode == Mode::checkpoint && config.peer == PeerChoice::local;
+    if (config.mode != Mode::standalone && !local_checkpoints) {
+        println(out, "tandem: mode={}{} is not implemented in this build (standalone and checkpoint with peer=local are)",
+                mode_name(config.mode), config.mode == Mode::checkpoint ? " with a peer over the link" : "");
         refuse("requested mode not available");
     }
 

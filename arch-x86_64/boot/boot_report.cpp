@@ -64,6 +64,12 @@ void report_config(Writer& out, const Config& c) {
     if (!c.guest_kernel.empty()) print(out, " guest_kernel={}", c.guest_kernel);
     if (!c.guest_initrd.empty()) print(out, " guest_initrd={}", c.guest_initrd);
     if (!c.guest_cmdline.empty()) print(out, " guest_cmdline=\"{}\"", c.guest_cmdline);
+    if (c.mode == Mode::checkpoint) {
+        print(out, " peer={} capture={}", c.peer == PeerChoice::local ? "local" : "link",
+              c.capture == CaptureChoice::cow ? "cow" : "copy");
+    }
+    if (c.failover_at != 0) print(out, " failover_at={}", c.failover_at);
+    if (c.verify_every != 0) print(out, " verify_every={}", c.verify_every);
     out.write("\n");
 }
 

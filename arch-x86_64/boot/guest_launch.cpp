@@ -1,7 +1,9 @@
 #include "arch-x86_64/boot/guest_launch.hpp"
 
+#include "arch-x86_64/boot/checkpoint_loopback.hpp"
 #include "arch-x86_64/paging/host_paging.hpp"
-#include "arch-x86_64/vmx/vm_runner.hpp"
+#include "arch-x86_64/paging/identity_window.hpp"
+#include "arch-x86_64/vmx/virtual_machine.hpp"
 #include "arch-x86_64/vmx/vmx_root.hpp"
 #include "guest-boot/elf_loader.hpp"
 #include "guest-boot/test_guest_abi.hpp"
@@ -15,11 +17,6 @@ namespace {
 
 namespace abi = tandem::guest_abi;
 using guest_boot::EntryMode;
-
-class IdentityWindow final : public HostMemoryWindow {
-public:
-    std::uint8_t* at(std::uint64_t hpa, std::size_t) const override { return reinterpret_cast<std::uint8_t*>(hpa); }
-};
 
 std::string_view first_word(std::string_view s) {
     std::size_t end = s.find(' ');
@@ -74,6 +71,22 @@ Result<GuestEntry> entry_for(const guest_boot::LoadedElf& elf, GuestEntryChoice 
     return e;
 }
 
+// The dirty-tracking method: the best the CPU has, or the one asked for if the CPU has it.
+Result<DirtyTracking> dirty_method(const Config& config, const VmxCapabilities& caps) {
+    DirtyTracking best = judge_vmx(caps).dirty;
+    switch (config.dirty) {
+        case DirtyTracking::automatic: return best;
+        case DirtyTracking::pml:
+            if (!caps.pml || !caps.ept_accessed_dirty) return Error::of("dirty=pml, but this processor has no PML");
+            return DirtyTracking::pml;
+        case DirtyTracking::ad_bits:
+            if (!caps.ept_accessed_dirty) return Error::of("dirty=ad, but this processor's EPT has no accessed/dirty flags");
+            return DirtyTracking::ad_bits;
+        case DirtyTracking::write_protect: return DirtyTracking::write_protect;
+    }
+    return best;
+}
+
 }  // namespace
 
 void launch_guest(const LaunchContext& c) {
@@ -89,8 +102,7 @@ void launch_guest(const LaunchContext& c) {
 
     if (auto s = enter_vmx_root(c.msrs, c.caps, c.frames); !s) return report_problem("VMX operation", s.error());
 
-    static IdentityWindow window;
-    static GuestMemory memory(window);
+    static GuestMemory memory(identity_window());
     if (auto s = allocate_guest_memory(c.frames, c.config.guest_mem, memory); !s) {
         return report_problem("guest memory", s.error());
     }
@@ -113,11 +125,29 @@ void launch_guest(const LaunchContext& c) {
         return report_problem("its devices", s.error());
     }
 
+    bool checkpointing = c.config.mode == Mode::checkpoint;
+    auto method = dirty_method(c.config, c.caps);
+    if (!method) return report_problem("dirty tracking", method.error());
+
     std::uint64_t hash_before = image_hash();
     println(out, "tandem: image hash before the guest: {}", hex(hash_before, 16));
-    auto result = run_guest(VmSetup{c.msrs, c.caps, c.frames, memory, *entry, c.tsc_khz}, io, out);
+    static VirtualMachine vm(c.frames);
+    VmSetup setup{c.msrs, c.caps, c.frames, memory, *entry, c.tsc_khz};
+    setup.small_pages = checkpointing;
+    setup.pml = checkpointing && *method == DirtyTracking::pml;
+    if (auto s = vm.create(setup, io, out); !s) return report_problem("VM setup", s.error());
+
+    static LoopbackSession session(vm, memory, uart, out);
+    if (checkpointing) {
+        LoopbackConfig lc{c.config.epoch_ms,
+                          c.config.capture == CaptureChoice::cow ? engine::CaptureMode::cow : engine::CaptureMode::copy,
+                          *method, c.config.verify_every, c.config.failover_at, c.config.epoch_report, c.tsc_khz};
+        if (auto s = session.start(lc, c.frames); !s) return report_problem("checkpointing", s.error());
+    }
+    GuestRunResult run = vm.run();
     uart.flush();
-    if (!result) return report_problem("VM setup", result.error());
+    if (checkpointing) session.finish();
+    GuestRunResult* result = &run;
 
     const GuestEnd& end = result->end;
     if (end.kind == GuestEnd::Kind::exited) {

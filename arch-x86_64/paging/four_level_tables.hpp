@@ -66,8 +66,9 @@ public:
     std::uint64_t root() const { return root_; }
 
     // Maps [virt, virt + size) to [phys, ...). Both page-aligned; 2 MiB leaves wherever both
-    // sides are 2 MiB-aligned and at least 2 MiB remain, 4 KiB leaves elsewhere.
-    Status map(std::uint64_t virt, std::uint64_t phys, std::uint64_t size, const Permissions& perm) {
+    // sides are 2 MiB-aligned and at least 2 MiB remain (unless small_only), 4 KiB elsewhere.
+    Status map(std::uint64_t virt, std::uint64_t phys, std::uint64_t size, const Permissions& perm,
+               bool small_only = false) {
         if (auto s = Format::check(perm, virt); !s) return s;
         if (virt % kSmallPage != 0 || phys % kSmallPage != 0 || size % kSmallPage != 0) {
             return Error::of("paging: mapping is not page-aligned", virt);
@@ -79,7 +80,7 @@ public:
             return Error::of("paging: physical address beyond 52 bits", phys);
         }
         while (size != 0) {
-            bool large = virt % kLargePage == 0 && phys % kLargePage == 0 && size >= kLargePage;
+            bool large = !small_only && virt % kLargePage == 0 && phys % kLargePage == 0 && size >= kLargePage;
             if (auto s = map_one(virt, phys, large, perm); !s) return s;
             std::uint64_t step = large ? kLargePage : kSmallPage;
             virt += step;
@@ -100,6 +101,22 @@ public:
         }
         return std::nullopt;
     }
+
+    // Where the 4 KiB leaf entry for `virt` lives (table and index), if the walk reaches one.
+    struct Slot {
+        std::uint64_t table;
+        unsigned index;
+    };
+    std::optional<Slot> leaf_slot(std::uint64_t virt) const {
+        std::uint64_t table = root_;
+        for (int level = 4; level > 1; --level) {
+            std::uint64_t raw = memory_.load(table, table_index(virt, level));
+            if (!Format::present(raw) || Format::large(raw)) return std::nullopt;
+            table = Format::address(raw);
+        }
+        return Slot{table, table_index(virt, 1)};
+    }
+    Memory& memory() const { return memory_; }
 
     // Calls f(LeafMapping) for every present leaf in ascending input-address order.
     template <class F>

@@ -89,6 +89,9 @@ void Vcpu::handle_exit() {
             return stop_with_report("EPT misconfiguration: tandem built an invalid EPT entry (a tandem bug)");
         case ExitReason::preemption_timer: return on_preemption_timer();
         case ExitReason::xsetbv: return on_xsetbv();
+        case ExitReason::pml_full:
+            if (hooks_ == nullptr) return stop_with_report("page-modification log full, but nothing enabled PML");
+            return hooks_->on_pml_full(*this);
         case ExitReason::rdpmc:
             // Performance counters are hidden (CPUID leaf 0xa is zero): any counter is invalid.
             return inject_exception(kVectorGp, true, 0);
@@ -164,7 +167,7 @@ void Vcpu::on_vmcall() {
         case abi::kHypercallPrint: {
             std::uint64_t gpa = regs_[Gpr::rbx];
             std::uint64_t length = regs_[Gpr::rcx];
-            if (length > abi::kHypercallPrintMax || !memory_.contains(gpa, length)) {
+            if (length > abi::kHypercallPrintMax || !memory_->contains(gpa, length)) {
                 regs_[Gpr::rax] = abi::kHypercallBadAddress;
                 break;
             }
@@ -174,7 +177,7 @@ void Vcpu::on_vmcall() {
             for (std::uint64_t done = 0; done < length;) {
                 char piece[256];
                 std::size_t n = length - done < sizeof(piece) ? static_cast<std::size_t>(length - done) : sizeof(piece);
-                if (!memory_.read(gpa + done, {reinterpret_cast<std::uint8_t*>(piece), n})) break;
+                if (!memory_->read(gpa + done, {reinterpret_cast<std::uint8_t*>(piece), n})) break;
                 for (std::size_t i = 0; i < n; ++i) {
                     if (static_cast<unsigned char>(piece[i]) < 0x20 || piece[i] == 0x7f) piece[i] = '.';
                 }
@@ -212,8 +215,15 @@ void Vcpu::on_xsetbv() {
 }
 
 void Vcpu::on_ept_violation() {
-    // Guest RAM is mapped with full access, so any violation is an access outside it: there is
-    // no device model behind guest-physical MMIO yet, so the access cannot be completed.
+    EptViolation v{vmcs_.read(vmcs::exit_qualification)};
+    std::uint64_t gpa = vmcs_.read(vmcs::guest_physical_address);
+    // Inside guest RAM only a write can fault, and only while checkpointing write-protects pages.
+    if (memory_->contains(gpa, 1)) {
+        if (v.write() && hooks_ != nullptr && hooks_->on_ram_write_fault(*this, gpa)) return;
+        return stop_with_report("EPT violation inside guest RAM that nothing in tandem caused (a tandem bug)");
+    }
+    // Outside RAM: there is no device model behind guest-physical MMIO yet, so the access cannot
+    // be completed.
     stop_with_report("EPT violation: the guest accessed guest-physical memory outside its RAM");
 }
 
@@ -225,6 +235,7 @@ void Vcpu::on_hlt() {
 
 void Vcpu::on_preemption_timer() {
     vmcs_.write(vmcs::preemption_timer_value, config_.preemption_timer_reload);
+    if (hooks_ != nullptr) hooks_->on_timer(*this);
 }
 
 void Vcpu::on_interrupt_window() {

@@ -49,11 +49,27 @@ struct VcpuConfig {
     std::uint64_t supported_xcr0 = 0;           // host CPUID.(0xd,0) EDX:EAX
 };
 
+class Vcpu;
+
+// What the checkpointing session (or any other observer of the guest) hooks into exit handling.
+class VcpuHooks {
+public:
+    // The VMX-preemption timer expired (the next period is already armed).
+    virtual void on_timer(Vcpu& vcpu) = 0;
+    // A guest write faulted on a page of guest RAM: true if the hook made it writable.
+    virtual bool on_ram_write_fault(Vcpu& vcpu, std::uint64_t gpa) = 0;
+    // The page-modification log is full.
+    virtual void on_pml_full(Vcpu& vcpu) = 0;
+
+protected:
+    ~VcpuHooks() = default;
+};
+
 class Vcpu {
 public:
     Vcpu(VmcsAccess& vmcs, GuestMemory& memory, PortIoBus& io, VcpuPlatform& platform, Writer& console,
          const VcpuConfig& config)
-        : vmcs_(vmcs), memory_(memory), io_(io), platform_(platform), console_(console), config_(config) {}
+        : vmcs_(vmcs), memory_(&memory), io_(io), platform_(platform), console_(console), config_(config) {}
 
     GuestRegisters& regs() { return regs_; }
     const GuestRegisters& regs() const { return regs_; }
@@ -68,6 +84,14 @@ public:
 
     // Stops the guest for a reason found outside exit handling (a failed VM entry).
     void stop(const char* reason);
+    // Lets a guest that was stopped or exited run again (after a failover restored it).
+    void resume_after_restore() { end_ = {}; }
+
+    void set_hooks(VcpuHooks* hooks) { hooks_ = hooks; }
+    void set_timer_reload(std::uint64_t ticks) { config_.preemption_timer_reload = ticks; }
+    const VcpuConfig& config() const { return config_; }
+    GuestMemory& memory() { return *memory_; }
+    void set_memory(GuestMemory& memory) { memory_ = &memory; }
 
 private:
     friend struct VcpuTestAccess;
@@ -92,7 +116,7 @@ private:
     bool guest_cpl0() const;
 
     VmcsAccess& vmcs_;
-    GuestMemory& memory_;
+    GuestMemory* memory_;
     PortIoBus& io_;
     VcpuPlatform& platform_;
     Writer& console_;
@@ -101,6 +125,7 @@ private:
     VcpuStats stats_{};
     GuestEnd end_{};
     ExitReason reason_{};
+    VcpuHooks* hooks_ = nullptr;
 };
 
 }  // namespace tandem::x86

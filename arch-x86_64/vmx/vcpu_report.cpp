@@ -65,7 +65,7 @@ void Vcpu::report_exit(const char* headline) {
 
     // The instruction bytes at CS:RIP, through the guest's own paging.
     std::uint64_t linear = (efer & kEferLma) ? rip : cs_base + rip;
-    auto gpa = guest_linear_to_physical(memory_, {cr0, cr3, cr4, efer}, linear);
+    auto gpa = guest_linear_to_physical(*memory_, {cr0, cr3, cr4, efer}, linear);
     if (!gpa) {
         print(out, "vm:   instruction bytes: unreadable (");
         println(out, "{})", gpa.error());
@@ -75,7 +75,7 @@ void Vcpu::report_exit(const char* headline) {
     std::size_t n = kMaxInstructionBytes;
     // Stop at the end of the page: the next one may not be mapped.
     if (std::size_t left = 4096 - (*gpa & 0xfff); left < n) n = left;
-    if (!memory_.read(*gpa, {bytes, n})) {
+    if (!memory_->read(*gpa, {bytes, n})) {
         println(out, "vm:   instruction bytes: guest-physical {} is outside guest RAM", hex(*gpa));
         return;
     }

@@ -28,6 +28,8 @@ constexpr Choice<GuestEntryChoice> kGuestEntries[] = {{"auto", GuestEntryChoice:
                                                      {"real", GuestEntryChoice::real},
                                                      {"protected", GuestEntryChoice::protected_mode},
                                                      {"long", GuestEntryChoice::long_mode}};
+constexpr Choice<PeerChoice> kPeers[] = {{"link", PeerChoice::link}, {"local", PeerChoice::local}};
+constexpr Choice<CaptureChoice> kCaptures[] = {{"cow", CaptureChoice::cow}, {"copy", CaptureChoice::copy}};
 constexpr Choice<bool> kBools[] = {{"0", false}, {"1", true}};
 
 // Writes "a, b, c" for a choice table.
@@ -141,12 +143,13 @@ bool parse_key(std::string_view v, std::uint8_t (&out)[32]) {
 
 enum class Key : std::uint8_t {
     role, mode, epoch_ms, guest_mem, failover_ms, dirty, key, peer_mac, link_nic, client_nic,
-    insecure_link, guest_kernel, guest_initrd, guest_cmdline, guest_entry, selftest, dump_boot_info, count
+    insecure_link, guest_kernel, guest_initrd, guest_cmdline, guest_entry, peer, capture, failover_at, verify_every,
+    epoch_report, selftest, dump_boot_info, count
 };
 constexpr std::string_view kKeyNames[] = {
     "role", "mode", "epoch_ms", "guest_mem", "failover_ms", "dirty", "key", "peer_mac", "link_nic",
-    "client_nic", "insecure_link", "guest_kernel", "guest_initrd", "guest_cmdline", "guest_entry", "selftest",
-    "dump_boot_info",
+    "client_nic", "insecure_link", "guest_kernel", "guest_initrd", "guest_cmdline", "guest_entry", "peer",
+    "capture", "failover_at", "verify_every", "epoch_report", "selftest", "dump_boot_info",
 };
 static_assert(sizeof(kKeyNames) / sizeof(kKeyNames[0]) == static_cast<std::size_t>(Key::count));
 
@@ -264,6 +267,11 @@ private:
             case Key::guest_initrd: return text(name, v, c_.guest_initrd);
             case Key::guest_cmdline: return text(name, v, c_.guest_cmdline);
             case Key::guest_entry: return choice(name, v, kGuestEntries, c_.guest_entry);
+            case Key::peer: return choice(name, v, kPeers, c_.peer);
+            case Key::capture: return choice(name, v, kCaptures, c_.capture);
+            case Key::failover_at: return number(name, v, 1, 1000000, c_.failover_at);
+            case Key::verify_every: return number(name, v, 1, 1000000, c_.verify_every);
+            case Key::epoch_report: return choice(name, v, kBools, c_.epoch_report);
             case Key::count: break;
         }
     }

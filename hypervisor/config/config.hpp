@@ -18,6 +18,9 @@ enum class Selftest : std::uint8_t { none, invalid_opcode, write_text, exec_data
 // How a test guest is entered: from its ELF class (64-bit: long mode, 32-bit: protected mode),
 // or in real mode on request.
 enum class GuestEntryChoice : std::uint8_t { automatic, real, protected_mode, long_mode };
+// Where checkpoints go: the peer over the replication link, or a backup image on this machine.
+enum class PeerChoice : std::uint8_t { link, local };
+enum class CaptureChoice : std::uint8_t { cow, copy };
 
 const char* role_name(Role r);
 const char* mode_name(Mode m);
@@ -52,6 +55,11 @@ struct Config {
     std::string_view guest_initrd;   // module name
     std::string_view guest_cmdline;
     GuestEntryChoice guest_entry = GuestEntryChoice::automatic;
+    PeerChoice peer = PeerChoice::link;
+    CaptureChoice capture = CaptureChoice::cow;
+    std::uint32_t failover_at = 0;   // epoch at which a local-loopback primary is stopped (0: never)
+    std::uint32_t verify_every = 0;  // compare backup and primary every this many epochs (0: never)
+    bool epoch_report = false;       // print every epoch's figures at the end (benchmarks)
     Selftest selftest = Selftest::none;
     bool dump_boot_info = false;
 

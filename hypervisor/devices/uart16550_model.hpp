@@ -9,11 +9,12 @@
 #include <cstdint>
 
 #include "hypervisor/console/writer.hpp"
+#include "hypervisor/devices/device_state.hpp"
 #include "hypervisor/devices/port_io.hpp"
 
 namespace tandem {
 
-class Uart16550Model final : public PortIoDevice {
+class Uart16550Model final : public PortIoDevice, public StatefulDevice {
 public:
     static constexpr std::uint16_t kBase = 0x3f8;
     static constexpr std::uint16_t kPorts = 8;
@@ -26,6 +27,13 @@ public:
     // Emits a partial line (at guest exit, so no output is lost).
     void flush();
     std::uint64_t bytes_transmitted() const { return transmitted_; }
+
+    std::uint16_t state_id() const override { return kDeviceIdUart0; }
+    std::uint16_t state_version() const override { return 1; }
+    const char* state_name() const override { return "uart0"; }
+    // Registers and the partly assembled output line (so no output is lost or repeated).
+    void save_state(ByteWriter& out) const override;
+    Status restore_state(std::uint16_t version, std::span<const std::uint8_t> in) override;
 
 private:
     void transmit(std::uint8_t byte);

@@ -11,14 +11,27 @@ extern "C" {
 void* memcpy(void* dst, const void* src, std::size_t n) {
     auto* d = static_cast<unsigned char*>(dst);
     const auto* s = static_cast<const unsigned char*>(src);
-    // rep movsb is fast on every CPU with ERMSB and correct on all (SDM Vol. 1 §7.3.9.3).
-    asm volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(n)::"memory");
+    // Whole quadwords when everything is 8-byte aligned (pages always are): eight times fewer
+    // iterations, which is what an emulator charges for. Otherwise rep movsb, fast on every CPU
+    // with ERMSB and correct on all (SDM Vol. 1 §7.3.9.3).
+    if (((reinterpret_cast<std::uintptr_t>(d) | reinterpret_cast<std::uintptr_t>(s) | n) & 7) == 0) {
+        std::size_t words = n / 8;
+        asm volatile("rep movsq" : "+D"(d), "+S"(s), "+c"(words)::"memory");
+    } else {
+        asm volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(n)::"memory");
+    }
     return dst;
 }
 
 void* memset(void* dst, int value, std::size_t n) {
     auto* d = static_cast<unsigned char*>(dst);
-    asm volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(value) : "memory");
+    if (((reinterpret_cast<std::uintptr_t>(d) | n) & 7) == 0) {
+        std::uint64_t pattern = 0x0101010101010101ull * static_cast<std::uint8_t>(value);
+        std::size_t words = n / 8;
+        asm volatile("rep stosq" : "+D"(d), "+c"(words) : "a"(pattern) : "memory");
+    } else {
+        asm volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(value) : "memory");
+    }
     return dst;
 }
 

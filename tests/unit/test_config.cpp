@@ -16,7 +16,8 @@ namespace {
 
 constexpr const char* kKnownKeys =
     "role, mode, epoch_ms, guest_mem, failover_ms, dirty, key, peer_mac, link_nic, client_nic, insecure_link, "
-    "guest_kernel, guest_initrd, guest_cmdline, guest_entry, selftest, dump_boot_info";
+    "guest_kernel, guest_initrd, guest_cmdline, guest_entry, peer, capture, failover_at, verify_every, "
+    "epoch_report, selftest, dump_boot_info";
 
 struct Parsed {
     std::unique_ptr<Config> config = std::make_unique<Config>();  // 4 KiB of storage: not on the stack
@@ -112,6 +113,17 @@ TEST_CASE("choice keys") {
     bad("insecure_link=yes", bad_value("yes", "insecure_link", "0, 1"));
     bad("dump_boot_info=true", bad_value("true", "dump_boot_info", "0, 1"));
     bad("guest_entry=64", bad_value("64", "guest_entry", "auto, real, protected, long"));
+    CHECK(good("peer=local")->config->peer == PeerChoice::local);
+    CHECK(good("peer=link")->config->peer == PeerChoice::link);
+    CHECK(good("capture=copy")->config->capture == CaptureChoice::copy);
+    CHECK(good("capture=cow")->config->capture == CaptureChoice::cow);
+    CHECK(good("failover_at=40")->config->failover_at == 40);
+    CHECK(good("verify_every=5")->config->verify_every == 5);
+    CHECK(good("epoch_report=1")->config->epoch_report);
+    bad("peer=remote", bad_value("remote", "peer", "link, local"));
+    bad("capture=both", bad_value("both", "capture", "cow, copy"));
+    bad("failover_at=0", "config: bad value '0' for failover_at (accepted: an integer from 1 to 1000000)");
+    bad("verify_every=x", "config: bad value 'x' for verify_every (accepted: an integer from 1 to 1000000)");
     CHECK(parse("mode=fast")->config->mode == Mode::standalone);  // a bad value changes nothing
 
     CHECK(std::string(role_name(Role::backup)) == "backup");

@@ -1,0 +1,97 @@
+// Checkpointing to a backup image on the same machine (mode=checkpoint peer=local): every epoch
+// is captured by the checkpoint engine, encoded, decoded and applied to a second copy of the
+// guest exactly as a peer would, so the whole replication engine runs — and can be checked —
+// on one machine. failover_at= stops the primary at an epoch and resumes the guest from the
+// backup's last committed epoch.
+#pragma once
+
+#include "arch-x86_64/vmx/virtual_machine.hpp"
+#include "hypervisor/config/config.hpp"
+#include "hypervisor/devices/uart16550_model.hpp"
+#include "replication/checkpoint/backup_image.hpp"
+#include "replication/checkpoint/decoder.hpp"
+#include "replication/checkpoint/encoder.hpp"
+#include "replication/dirty/dirty_tracker.hpp"
+#include "replication/engine/checkpoint_engine.hpp"
+
+namespace tandem::x86 {
+
+struct LoopbackConfig {
+    std::uint32_t epoch_ms;
+    engine::CaptureMode capture;
+    DirtyTracking dirty;  // resolved: pml, ad_bits or write_protect
+    std::uint32_t verify_every;
+    std::uint64_t failover_at;  // 0: never
+    bool epoch_report;
+    std::uint64_t tsc_khz;
+};
+
+class LoopbackSession final : public VcpuHooks,
+                              public engine::StateSource,
+                              public engine::TickClock,
+                              public checkpoint::RecordSink {
+public:
+    // Each 1 ms timer slice spends at most this share of its time encoding the epoch being sent.
+    static constexpr std::uint64_t kSliceSharePercent = 30;
+    static constexpr std::size_t kHistory = 4096;
+
+    LoopbackSession(VirtualMachine& vm, GuestMemory& primary, Uart16550Model& uart, Writer& out)
+        : vm_(vm), primary_(primary), uart_(uart), out_(out) {}
+
+    // Allocates the reference copy, staging areas and the backup image, then starts epoch 0.
+    Status start(const LoopbackConfig& config, FrameAllocator& frames);
+    // The guest ended: a last checkpoint, a last verification, the summary.
+    void finish();
+
+    void on_timer(Vcpu& vcpu) override;
+    bool on_ram_write_fault(Vcpu& vcpu, std::uint64_t gpa) override;
+    void on_pml_full(Vcpu& vcpu) override;
+
+    Status capture_cpu(checkpoint::CpuState& out) override;
+    std::size_t device_count() const override { return 1; }
+    StatefulDevice& device(std::size_t) override { return uart_; }
+    std::uint64_t now() const override;
+    Status write(std::span<const std::uint8_t> bytes) override;
+
+private:
+    struct PendingVerify {
+        bool armed = false;
+        std::uint64_t epoch = 0, memory = 0, state = 0;
+    };
+    void after_transfer();
+    void arm_verify();
+    void failover();
+    void fail(const char* what, const Error& e);
+    void report();
+
+    VirtualMachine& vm_;
+    GuestMemory& primary_;
+    Uart16550Model& uart_;
+    Writer& out_;
+    LoopbackConfig config_{};
+    bool active_ = false;
+    std::uint64_t epoch_ticks_ = 0;
+    std::uint64_t next_epoch_at_ = 0;
+    std::uint64_t committed_seen_ = 0;
+    bool committed_any_ = false;
+    PendingVerify verify_;
+    std::uint64_t verifications_ = 0, verification_failures_ = 0;
+
+    engine::EpochStats history_[kHistory];
+    std::size_t history_count_ = 0;
+
+    // Everything below lives in frames from the allocator (set up by start()).
+    GuestMemory* reference_ = nullptr;
+    GuestMemory* staging_ = nullptr;
+    GuestMemory* backup_memory_ = nullptr;
+    GuestMemory* backup_staging_ = nullptr;
+    dirty::DirtyBitmap current_, sending_;
+    std::span<std::uint64_t> primary_page_digests_, backup_page_digests_;  // for reporting differences
+    dirty::DirtyTracker* tracker_ = nullptr;
+    checkpoint::EpochEncoder* encoder_ = nullptr;
+    checkpoint::BackupImage* backup_ = nullptr;
+    checkpoint::StreamDecoder* decoder_ = nullptr;
+    engine::CheckpointEngine* engine_ = nullptr;
+};
+
+}  // namespace tandem::x86

@@ -1,0 +1,93 @@
+#include "arch-x86_64/vmx/machine_platform.hpp"
+
+#include "arch-x86_64/cpu/intrinsics.hpp"
+
+namespace tandem::x86 {
+namespace {
+void xsetbv0(std::uint64_t value) {
+    asm volatile("xsetbv" ::"c"(0), "a"(static_cast<std::uint32_t>(value)), "d"(static_cast<std::uint32_t>(value >> 32)));
+}
+std::uint64_t xgetbv0() {
+    std::uint32_t lo, hi;
+    asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (static_cast<std::uint64_t>(hi) << 32) | lo;
+}
+}  // namespace
+
+MachinePlatform::MachinePlatform() {
+    xsave_ = (x86::cpuid(1).ecx >> 26) & 1;
+    if (xsave_) {
+        CpuidResult d = x86::cpuid(0xd, 0);
+        supported_xcr0_ = (static_cast<std::uint64_t>(d.edx) << 32) | d.eax;
+        xsave_size_ = d.ecx;  // for every supported component (SDM Vol. 1 §13.2)
+    }
+    tsc_aux_ = x86::cpuid(0x80000000).eax >= 0x80000001 && ((x86::cpuid(0x80000001).edx >> 27) & 1);
+}
+
+CpuidValues MachinePlatform::cpuid(std::uint32_t leaf, std::uint32_t subleaf) const {
+    CpuidResult r = x86::cpuid(leaf, subleaf);
+    return {r.eax, r.ebx, r.ecx, r.edx};
+}
+
+std::uint64_t MachinePlatform::read_tsc() const { return rdtsc(); }
+
+std::uint64_t MachinePlatform::read_xcr0() const { return xsave_ ? xgetbv0() : 0; }
+
+bool MachinePlatform::write_xcr0(std::uint64_t value) {
+    // The checks XSETBV makes, so an invalid value is refused instead of faulting (SDM Vol. 2C).
+    if (!xsave_ || (value & 1) == 0 || (value & ~supported_xcr0_) != 0 || ((value & 4) && !(value & 2))) return false;
+    xsetbv0(value);
+    return true;
+}
+
+std::uint32_t MachinePlatform::save_extended_state(std::span<std::uint8_t> area) {
+    if (!xsave_ || area.size() < xsave_size_ || reinterpret_cast<std::uintptr_t>(area.data()) % 64 != 0) return 0;
+    // XSAVE writes the header bytes 512-575 only partly: start from zeros.
+    for (std::uint32_t i = 0; i < xsave_size_; ++i) area[i] = 0;
+    std::uint64_t guest = xgetbv0();
+    xsetbv0(supported_xcr0_);
+    asm volatile("xsave (%0)" ::"r"(area.data()), "a"(static_cast<std::uint32_t>(supported_xcr0_)),
+                 "d"(static_cast<std::uint32_t>(supported_xcr0_ >> 32))
+                 : "memory");
+    xsetbv0(guest);
+    return xsave_size_;
+}
+
+void MachinePlatform::restore_extended_state(std::span<const std::uint8_t> area) {
+    if (!xsave_ || area.size() < xsave_size_ || reinterpret_cast<std::uintptr_t>(area.data()) % 64 != 0) return;
+    std::uint64_t guest = xgetbv0();
+    xsetbv0(supported_xcr0_);
+    asm volatile("xrstor (%0)" ::"r"(area.data()), "a"(static_cast<std::uint32_t>(supported_xcr0_)),
+                 "d"(static_cast<std::uint32_t>(supported_xcr0_ >> 32))
+                 : "memory");
+    xsetbv0(guest);
+}
+
+std::uint64_t MachinePlatform::read_msr(std::uint32_t msr) const { return rdmsr(msr); }
+void MachinePlatform::write_msr(std::uint32_t msr, std::uint64_t value) { wrmsr(msr, value); }
+
+std::uint64_t MachinePlatform::read_debug_register(unsigned n) const {
+    std::uint64_t v = 0;
+    switch (n) {
+        case 0: asm volatile("mov %%db0, %0" : "=r"(v)); break;
+        case 1: asm volatile("mov %%db1, %0" : "=r"(v)); break;
+        case 2: asm volatile("mov %%db2, %0" : "=r"(v)); break;
+        case 3: asm volatile("mov %%db3, %0" : "=r"(v)); break;
+        case 6: asm volatile("mov %%db6, %0" : "=r"(v)); break;
+        default: break;
+    }
+    return v;
+}
+
+void MachinePlatform::write_debug_register(unsigned n, std::uint64_t v) {
+    switch (n) {
+        case 0: asm volatile("mov %0, %%db0" ::"r"(v)); break;
+        case 1: asm volatile("mov %0, %%db1" ::"r"(v)); break;
+        case 2: asm volatile("mov %0, %%db2" ::"r"(v)); break;
+        case 3: asm volatile("mov %0, %%db3" ::"r"(v)); break;
+        case 6: asm volatile("mov %0, %%db6" ::"r"(v)); break;
+        default: break;
+    }
+}
+
+}  // namespace tandem::x86

@@ -1,0 +1,37 @@
+// The instructions the portable vCPU code needs, executed on this processor: CPUID, RDTSC,
+// XSETBV/XGETBV, XSAVE/XRSTOR, RDMSR/WRMSR of the guest-owned MSRs, the debug registers.
+#pragma once
+
+#include "arch-x86_64/vmx/cpu_state_capture.hpp"
+#include "arch-x86_64/vmx/vcpu.hpp"
+
+namespace tandem::x86 {
+
+class MachinePlatform final : public VcpuPlatform, public CpuStatePlatform {
+public:
+    MachinePlatform();
+
+    CpuidValues cpuid(std::uint32_t leaf, std::uint32_t subleaf) const override;
+    std::uint64_t read_tsc() const override;
+    bool set_xcr0(std::uint64_t value) override { return write_xcr0(value); }
+
+    std::uint64_t read_xcr0() const override;
+    bool write_xcr0(std::uint64_t value) override;
+    std::uint32_t save_extended_state(std::span<std::uint8_t> area) override;
+    void restore_extended_state(std::span<const std::uint8_t> area) override;
+    std::uint64_t read_msr(std::uint32_t msr) const override;
+    void write_msr(std::uint32_t msr, std::uint64_t value) override;
+    bool has_tsc_aux() const override { return tsc_aux_; }
+    std::uint64_t read_debug_register(unsigned n) const override;
+    void write_debug_register(unsigned n, std::uint64_t value) override;
+
+    std::uint64_t supported_xcr0() const { return supported_xcr0_; }
+
+private:
+    bool xsave_ = false;
+    bool tsc_aux_ = false;
+    std::uint64_t supported_xcr0_ = 0;
+    std::uint32_t xsave_size_ = 0;
+};
+
+}  // namespace tandem::x86

@@ -1,0 +1,30 @@
+// A device model whose state travels in checkpoints (DESIGN §6: every model serialises itself and
+// can be restored any number of times; QEMU's COLO broke on models that could not be loaded
+// twice). The id is stable across versions; the version changes with the encoding.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "hypervisor/util/byte_stream.hpp"
+#include "hypervisor/util/result.hpp"
+
+namespace tandem {
+
+class StatefulDevice {
+public:
+    virtual std::uint16_t state_id() const = 0;
+    virtual std::uint16_t state_version() const = 0;
+    virtual const char* state_name() const = 0;
+    virtual void save_state(ByteWriter& out) const = 0;
+    // Replaces the whole state; on failure the device is left as it was.
+    virtual Status restore_state(std::uint16_t version, std::span<const std::uint8_t> in) = 0;
+
+protected:
+    ~StatefulDevice() = default;
+};
+
+// Stable device ids.
+inline constexpr std::uint16_t kDeviceIdUart0 = 1;
+
+}  // namespace tandem

@@ -1,0 +1,71 @@
+// The backup's copy of the guest (DESIGN §3 step 6): the image of the last committed epoch, and
+// the staging area where the epoch being received is assembled. An epoch is applied only when it
+// arrived whole and its digest matched (end_epoch); until then the committed image is untouched,
+// so a partial epoch is never applied.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "hypervisor/util/result.hpp"
+#include "hypervisor/vm/guest_memory.hpp"
+#include "replication/checkpoint/cpu_state.hpp"
+#include "replication/checkpoint/record_format.hpp"
+#include "replication/dirty/dirty_bitmap.hpp"
+
+namespace tandem::checkpoint {
+
+struct DeviceStateBlob {
+    std::uint16_t id = 0;
+    std::uint16_t version = 0;
+    std::uint16_t size = 0;
+    std::uint8_t bytes[kDeviceStateMaxPayload]{};
+};
+
+class BackupImage {
+public:
+    static constexpr std::size_t kMaxDevices = 8;
+
+    // image: the committed guest RAM. staging: page slots for one epoch (as large as the image,
+    // so any epoch fits). staged_gpa: one entry per slot. staged_bits: one bit per guest page.
+    BackupImage(GuestMemory& image, GuestMemory& staging, std::span<std::uint64_t> staged_gpa,
+                std::span<std::uint64_t> staged_bits);
+
+    Status begin_epoch(std::uint64_t epoch, std::uint64_t guest_ram, std::uint32_t page_size);
+    Status stage_page(RecordType kind, std::uint64_t gpa, std::span<const std::uint8_t> data);
+    Status stage_cpu(std::span<const std::uint8_t> encoded);
+    Status stage_device(std::uint16_t id, std::uint16_t version, std::span<const std::uint8_t> state);
+    // Applies the staged epoch if `pages` matches what was staged; afterwards it is committed.
+    Status end_epoch(std::uint64_t epoch, std::uint32_t pages);
+    // Drops a partly received epoch (the stream broke): the committed image stays.
+    void abandon_epoch();
+
+    bool has_committed() const { return has_committed_; }
+    std::uint64_t committed_epoch() const { return committed_epoch_; }
+    const CpuState& committed_cpu() const { return cpu_[committed_slot_]; }
+    std::span<const DeviceStateBlob> committed_devices() const { return {devices_[committed_slot_], device_count_[committed_slot_]}; }
+    GuestMemory& image() { return image_; }
+    bool in_epoch() const { return in_epoch_; }
+
+private:
+    GuestMemory& image_;
+    GuestMemory& staging_;
+    std::span<std::uint64_t> staged_gpa_;
+    dirty::DirtyBitmap staged_;
+    std::uint64_t staged_count_ = 0;
+    bool in_epoch_ = false;
+    std::uint64_t epoch_ = 0;
+    bool cpu_staged_ = false;
+
+    // Double-buffered CPU and device state: slot committed_slot_ is committed, the other stages.
+    CpuState cpu_[2];
+    DeviceStateBlob devices_[2][kMaxDevices];
+    std::size_t device_count_[2]{};
+    unsigned committed_slot_ = 0;
+    bool has_committed_ = false;
+    std::uint64_t committed_epoch_ = 0;
+    std::uint8_t page_[kPageSize]{};
+};
+
+}  // namespace tandem::checkpoint

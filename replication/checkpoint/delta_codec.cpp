@@ -1,0 +1,72 @@
+#include "replication/checkpoint/delta_codec.hpp"
+
+#include "hypervisor/util/byte_stream.hpp"
+#include "replication/checkpoint/record_format.hpp"
+
+namespace tandem::checkpoint {
+
+std::size_t encode_delta(std::span<const std::uint8_t> old_page, std::span<const std::uint8_t> new_page,
+                         std::span<std::uint8_t> out, std::size_t limit) {
+    if (old_page.size() != kPageSize || new_page.size() != kPageSize) return 0;
+    if (out.size() < limit) limit = out.size();
+    std::size_t used = 0;
+    std::size_t pos = 0;
+    std::size_t previous_end = 0;
+    while (pos < kPageSize) {
+        // Skip equal bytes, a word at a time while aligned.
+        while (pos < kPageSize && pos % 8 != 0 && old_page[pos] == new_page[pos]) ++pos;
+        while (pos + 8 <= kPageSize) {
+            std::uint64_t a, b;
+            __builtin_memcpy(&a, old_page.data() + pos, 8);
+            __builtin_memcpy(&b, new_page.data() + pos, 8);
+            if (a != b) break;
+            pos += 8;
+        }
+        while (pos < kPageSize && old_page[pos] == new_page[pos]) ++pos;
+        if (pos == kPageSize) break;
+        // A changed run: extend it across gaps of unchanged bytes shorter than kDeltaMinGap.
+        std::size_t start = pos;
+        std::size_t end = pos;
+        while (end < kPageSize) {
+            if (old_page[end] != new_page[end]) {
+                ++end;
+                continue;
+            }
+            std::size_t gap = end;
+            while (gap < kPageSize && gap - end < kDeltaMinGap && old_page[gap] == new_page[gap]) ++gap;
+            if (gap == kPageSize || gap - end >= kDeltaMinGap) break;
+            end = gap;
+        }
+        std::size_t length = end - start;
+        if (used + 4 + length >= limit) return 0;
+        store_le<std::uint16_t>(out.data() + used, static_cast<std::uint16_t>(start - previous_end));
+        store_le<std::uint16_t>(out.data() + used + 2, static_cast<std::uint16_t>(length));
+        for (std::size_t i = 0; i < length; ++i) out[used + 4 + i] = new_page[start + i];
+        used += 4 + length;
+        previous_end = end;
+        pos = end;
+    }
+    return used;
+}
+
+Status apply_delta(std::span<const std::uint8_t> delta, std::span<std::uint8_t> page) {
+    if (page.size() != kPageSize) return Error::of("delta: page has the wrong size", page.size());
+    ByteReader reader(delta);
+    std::size_t position = 0;
+    while (reader.remaining() != 0) {
+        std::uint16_t skip = 0, length = 0;
+        std::span<const std::uint8_t> bytes;
+        if (!reader.get(skip) || !reader.get(length)) return Error::of("delta: truncated run header", reader.offset());
+        if (length == 0) return Error::of("delta: empty run", reader.offset());
+        if (skip > kPageSize - position || length > kPageSize - position - skip) {
+            return Error::of("delta: run extends past the page", reader.offset());
+        }
+        if (!reader.get_bytes(bytes, length)) return Error::of("delta: truncated run data", reader.offset());
+        position += skip;
+        for (std::size_t i = 0; i < length; ++i) page[position + i] = bytes[i];
+        position += length;
+    }
+    return success();
+}
+
+}  // namespace tandem::checkpoint
