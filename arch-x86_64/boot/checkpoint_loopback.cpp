@@ -192,6 +192,7 @@ void LoopbackSession::failover() {
     println(out_, "failover: primary stopped in epoch {} (its uncommitted work is discarded); backup committed epoch {}",
             at, epoch);
     backup_->abandon_epoch();
+    std::uint64_t primary_rip = vm_.vmcs().read(vmcs::guest_rip);
     if (auto s = vm_.use_memory(backup_->image()); !s) return fail("switching to the backup image", s.error());
     if (auto s = restore_cpu_state(backup_->committed_cpu(), vm_.vmcs(), vcpu.regs(), vm_.platform(), vcpu.config().cr); !s) {
         fail("restoring the vCPU", s.error());
@@ -201,7 +202,9 @@ void LoopbackSession::failover() {
         if (d.id != uart_.state_id()) continue;
         if (auto s = uart_.restore_state(d.version, {d.bytes, d.size}); !s) return fail("restoring uart0", s.error());
     }
-    println(out_, "failover: the guest resumes from the backup's epoch {}, unprotected (no backup left)", epoch);
+    println(out_, "failover: the guest resumes from the backup's epoch {} at rip {} (the primary was at {}), "
+                  "unprotected (no backup left)",
+            epoch, hex(vm_.vmcs().read(vmcs::guest_rip)), hex(primary_rip));
 }
 
 void LoopbackSession::finish() {
