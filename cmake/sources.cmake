@@ -24,6 +24,7 @@ set(TANDEM_PORTABLE_SOURCES
   guest-boot/test_guest_boot.cpp
   hypervisor/config/config.cpp
   hypervisor/console/console.cpp
+  hypervisor/console/shell.cpp
   hypervisor/console/writer.cpp
   hypervisor/devices/port_io.cpp
   hypervisor/devices/uart16550_model.cpp

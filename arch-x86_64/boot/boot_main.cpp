@@ -14,7 +14,7 @@
 #include "arch-x86_64/cpu/descriptor_tables.hpp"
 #include "arch-x86_64/cpu/intrinsics.hpp"
 #include "arch-x86_64/paging/host_paging.hpp"
-#include "arch-x86_64/serial/uart16550.hpp"
+#include "arch-x86_64/serial/console_uart.hpp"
 #include "arch-x86_64/time/tsc_calibration.hpp"
 #include "arch-x86_64/vmx/capability_probe.hpp"
 #include "hypervisor/config/config.hpp"
@@ -56,6 +56,12 @@ public:
         return {reinterpret_cast<const std::uint8_t*>(phys), length};
     }
 };
+
+}  // namespace
+
+Uart16550& console_uart() { return com1; }
+
+namespace {
 
 Status read_boot_info(std::uint32_t magic, std::uint64_t info_phys) {
     if (magic == boot::kMultiboot2LoaderMagic) {

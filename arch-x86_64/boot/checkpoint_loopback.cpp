@@ -145,8 +145,22 @@ void LoopbackSession::after_transfer() {
     }
 }
 
+void LoopbackSession::status(Writer& out) const {
+    if (!active_) {
+        println(out, "checkpoint: not active (no backup: the guest runs unprotected)");
+        return;
+    }
+    println(out, "checkpoint: epoch {} in progress; backup committed epoch {}{}", engine_->epochs_started(),
+            committed_seen_, committed_any_ ? "" : " (none yet)");
+}
+
 void LoopbackSession::on_timer(Vcpu&) {
     if (!active_) return;
+    if (failover_requested_) {
+        failover_requested_ = false;
+        println(out_, "failover: requested on the console");
+        return failover();
+    }
     if (engine_->transferring()) {
         std::uint64_t until = now() + config_.tsc_khz * kSliceSharePercent / 100;  // 1 ms slices
         do {

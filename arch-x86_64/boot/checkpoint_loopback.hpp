@@ -42,6 +42,10 @@ public:
     Status start(const LoopbackConfig& config, FrameAllocator& frames);
     // The guest ended: a last checkpoint, a last verification, the summary.
     void finish();
+    // The console's failover command: at the next timer tick, as failover_at= would.
+    void request_failover() { failover_requested_ = true; }
+    bool active() const { return active_; }
+    void status(Writer& out) const;
 
     void on_timer(Vcpu& vcpu) override;
     bool on_ram_write_fault(Vcpu& vcpu, std::uint64_t gpa) override;
@@ -70,6 +74,7 @@ private:
     Writer& out_;
     LoopbackConfig config_{};
     bool active_ = false;
+    bool failover_requested_ = false;
     std::uint64_t epoch_ticks_ = 0;
     std::uint64_t next_epoch_at_ = 0;
     std::uint64_t committed_seen_ = 0;

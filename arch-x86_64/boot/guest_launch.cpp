@@ -8,7 +8,9 @@
 #include "guest-boot/elf_loader.hpp"
 #include "guest-boot/test_guest_abi.hpp"
 #include "guest-boot/test_guest_boot.hpp"
+#include "arch-x86_64/serial/console_uart.hpp"
 #include "hypervisor/console/console.hpp"
+#include "hypervisor/console/shell.hpp"
 #include "hypervisor/devices/uart16550_model.hpp"
 #include "hypervisor/util/fnv.hpp"
 
@@ -87,6 +89,46 @@ Result<DirtyTracking> dirty_method(const Config& config, const VmxCapabilities& 
     return best;
 }
 
+// Reads what arrives on the console at every timer tick and hands it to the shell.
+class ConsoleInput final : public TickListener {
+public:
+    explicit ConsoleInput(Shell& shell) : shell_(shell) {}
+    void on_tick() override {
+        for (int i = 0; i < kMaxPerTick; ++i) {
+            auto c = console_uart().try_read();
+            if (!c) return;
+            shell_.feed(*c);
+        }
+    }
+
+private:
+    static constexpr int kMaxPerTick = 64;
+    Shell& shell_;
+};
+
+struct ShellContext {
+    VirtualMachine* vm;
+    LoopbackSession* session;
+    bool checkpointing;
+};
+
+void command_status(void* context, std::string_view, Writer& out) {
+    auto* c = static_cast<ShellContext*>(context);
+    const VcpuStats& st = c->vm->vcpu().stats();
+    println(out, "status: guest running, {} exits so far", st.exits);
+    if (c->checkpointing) c->session->status(out);
+}
+
+void command_failover(void* context, std::string_view, Writer& out) {
+    auto* c = static_cast<ShellContext*>(context);
+    if (!c->checkpointing || !c->session->active()) {
+        println(out, "failover: nothing to fail over to (mode=checkpoint peer=local keeps a backup)");
+        return;
+    }
+    println(out, "failover: the primary will stop at the next timer tick");
+    c->session->request_failover();
+}
+
 }  // namespace
 
 void launch_guest(const LaunchContext& c) {
@@ -144,6 +186,15 @@ void launch_guest(const LaunchContext& c) {
                           *method, c.config.verify_every, c.config.failover_at, c.config.epoch_report, c.tsc_khz};
         if (auto s = session.start(lc, c.frames); !s) return report_problem("checkpointing", s.error());
     }
+    static Shell shell(out);
+    static ConsoleInput input(shell);
+    static ShellContext shell_context{&vm, &session, checkpointing};
+    (void)shell.add({"status", "the guest and checkpointing state", command_status, &shell_context});
+    (void)shell.add({"failover", "stop the primary and resume the guest from the backup", command_failover,
+                     &shell_context});
+    (void)vm.add_tick_listener(input);
+    println(out, "tandem: console ready: type 'help'");
+    shell.prompt();
     GuestRunResult run = vm.run();
     uart.flush();
     if (checkpointing) session.finish();

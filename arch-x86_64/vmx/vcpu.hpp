@@ -75,6 +75,7 @@ public:
     const GuestRegisters& regs() const { return regs_; }
     VmcsAccess& vmcs() { return vmcs_; }
     const VcpuStats& stats() const { return stats_; }
+    ExitReason last_exit_reason() const { return reason_; }
     const GuestEnd& end() const { return end_; }
     bool running() const { return end_.kind == GuestEnd::Kind::running; }
 

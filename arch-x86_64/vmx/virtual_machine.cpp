@@ -187,6 +187,9 @@ GuestRunResult VirtualMachine::run() {
         }
         launched_ = true;
         vcpu.handle_exit();
+        if (vcpu.last_exit_reason() == ExitReason::preemption_timer) {
+            for (std::size_t i = 0; i < tick_count_; ++i) tick_listeners_[i]->on_tick();
+        }
     }
     return GuestRunResult{vcpu.end(), vcpu.stats()};
 }

@@ -28,6 +28,15 @@ struct VmSetup {
     std::uint64_t timer_period_ms = 10;
 };
 
+// Work done between guest instructions at every timer tick (console input, housekeeping).
+class TickListener {
+public:
+    virtual void on_tick() = 0;
+
+protected:
+    ~TickListener() = default;
+};
+
 struct GuestRunResult {
     GuestEnd end;
     VcpuStats stats;
@@ -52,6 +61,11 @@ public:
     // over its chunks, the EPT pointer switched, cached translations invalidated.
     Status use_memory(GuestMemory& memory);
     void invalidate_ept();
+    Status add_tick_listener(TickListener& listener) {
+        if (tick_count_ == kMaxTickListeners) return Error::of("vm: too many tick listeners");
+        tick_listeners_[tick_count_++] = &listener;
+        return success();
+    }
 
 private:
     struct InveptSingle {
@@ -93,6 +107,9 @@ private:
     bool pml_enabled_ = false;
     bool launched_ = false;
     bool invept_single_ = false;
+    static constexpr std::size_t kMaxTickListeners = 4;
+    TickListener* tick_listeners_[kMaxTickListeners]{};
+    std::size_t tick_count_ = 0;
 };
 
 }  // namespace tandem::x86

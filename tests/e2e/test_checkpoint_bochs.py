@@ -103,5 +103,33 @@ class Failover(unittest.TestCase):
         self.check_failover("wp", "cow", 35)
 
 
+class ConsoleFailover(unittest.TestCase):
+    """The serial console's 'failover' command does what failover_at= does."""
+
+    def test_failover_command(self):
+        from e2e_common import BOOT_TIMEOUT, GUESTS, HALTED, Bochs, make_iso, workdir
+        wd = workdir("failover-console")
+        iso = make_iso(wd / "tandem.iso", modules=[(GUESTS / "memwalk.elf", "memwalk")],
+                       cmdline=f'guest_kernel=memwalk guest_mem=16M mode=checkpoint peer=local epoch_ms=10 '
+                               f'"guest_cmdline=pages={PAGES} passes=6"')
+        machine = Bochs(wd, iso, megs=512, interactive=True, hard_timeout=300)
+        with machine:
+            machine.wait_for(r"tandem: console ready", BOOT_TIMEOUT)
+            machine.send("status\r")
+            machine.wait_for(r"^checkpoint: epoch \d+ in progress; backup committed epoch", 60)
+            machine.send("nonsense\r")
+            machine.wait_for(r"shell: unknown command 'nonsense'; commands: status failover help", 60)
+            machine.send("failover\r")
+            machine.wait_for(HALTED, 200)
+            console = machine.tandem_console()
+        self.assertIn("failover: requested on the console", console)
+        stopped = re.search(r"failover: primary stopped in epoch (\d+) .* backup committed epoch (\d+)", console)
+        self.assertIsNotNone(stopped, console[-2000:])
+        self.assertLess(int(stopped.group(2)), int(stopped.group(1)))
+        m = re.search(r"guest: memwalk: .* checksum=(0x[0-9a-f]+)", console)
+        self.assertEqual(int(m.group(1), 16), memwalk_checksum(PAGES, 6))
+        self.assertIn("tandem: guest exited with code 0", console)
+
+
 if __name__ == "__main__":
     unittest.main()

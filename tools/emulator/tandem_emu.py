@@ -17,10 +17,10 @@ import atexit
 import os
 import re
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -101,6 +101,10 @@ class EmulatorRun:
         if self in _live_runs:
             _live_runs.remove(self)
 
+    def send(self, text: str) -> None:
+        """Types text on the machine's console (only for runs with an interactive console)."""
+        raise NotImplementedError(f"{self.name} has no interactive console in this configuration")
+
     def raw_serial(self) -> bytes:
         try:
             return self.serial_path.read_bytes()
@@ -153,18 +157,60 @@ class EmulatorRun:
 
 
 class Bochs(EmulatorRun):
-    """Bochs 2.7 with VT-x. `cpu` is a Bochs CPU model (DESIGN.md lists what each offers)."""
+    """Bochs 2.7 with VT-x. `cpu` is a Bochs CPU model (DESIGN.md lists what each offers).
+    interactive=True connects COM1 to a pseudo-terminal (Bochs' `mode=term`) so send() can type
+    on tandem's console; its output still goes to serial.log."""
 
     name = "bochs"
 
     def __init__(self, workdir: Path, iso: Path, cpu: str = "corei7_skylake_x", megs: int = 256,
                  ips: int = 50_000_000, sync: str = "none", nics: list[str] | None = None,
-                 hard_timeout: float = 120, extra: list[str] | None = None):
+                 hard_timeout: float = 120, extra: list[str] | None = None, interactive: bool = False):
         super().__init__(workdir, hard_timeout)
         self.iso = Path(iso).resolve()
         self.cpu, self.megs, self.ips, self.sync = cpu, megs, ips, sync
         self.nics = nics or []
         self.extra = extra or []
+        self.interactive = interactive
+        self._pty_master: int | None = None
+        self._pty_name = ""
+        self._reader: threading.Thread | None = None
+
+    def start(self) -> "EmulatorRun":
+        if self.interactive:
+            master, slave = os.openpty()
+            self._pty_master, self._pty_name = master, os.ttyname(slave)
+            self._pty_slave = slave  # kept open so the terminal exists until Bochs opens it
+        super().start()
+        if self.interactive:
+            self._reader = threading.Thread(target=self._copy_console, daemon=True)
+            self._reader.start()
+        return self
+
+    def _copy_console(self) -> None:
+        with open(self.serial_path, "ab", buffering=0) as log:
+            while self._pty_master is not None:
+                try:
+                    data = os.read(self._pty_master, 4096)
+                except OSError:
+                    return
+                if not data:
+                    return
+                log.write(data)
+
+    def send(self, text: str) -> None:
+        if self._pty_master is None:
+            return super().send(text)
+        for ch in text.encode():
+            os.write(self._pty_master, bytes([ch]))
+            time.sleep(0.01)  # Bochs reads one character per serial poll
+
+    def stop(self) -> None:
+        super().stop()
+        if self._pty_master is not None:
+            master, self._pty_master = self._pty_master, None
+            os.close(master)
+            os.close(self._pty_slave)
 
     def bochsrc(self) -> str:
         # Bochs does not expand ${VAR} in its configuration: every path is written out here.
@@ -179,7 +225,8 @@ class Bochs(EmulatorRun):
             "ata0: enabled=1, ioaddr1=0x1f0, ioaddr2=0x3f0, irq=14",
             f"ata0-master: type=cdrom, path={self.iso}, status=inserted",
             "boot: cdrom",
-            f"com1: enabled=1, mode=file, dev={self.serial_path}",
+            (f"com1: enabled=1, mode=term, dev={self._pty_name}" if self.interactive
+             else f"com1: enabled=1, mode=file, dev={self.serial_path}"),
             "port_e9_hack: enabled=1",
             f"log: {self.workdir / 'bochs.log'}",
             "panic: action=fatal",
