@@ -30,14 +30,33 @@ set(TANDEM_PORTABLE_SOURCES
   hypervisor/devices/uart16550_model.cpp
   hypervisor/memory/frame_allocator.cpp
   hypervisor/vm/guest_memory.cpp
+  nic-drivers/e1000/e1000.cpp
+  nic-drivers/e1000/e1000_rx.cpp
+  nic-drivers/e1000/e1000_tx.cpp
+  nic-drivers/e1000/mac_address.cpp
+  nic-drivers/nic.cpp
+  nic-drivers/pci/bar_probe.cpp
+  nic-drivers/pci/class_names.cpp
+  nic-drivers/pci/enumerate.cpp
+  nic-drivers/pci/print.cpp
+  nic-drivers/registry.cpp
   replication/checkpoint/backup_image.cpp
   replication/checkpoint/cpu_state.cpp
   replication/checkpoint/decoder.cpp
   replication/checkpoint/delta_codec.cpp
   replication/checkpoint/encoder.cpp
+  replication/crypto/aead.cpp
+  replication/crypto/chacha20.cpp
+  replication/crypto/poly1305.cpp
+  replication/link/frame.cpp
+  replication/link/frame_header.cpp
+  replication/link/frame_seal.cpp
+  replication/link/hello.cpp
+  replication/link/link_keys.cpp
   replication/dirty/dirty_tracker.cpp
   replication/engine/checkpoint_engine.cpp
   replication/engine/memory_digest.cpp
+  replication/link/transport.cpp
 )
 
 set(TANDEM_IMAGE_SOURCES

@@ -1,0 +1,160 @@
+// A deterministic simulated replication link for the transport tests: two ports, a simulated
+// clock, and per-frame faults drawn from a seeded PRNG (loss, duplication, reordering through
+// random delays, bit-flip corruption anywhere in the frame, and a full partition that can be
+// started and healed). It counts every fault it injects so tests can relate outcomes to faults,
+// and can capture frames for replay tests.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "replication/link/transport.hpp"
+
+namespace test {
+
+class SimClock final : public tandem::link::Clock {
+public:
+    std::uint64_t now_ns() override { return now; }
+    std::uint64_t now = 1'000'000'000;  // start at 1 s: time 0 is not special anywhere
+};
+
+struct LinkFaults {
+    double loss = 0;        // probability a frame is dropped
+    double duplicate = 0;   // probability a frame is delivered twice
+    double corrupt = 0;     // probability a delivered copy has one bit flipped
+    std::uint64_t min_delay_ns = 50'000;
+    std::uint64_t jitter_ns = 0;  // uniform extra delay: frames overtake each other (reordering)
+};
+
+struct SimLinkStats {
+    std::uint64_t sent = 0;
+    std::uint64_t lost = 0;
+    std::uint64_t partitioned = 0;
+    std::uint64_t duplicated = 0;
+    std::uint64_t corrupted = 0;   // corrupted copies delivered
+    std::uint64_t delivered = 0;
+};
+
+class SimLink {
+public:
+    class Port final : public tandem::link::FrameChannel {
+    public:
+        tandem::Status transmit(std::span<const std::uint8_t> frame) override {
+            link_->send(side_, frame);
+            return tandem::success();
+        }
+
+    private:
+        friend class SimLink;
+        SimLink* link_ = nullptr;
+        int side_ = 0;
+    };
+
+    SimLink(SimClock& clock, std::uint64_t seed) : clock_(clock), rng_(seed) {
+        for (int i = 0; i < 2; ++i) {
+            ports_[i].link_ = this;
+            ports_[i].side_ = i;
+        }
+    }
+
+    Port& port(int side) { return ports_[side]; }
+    void attach(int side, tandem::link::Transport* t) { receivers_[side] = t; }
+    void set_faults(const LinkFaults& f) { faults_[0] = faults_[1] = f; }
+    void set_faults(int from_side, const LinkFaults& f) { faults_[from_side] = f; }
+    void set_partitioned(bool on) { partitioned_ = on; }
+    // Frames from `from_side` for which the filter returns false are dropped (counted as lost).
+    void set_filter(int from_side, std::function<bool(std::span<const std::uint8_t>)> f) { filters_[from_side] = std::move(f); }
+    void set_capture(int from_side, bool on) { capture_[from_side] = on; }
+    const std::vector<std::vector<std::uint8_t>>& captured(int from_side) const { return captured_[from_side]; }
+    const SimLinkStats& stats(int from_side) const { return stats_[from_side]; }
+
+    void send(int from, std::span<const std::uint8_t> frame) {
+        SimLinkStats& s = stats_[from];
+        ++s.sent;
+        if (capture_[from]) captured_[from].emplace_back(frame.begin(), frame.end());
+        if (partitioned_) {
+            ++s.partitioned;
+            return;
+        }
+        if (filters_[from] && !filters_[from](frame)) {
+            ++s.lost;
+            return;
+        }
+        const LinkFaults& f = faults_[from];
+        if (chance(f.loss)) {
+            ++s.lost;
+            return;
+        }
+        int copies = 1;
+        if (chance(f.duplicate)) {
+            ++copies;
+            ++s.duplicated;
+        }
+        for (int c = 0; c < copies; ++c) {
+            Pending p;
+            p.to = 1 - from;
+            p.bytes.assign(frame.begin(), frame.end());
+            if (chance(f.corrupt) && !p.bytes.empty()) {
+                std::size_t bit = rng_() % (p.bytes.size() * 8);
+                p.bytes[bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
+                p.corrupted = true;
+            }
+            std::uint64_t delay = f.min_delay_ns + (f.jitter_ns ? rng_() % f.jitter_ns : 0);
+            queue_.emplace(Key{clock_.now + delay, order_++}, std::move(p));
+        }
+    }
+
+    // Injects raw bytes as if they arrived from the other side now.
+    void inject(int to, std::span<const std::uint8_t> bytes) { receivers_[to]->on_frame(bytes); }
+
+    // Delivers every frame due at or before now (frames sent meanwhile, if due, too).
+    void deliver_due() {
+        while (!queue_.empty() && queue_.begin()->first.due <= clock_.now) {
+            Pending p = std::move(queue_.begin()->second);
+            queue_.erase(queue_.begin());
+            SimLinkStats& s = stats_[1 - p.to];
+            ++s.delivered;
+            if (p.corrupted) ++s.corrupted;
+            if (receivers_[p.to] != nullptr) receivers_[p.to]->on_frame(p.bytes);
+        }
+    }
+
+    bool idle() const { return queue_.empty(); }
+    std::uint64_t next_due() const { return queue_.empty() ? ~std::uint64_t{0} : queue_.begin()->first.due; }
+
+private:
+    struct Key {
+        std::uint64_t due;
+        std::uint64_t order;
+        bool operator<(const Key& o) const { return due != o.due ? due < o.due : order < o.order; }
+    };
+    struct Pending {
+        int to = 0;
+        bool corrupted = false;
+        std::vector<std::uint8_t> bytes;
+    };
+
+    bool chance(double p) { return p > 0 && std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
+
+    SimClock& clock_;
+    std::mt19937_64 rng_;
+    Port ports_[2];
+    tandem::link::Transport* receivers_[2] = {nullptr, nullptr};
+    LinkFaults faults_[2];
+    bool partitioned_ = false;
+    std::function<bool(std::span<const std::uint8_t>)> filters_[2];
+    bool capture_[2] = {false, false};
+    std::vector<std::vector<std::uint8_t>> captured_[2];
+    SimLinkStats stats_[2];
+    std::map<Key, Pending> queue_;
+    std::uint64_t order_ = 0;
+};
+
+}  // namespace test
