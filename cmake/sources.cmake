@@ -53,6 +53,7 @@ set(TANDEM_PORTABLE_SOURCES
   replication/link/frame_seal.cpp
   replication/link/hello.cpp
   replication/link/link_keys.cpp
+  replication/link/linktest.cpp
   replication/dirty/dirty_tracker.cpp
   replication/engine/checkpoint_engine.cpp
   replication/engine/memory_digest.cpp
@@ -66,11 +67,13 @@ set(TANDEM_IMAGE_SOURCES
   arch-x86_64/boot/build_id.cpp
   arch-x86_64/boot/checkpoint_loopback.cpp
   arch-x86_64/boot/guest_launch.cpp
+  arch-x86_64/boot/link_runner.cpp
   arch-x86_64/boot/selftest.cpp
   arch-x86_64/cpu/cpu_identity.cpp
   arch-x86_64/cpu/descriptor_tables.cpp
   arch-x86_64/cpu/exception_stubs.S
   arch-x86_64/cpu/halt.cpp
+  arch-x86_64/nic/machine_nics.cpp
   arch-x86_64/paging/host_paging.cpp
   arch-x86_64/serial/uart16550.cpp
   arch-x86_64/time/tsc_calibration.cpp

@@ -7,12 +7,14 @@
 #include "arch-x86_64/boot/boot_report.hpp"
 #include "arch-x86_64/boot/build_id.hpp"
 #include "arch-x86_64/boot/guest_launch.hpp"
+#include "arch-x86_64/boot/link_runner.hpp"
 #include "arch-x86_64/boot/multiboot1.hpp"
 #include "arch-x86_64/boot/multiboot2.hpp"
 #include "arch-x86_64/boot/selftest.hpp"
 #include "arch-x86_64/cpu/cpu_identity.hpp"
 #include "arch-x86_64/cpu/descriptor_tables.hpp"
 #include "arch-x86_64/cpu/intrinsics.hpp"
+#include "arch-x86_64/nic/machine_nics.hpp"
 #include "arch-x86_64/paging/host_paging.hpp"
 #include "arch-x86_64/serial/console_uart.hpp"
 #include "arch-x86_64/time/tsc_calibration.hpp"
@@ -165,8 +167,9 @@ extern "C" [[noreturn]] void kernel_main(std::uint32_t magic, std::uint32_t info
     if (!verdict.usable) refuse(verdict.refusal);
 
     bool local_checkpoints = config.mode == Mode::checkpoint && config.peer == PeerChoice::local;
-    if (config.mode != Mode::standalone && !local_checkpoints) {
-        println(out, "tandem: mode={}{} is not implemented in this build (standalone and checkpoint with peer=local are)",
+    if (config.mode != Mode::standalone && config.mode != Mode::linktest && !local_checkpoints) {
+        println(out, "tandem: mode={}{} is not implemented in this build (standalone, linktest and checkpoint with "
+                     "peer=local are)",
                 mode_name(config.mode), config.mode == Mode::checkpoint ? " with a peer over the link" : "");
         refuse("requested mode not available");
     }
@@ -176,6 +179,14 @@ extern "C" [[noreturn]] void kernel_main(std::uint32_t magic, std::uint32_t info
         println(out, "time: the PIT did not count down: TSC frequency unknown (guests see 0 kHz)");
     } else {
         println(out, "time: TSC runs at {} kHz (measured against the PIT)", tsc_khz);
+    }
+    if (config.mode == Mode::linktest) {
+        auto nics = setup_nics(config, frames, tsc_khz, true, false);
+        if (!nics) {
+            println(out, "nic: {}", nics.error());
+            refuse("no NIC for the replication link (link_nic=)");
+        }
+        run_linktest(config, boot_info, *nics->link, tsc_khz);
     }
     if (config.guest_kernel.empty()) {
         println(out, "tandem: boot complete; no guest configured (guest_kernel= names the module to run)");

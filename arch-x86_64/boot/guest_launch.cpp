@@ -193,8 +193,8 @@ void launch_guest(const LaunchContext& c) {
     (void)shell.add({"failover", "stop the primary and resume the guest from the backup", command_failover,
                      &shell_context});
     (void)vm.add_tick_listener(input);
+    // No prompt yet: guest output would start on the prompt's line. One follows each command.
     println(out, "tandem: console ready: type 'help'");
-    shell.prompt();
     GuestRunResult run = vm.run();
     uart.flush();
     if (checkpointing) session.finish();

@@ -43,6 +43,11 @@ inline std::uint8_t inb(std::uint16_t port) {
     return v;
 }
 inline void outw(std::uint16_t port, std::uint16_t v) { asm volatile("outw %0, %1" ::"a"(v), "Nd"(port)); }
+inline std::uint16_t inw(std::uint16_t port) {
+    std::uint16_t v;
+    asm volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
 inline void outl(std::uint16_t port, std::uint32_t v) { asm volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
 inline std::uint32_t inl(std::uint16_t port) {
     std::uint32_t v;
@@ -57,6 +62,13 @@ inline std::uint64_t rdtsc() {
 }
 
 inline void pause() { asm volatile("pause"); }
+
+// RDRAND (SDM Vol. 2B): CF=1 when a random value was delivered. Only where CPUID.1:ECX[30].
+inline bool rdrand64(std::uint64_t& value) {
+    std::uint8_t ok;
+    asm volatile("rdrand %0; setc %1" : "=r"(value), "=qm"(ok)::"cc");
+    return ok != 0;
+}
 
 [[noreturn]] inline void halt_forever() {
     for (;;) asm volatile("cli; hlt");

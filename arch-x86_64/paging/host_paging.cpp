@@ -13,6 +13,8 @@ constexpr std::uint64_t kBootMapLimit = 4ull << 30;
 
 std::uint64_t addr(const char* p) { return reinterpret_cast<std::uint64_t>(p); }
 
+PageTableBuilder<IdentityTableMemory>* host_tables = nullptr;
+
 }  // namespace
 
 ImageLayout image_layout() {
@@ -25,14 +27,24 @@ Result<HostPagingReport> activate_host_paging(std::span<const boot::MemoryRegion
     static HostMapping plan[kMaxHostMappings];
     auto count = plan_host_address_space(image_layout(), memory_map, plan);
     if (!count) return count.error();
-    IdentityTableMemory memory(frames, kBootMapLimit);
-    PageTableBuilder<IdentityTableMemory> builder(memory);
+    static IdentityTableMemory memory(frames, kBootMapLimit);
+    static PageTableBuilder<IdentityTableMemory> builder(memory);
+    host_tables = &builder;
     if (auto s = build_host_address_space(builder, std::span<const HostMapping>{plan, *count}); !s) return s.error();
     // CR0.WP makes read-only pages read-only for the hypervisor too (SDM Vol. 3A §2.5); the
     // trampoline set it and EFER.NXE, which the NX bits rely on. Writing CR3 flushes the TLB.
     write_cr0(read_cr0() | (1ull << 16));
     write_cr3(builder.root());
     return HostPagingReport{*count, memory.tables(), builder.root()};
+}
+
+Status map_device_memory(std::uint64_t phys, std::uint64_t size) {
+    if (host_tables == nullptr) return Error::of("paging: host page tables are not active yet");
+    std::uint64_t start = phys & ~(kSmallPage - 1);
+    std::uint64_t end = (phys + size + kSmallPage - 1) & ~(kSmallPage - 1);
+    if (auto s = host_tables->map(start, start, end - start, kDeviceMemory); !s) return s;
+    write_cr3(read_cr3());  // flush the paging-structure caches (SDM Vol. 3A §5.10.4.1)
+    return success();
 }
 
 }  // namespace tandem::x86

@@ -19,5 +19,9 @@ struct HostPagingReport {
 
 ImageLayout image_layout();
 Result<HostPagingReport> activate_host_paging(std::span<const boot::MemoryRegion> memory_map, FrameAllocator& frames);
+// Maps a device's registers (a PCI BAR) uncached, read/write, never executable. Identity:
+// the registers are then reached at their physical address. Mapping an already mapped range is
+// refused.
+Status map_device_memory(std::uint64_t phys, std::uint64_t size);
 
 }  // namespace tandem::x86

@@ -29,6 +29,7 @@ constexpr std::uint32_t kLeaf7EdxHidden = bit(15) /*hybrid*/ | bit(26) /*IBRS/IB
                                           bit(28) /*L1D_FLUSH*/ | bit(29) /*ARCH_CAPABILITIES*/ |
                                           bit(30) /*CORE_CAPABILITIES*/ | bit(31) /*SSBD*/;
 constexpr std::uint32_t kLeafDSub1EaxXsaves = bit(3);
+constexpr std::uint32_t kXsaveMpxComponents = bit(3) | bit(4);
 constexpr std::uint32_t kExt1EcxHidden = bit(2) /*SVM*/;
 constexpr std::uint32_t kExt1EdxRdtscp = bit(27);
 constexpr std::uint32_t kExt7EdxInvariantTsc = bit(8);
@@ -81,6 +82,9 @@ CpuidValues guest_cpuid(const CpuidSource& host, const CpuidPolicy& p, std::uint
             v.edx &= ~kLeaf7EdxHidden;
             return v;
         case 0xd:
+            // MPX is hidden (leaf 7): its XSAVE components (bits 3, 4) are too.
+            if (subleaf == 0) v.eax &= ~kXsaveMpxComponents;
+            if (subleaf == 3 || subleaf == 4) return {0, 0, 0, 0};
             if (subleaf == 1 && !p.xsaves) v.eax &= ~kLeafDSub1EaxXsaves;
             return v;
         case 0x80000001:

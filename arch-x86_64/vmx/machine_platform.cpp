@@ -1,6 +1,7 @@
 #include "arch-x86_64/vmx/machine_platform.hpp"
 
 #include "arch-x86_64/cpu/intrinsics.hpp"
+#include "arch-x86_64/vmx/xcr0.hpp"
 
 namespace tandem::x86 {
 namespace {
@@ -35,7 +36,7 @@ std::uint64_t MachinePlatform::read_xcr0() const { return xsave_ ? xgetbv0() : 0
 
 bool MachinePlatform::write_xcr0(std::uint64_t value) {
     // The checks XSETBV makes, so an invalid value is refused instead of faulting (SDM Vol. 2C).
-    if (!xsave_ || (value & 1) == 0 || (value & ~supported_xcr0_) != 0 || ((value & 4) && !(value & 2))) return false;
+    if (!xsave_ || !valid_xcr0(value, supported_xcr0_)) return false;
     xsetbv0(value);
     return true;
 }

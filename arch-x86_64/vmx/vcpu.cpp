@@ -5,6 +5,7 @@
 
 #include "arch-x86_64/vmx/exit_qualification.hpp"
 #include "arch-x86_64/vmx/vmx_controls.hpp"
+#include "arch-x86_64/vmx/xcr0.hpp"
 #include "guest-boot/test_guest_abi.hpp"
 
 namespace tandem::x86 {
@@ -33,6 +34,16 @@ void Vcpu::inject_exception(std::uint8_t vector, bool has_error_code, std::uint3
 bool Vcpu::guest_cpl0() const {
     // CPL is SS.DPL (SDM Vol. 3C §25.4.1); in real mode it is 0.
     return ((vmcs_.read(vmcs::guest_ss_access) >> 5) & 3) == 0;
+}
+
+std::uint64_t Vcpu::guest_cr0_view() const {
+    std::uint64_t mask = vmcs_.read(vmcs::cr0_guest_host_mask);
+    return (vmcs_.read(vmcs::guest_cr0) & ~mask) | (vmcs_.read(vmcs::cr0_read_shadow) & mask);
+}
+
+std::uint64_t Vcpu::guest_cr4_view() const {
+    std::uint64_t mask = vmcs_.read(vmcs::cr4_guest_host_mask);
+    return (vmcs_.read(vmcs::guest_cr4) & ~mask) | (vmcs_.read(vmcs::cr4_read_shadow) & mask);
 }
 
 void Vcpu::stop(const char* reason) {
@@ -124,9 +135,17 @@ void Vcpu::on_exception_or_nmi() {
     if (info.vector() == kVectorMc) return stop_with_report("machine check while the guest ran");
     if (info.vector() == kVectorAc || info.vector() == kVectorDebug) {
         // Intercepted only so a guest cannot hang the CPU in an endless chain of #AC or #DB
-        // deliveries (the "benign exception loop" problem): reflect it back into the guest.
+        // deliveries (the "benign exception loop" problem): reflect it back into the guest as
+        // the same event. A software-raised #DB (ICEBP: type 5) is re-injected with its
+        // instruction length, so the guest resumes after the instruction (SDM Vol. 3C §27.6.1).
         std::uint32_t code = info.has_error_code() ? low32(vmcs_.read(vmcs::exit_interruption_error_code)) : 0;
-        return inject_exception(info.vector(), info.has_error_code(), code);
+        ++stats_.injected_exceptions;
+        vmcs_.write(vmcs::entry_interruption_info, info.raw & ~(1u << 12));  // without NMI unblocking
+        if (info.has_error_code()) vmcs_.write(vmcs::entry_exception_error_code, code);
+        if (info.type() != InterruptionInfo::Type::hardware_exception) {
+            vmcs_.write(vmcs::entry_instruction_length, vmcs_.read(vmcs::exit_instruction_length));
+        }
+        return;
     }
     stop_with_report("unexpected intercepted exception");
 }
@@ -134,10 +153,7 @@ void Vcpu::on_exception_or_nmi() {
 void Vcpu::on_cpuid() {
     auto leaf = low32(regs_[Gpr::rax]);
     auto subleaf = low32(regs_[Gpr::rcx]);
-    // The guest's view of CR4: its own bits from the register, tandem's from the shadow.
-    std::uint64_t mask = vmcs_.read(vmcs::cr4_guest_host_mask);
-    std::uint64_t cr4 = (vmcs_.read(vmcs::guest_cr4) & ~mask) | (vmcs_.read(vmcs::cr4_read_shadow) & mask);
-    CpuidValues v = guest_cpuid(platform_, config_.cpuid, leaf, subleaf, cr4);
+    CpuidValues v = guest_cpuid(platform_, config_.cpuid, leaf, subleaf, guest_cr4_view());
     regs_[Gpr::rax] = v.eax;
     regs_[Gpr::rbx] = v.ebx;
     regs_[Gpr::rcx] = v.ecx;
@@ -208,8 +224,7 @@ void Vcpu::on_xsetbv() {
     // Without XSAVE support (CPUID.1:ECX[26] clear for the guest too) it is undefined.
     if (config_.supported_xcr0 == 0) return inject_exception(kVectorUd);
     std::uint64_t value = (regs_[Gpr::rdx] << 32) | low32(regs_[Gpr::rax]);
-    bool valid = low32(regs_[Gpr::rcx]) == 0 && guest_cpl0() && (value & 1) != 0 &&
-                 (value & ~config_.supported_xcr0) == 0 && !((value & 4) && !(value & 2));  // AVX needs SSE
+    bool valid = low32(regs_[Gpr::rcx]) == 0 && guest_cpl0() && valid_xcr0(value, config_.supported_xcr0);
     if (!valid || !platform_.set_xcr0(value)) return inject_exception(kVectorGp, true, 0);
     advance_rip();
 }

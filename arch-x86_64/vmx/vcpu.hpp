@@ -115,6 +115,10 @@ private:
     void on_preemption_timer();
     void on_interrupt_window();
     bool guest_cpl0() const;
+    // CR0/CR4 as the guest sees them: its own bits from the register, tandem's (the masked
+    // ones) from the read shadows (SDM Vol. 3C §26.6.6).
+    std::uint64_t guest_cr0_view() const;
+    std::uint64_t guest_cr4_view() const;
 
     VmcsAccess& vmcs_;
     GuestMemory* memory_;

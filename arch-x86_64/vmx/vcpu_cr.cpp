@@ -20,19 +20,26 @@ constexpr std::uint8_t kVectorGp = 13;
 void Vcpu::on_cr_access() {
     CrAccess access{vmcs_.read(vmcs::exit_qualification)};
     auto gpr = static_cast<Gpr>(access.gpr());
-    auto read_gpr = [&]() { return gpr == Gpr::rsp ? vmcs_.read(vmcs::guest_rsp) : regs_[gpr]; };
+    // Outside 64-bit mode the operand is the register's low 32 bits (SDM Vol. 2B, MOV to CR).
+    bool in_64bit_mode = (vmcs_.read(vmcs::guest_efer) & kEferLma) && ((vmcs_.read(vmcs::guest_cs_access) >> 13) & 1);
+    auto read_gpr = [&]() {
+        std::uint64_t v = gpr == Gpr::rsp ? vmcs_.read(vmcs::guest_rsp) : regs_[gpr];
+        return in_64bit_mode ? v : v & 0xffffffffull;
+    };
     const CrPolicy& cr = config_.cr;
 
     auto set_cr0 = [&](std::uint64_t value) {
-        std::uint64_t old = vmcs_.read(vmcs::cr0_read_shadow);
+        std::uint64_t old = guest_cr0_view();
         if ((value >> 32) != 0 || ((value & kCr0Pg) && !(value & kCr0Pe)) || ((value & kCr0Nw) && !(value & kCr0Cd))) {
             return inject_exception(kVectorGp, true, 0);
         }
+        // Paging cannot be turned off from 64-bit mode (SDM Vol. 3A §10.8.5.4).
+        if (in_64bit_mode && !(value & kCr0Pg)) return inject_exception(kVectorGp, true, 0);
         std::uint64_t efer = vmcs_.read(vmcs::guest_efer);
         std::uint64_t entry = vmcs_.read(vmcs::entry_controls);
         if (!(old & kCr0Pg) && (value & kCr0Pg) && (efer & kEferLme)) {
             // Turning paging on with LME activates IA-32e mode (SDM Vol. 3A §10.8.5).
-            if (!(vmcs_.read(vmcs::cr4_read_shadow) & kCr4Pae)) return inject_exception(kVectorGp, true, 0);
+            if (!(guest_cr4_view() & kCr4Pae)) return inject_exception(kVectorGp, true, 0);
             vmcs_.write(vmcs::guest_efer, efer | kEferLma);
             vmcs_.write(vmcs::entry_controls, entry | entry_ctl::ia32e_mode_guest);
         } else if ((old & kCr0Pg) && !(value & kCr0Pg) && (efer & kEferLma)) {
@@ -73,10 +80,10 @@ void Vcpu::on_cr_access() {
             }
             break;
         case CrAccess::Type::clts:
-            return set_cr0(vmcs_.read(vmcs::cr0_read_shadow) & ~kCr0Ts);
+            return set_cr0(guest_cr0_view() & ~kCr0Ts);
         case CrAccess::Type::lmsw: {
             // LMSW loads CR0 bits 3:0 but can set PE, never clear it (SDM Vol. 2A, LMSW).
-            std::uint64_t old = vmcs_.read(vmcs::cr0_read_shadow);
+            std::uint64_t old = guest_cr0_view();
             std::uint64_t source = access.lmsw_source() & 0xf;
             return set_cr0((old & ~0xeull) | source | (old & kCr0Pe));
         }

@@ -20,7 +20,8 @@ constexpr std::uint64_t kFeatureControlLocked = 1;
 constexpr std::uint64_t kMiscEnableValue = (1ull << 0) | (1ull << 11) | (1ull << 12);
 // EFER: SCE, LME, LMA, NXE are the bits a guest may own (SDM Vol. 3A §2.2.1).
 constexpr std::uint64_t kEferAllowed = (1ull << 0) | (1ull << 8) | (1ull << 10) | (1ull << 11);
-constexpr std::uint64_t kEferLma = 1ull << 10;
+constexpr std::uint64_t kEferLma = 1ull << 10, kEferLme = 1ull << 8;
+constexpr std::uint64_t kCr0Pg = 1ull << 31;
 constexpr std::size_t kReportLimit = 16;
 
 // PAT entries must each be a defined memory type: 0, 1, 4, 5, 6 or 7 (SDM Vol. 3A §13.12.2).
@@ -77,8 +78,11 @@ void Vcpu::on_wrmsr() {
             break;
         case kEfer: {
             if (value & ~kEferAllowed) return inject_exception(13, true, 0);
+            // LME cannot change while paging is on (SDM Vol. 3A §10.8.5, WRMSR).
+            std::uint64_t old = vmcs_.read(vmcs::guest_efer);
+            if (((old ^ value) & kEferLme) && (guest_cr0_view() & kCr0Pg)) return inject_exception(13, true, 0);
             // LMA is the processor's to set when paging turns on with LME; a write keeps it.
-            std::uint64_t lma = vmcs_.read(vmcs::guest_efer) & kEferLma;
+            std::uint64_t lma = old & kEferLma;
             vmcs_.write(vmcs::guest_efer, (value & ~kEferLma) | lma);
             break;
         }

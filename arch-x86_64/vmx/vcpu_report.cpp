@@ -34,7 +34,16 @@ void Vcpu::report_exit(const char* headline) {
         EptViolation v{qualification};
         print(out, "vm:   guest-physical address {}", hex(vmcs_.read(vmcs::guest_physical_address)));
         if (reason_ == ExitReason::ept_violation) {
-            print(out, " ({}{}{})", v.read() ? "read" : "", v.write() ? "write" : "", v.fetch() ? "instruction fetch" : "");
+            const char* kinds[3] = {v.read() ? "read" : nullptr, v.write() ? "write" : nullptr,
+                                    v.fetch() ? "instruction fetch" : nullptr};
+            out.write(" (");
+            bool first = true;
+            for (const char* k : kinds) {
+                if (k == nullptr) continue;
+                print(out, "{}{}", first ? "" : ", ", k);
+                first = false;
+            }
+            out.write(")");
             if (v.linear_address_valid()) print(out, ", guest-linear {}", hex(vmcs_.read(vmcs::guest_linear_address)));
         }
         out.write("\n");
@@ -60,8 +69,7 @@ void Vcpu::report_exit(const char* headline) {
         out.write("\n");
     }
     println(out, "vm:   cr0 {} (guest view {}) cr2 {} cr3 {} cr4 {} (guest view {}) efer {}", hex(cr0),
-            hex(vmcs_.read(vmcs::cr0_read_shadow)), hex(regs_.cr2), hex(cr3), hex(cr4),
-            hex(vmcs_.read(vmcs::cr4_read_shadow)), hex(efer));
+            hex(guest_cr0_view()), hex(regs_.cr2), hex(cr3), hex(cr4), hex(guest_cr4_view()), hex(efer));
 
     // The instruction bytes at CS:RIP, through the guest's own paging.
     std::uint64_t linear = (efer & kEferLma) ? rip : cs_base + rip;

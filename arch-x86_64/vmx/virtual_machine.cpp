@@ -7,6 +7,7 @@
 #include "arch-x86_64/vmx/access_bitmaps.hpp"
 #include "arch-x86_64/vmx/vmx_controls.hpp"
 #include "arch-x86_64/vmx/vmx_instructions.hpp"
+#include "arch-x86_64/vmx/xcr0.hpp"
 #include "hypervisor/console/console.hpp"
 
 extern "C" int vmx_run(tandem::x86::GuestRegisters* regs, int launched);
@@ -151,7 +152,8 @@ Status VirtualMachine::create(const VmSetup& setup, PortIoBus& io, Writer& conso
     config.cpuid.xsaves = (controls->secondary & proc2::enable_xsaves) != 0;
     config.cr = cr;
     config.preemption_timer_reload = reload;
-    config.supported_xcr0 = platform_.supported_xcr0();
+    // MPX is hidden from the guest, so its state components are not the guest's to enable.
+    config.supported_xcr0 = platform_.supported_xcr0() & ~kXcr0Mpx;
 
     static Vcpu vcpu(vmcs_, setup.memory, io, platform_, console, config);
     vcpu_ = &vcpu;

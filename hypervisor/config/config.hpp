@@ -60,6 +60,8 @@ struct Config {
     std::uint32_t failover_at = 0;   // epoch at which a local-loopback primary is stopped (0: never)
     std::uint32_t verify_every = 0;  // compare backup and primary every this many epochs (0: never)
     bool epoch_report = false;       // print every epoch's figures at the end (benchmarks)
+    std::uint32_t linktest_mib = 64;  // mode=linktest: MiB each side sends
+    std::uint32_t link_version = 0;   // diagnostic: announce this link protocol version (0: ours)
     Selftest selftest = Selftest::none;
     bool dump_boot_info = false;
 

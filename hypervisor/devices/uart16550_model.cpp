@@ -18,7 +18,12 @@ std::uint32_t Uart16550Model::read(std::uint16_t port, unsigned) {
         case 3: return lcr_;
         case 4: return mcr_;
         case 5: return kLsrThrEmpty | kLsrTransmitterEmpty;
-        case 6: return (mcr_ & 0x10) ? static_cast<std::uint32_t>((mcr_ & 0x0f) << 4) : kMsrConnected;
+        case 6: {
+            if (!(mcr_ & 0x10)) return kMsrConnected;
+            // Loopback: RTS -> CTS, DTR -> DSR, OUT1 -> RI, OUT2 -> DCD (PC16550D, MCR bit 4).
+            return static_cast<std::uint32_t>(((mcr_ & 0x02) << 3) | ((mcr_ & 0x01) << 5) | ((mcr_ & 0x04) << 4) |
+                                              ((mcr_ & 0x08) << 4));
+        }
         case 7: return scratch_;
         default: return 0xff;
     }
@@ -53,12 +58,19 @@ void Uart16550Model::transmit(std::uint8_t byte) {
     ++transmitted_;
     if (byte == '\r') return;
     if (byte == '\n') {
-        emit_line();  // an empty line too: the guest's output keeps its shape
+        // An empty line too (the guest's output keeps its shape), unless the line just filled
+        // up and was emitted: its newline ends that line.
+        if (!just_wrapped_) emit_line();
+        just_wrapped_ = false;
         return;
     }
+    just_wrapped_ = false;
     // Keep the host console readable: control characters other than tab become '.'.
     line_[line_length_++] = (byte >= 0x20 && byte < 0x7f) || byte == '\t' ? static_cast<char>(byte) : '.';
-    if (line_length_ == kLineMax) emit_line();
+    if (line_length_ == kLineMax) {
+        emit_line();
+        just_wrapped_ = true;
+    }
 }
 
 void Uart16550Model::flush() {

@@ -43,6 +43,7 @@ private:
     std::uint8_t ier_ = 0, lcr_ = 0, mcr_ = 0, scratch_ = 0, dll_ = 1, dlm_ = 0, fcr_ = 0;
     char line_[kLineMax]{};
     std::size_t line_length_ = 0;
+    bool just_wrapped_ = false;
     std::uint64_t transmitted_ = 0;
 };
 

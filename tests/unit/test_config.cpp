@@ -17,7 +17,7 @@ namespace {
 constexpr const char* kKnownKeys =
     "role, mode, epoch_ms, guest_mem, failover_ms, dirty, key, peer_mac, link_nic, client_nic, insecure_link, "
     "guest_kernel, guest_initrd, guest_cmdline, guest_entry, peer, capture, failover_at, verify_every, "
-    "epoch_report, selftest, dump_boot_info";
+    "epoch_report, linktest_mib, link_version, selftest, dump_boot_info";
 
 struct Parsed {
     std::unique_ptr<Config> config = std::make_unique<Config>();  // 4 KiB of storage: not on the stack
