@@ -6,7 +6,7 @@ void print_nic(Writer& out, const char* name, const NicSelector& nic) {
     switch (nic.kind) {
         case NicSelector::Kind::none: return;
         case NicSelector::Kind::pci:
-            print(out, " {}={}:{}.{}", name, hex(nic.bus, 2), hex(nic.device, 2), nic.function);
+            print(out, " {}={}:{}.{}", name, hex_digits(nic.bus), hex_digits(nic.device), nic.function);
             return;
         case NicSelector::Kind::mac:
             print(out, " {}={}", name, ColonHex{nic.mac.bytes, 6});

@@ -145,6 +145,9 @@ void run_linktest(const Config& config, const boot::BootInfo& boot, nic::Nic& li
         }
         if (transport.refusal() != nullptr && !reported_refusal) {
             reported_refusal = true;
+            if (transport.refusal()->field == link::HandshakeField::key_id) {
+                println(out, "linktest: authentication failure: the peer does not hold this link key");
+            }
             println(out, "linktest: {}", transport.refusal_error());
             transport.report(out);
             println(out, "tandem: the link was refused; tandem keeps running (console: type 'link')");
@@ -153,10 +156,10 @@ void run_linktest(const Config& config, const boot::BootInfo& boot, nic::Nic& li
             reported_done = true;
             std::uint64_t ticks = rdtsc() - started;
             std::uint64_t bytes = test.bytes_sent() + test.bytes_received();
-            std::uint64_t kib_per_s = ticks == 0 ? 0 : bytes / 1024 * tsc_khz / ticks * 1000;
+            std::uint64_t ms = ticks / (tsc_khz == 0 ? 1 : tsc_khz);
+            std::uint64_t kib_per_s = ms == 0 ? 0 : bytes / 1024 * 1000 / ms;
             test.report(out);
-            println(out, "linktest: {} in {} ms: {} KiB/s both directions together", Bytes{bytes}, ticks / (tsc_khz == 0 ? 1 : tsc_khz),
-                    kib_per_s);
+            println(out, "linktest: {} in {} ms: {} KiB/s both directions together", Bytes{bytes}, ms, kib_per_s);
             transport.report(out);
             nic::print_counters(out, link_nic.counters());
             println(out, "linktest: complete; tandem keeps serving the link and the console");

@@ -63,7 +63,7 @@ void list_nics(Writer& out, const Probed* probed, std::size_t count) {
     if (count == 0) print(out, " none");
     for (std::size_t i = 0; i < count; ++i) {
         nic::NicInfo info = probed[i].nic->info();
-        print(out, " {}:{}.{} ({})", hex(probed[i].address.bus, 2), hex(probed[i].address.device, 2),
+        print(out, " {}:{}.{} ({})", hex_digits(probed[i].address.bus), hex_digits(probed[i].address.device),
               probed[i].address.function, ColonHex{info.mac.bytes, 6});
     }
 }
@@ -109,7 +109,7 @@ Result<MachineNics> setup_nics(const Config& config, FrameAllocator& frames, std
         if (driver == nullptr || count == kMaxNics) continue;
         const pci::Bar& bar = d.bars[driver->register_bar];
         if (bar.kind != pci::BarKind::memory32 && bar.kind != pci::BarKind::memory64) {
-            println(out, "nic: {}:{}.{}: register BAR is not memory: skipped", hex(d.address.bus, 2), hex(d.address.device, 2),
+            println(out, "nic: {}:{}.{}: register BAR is not memory: skipped", hex_digits(d.address.bus), hex_digits(d.address.device),
                     d.address.function);
             continue;
         }
@@ -123,7 +123,7 @@ Result<MachineNics> setup_nics(const Config& config, FrameAllocator& frames, std
         options.promiscuous = true;  // the client NIC carries the guest's own MAC; harmless on the link
         auto nic = nic::probe_nic(*driver, {config_space, d, *windows[count], dma, delay, options}, probed[count].slot);
         if (!nic) {
-            println(out, "nic: {}:{}.{} {} {}: {}", hex(d.address.bus, 2), hex(d.address.device, 2), d.address.function,
+            println(out, "nic: {}:{}.{} {} {}: {}", hex_digits(d.address.bus), hex_digits(d.address.device), d.address.function,
                     driver->driver, driver->model, nic.error());
             continue;
         }

@@ -88,6 +88,11 @@ Status restore_cpu_state(const checkpoint::CpuState& state, VmcsAccess& vmcs, Gu
     for (std::uint32_t key : {kIa32eKey, keys::guest_tsc, keys::cr2, keys::xcr0}) {
         if (!state.get(key)) return Error::of("cpu state: missing field", key);
     }
+    for (unsigned i = 0; i < 16; ++i) {
+        if (i != static_cast<unsigned>(Gpr::rsp) && !state.get(keys::gpr_base + i)) {
+            return Error::of("cpu state: missing general-purpose register", i);
+        }
+    }
     std::uint64_t xcr0 = *state.get(keys::xcr0);
     if (xcr0 != 0 && state.xsave().empty()) return Error::of("cpu state: XCR0 set but no XSAVE image");
 

@@ -30,6 +30,7 @@ public:
         auto slot = ept_->leaf_slot(page * kSmallPage);
         if (!slot) return;
         std::uint64_t raw = ept_->memory().load(slot->table, slot->index);
+        if (!EptEntry{raw}.present()) return;  // never create an entry: only guest RAM is tracked
         ept_->memory().store(slot->table, slot->index, protect ? raw & ~EptEntry::kWrite : raw | EptEntry::kWrite);
     }
 

@@ -51,6 +51,19 @@ void put(Writer& w, Hex h) {
     w.write({out, static_cast<std::size_t>(n + 2)});
 }
 
+void put(Writer& w, HexDigits h) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    char out[16];
+    int n = h.digits < 1 ? 1 : (h.digits > 16 ? 16 : h.digits);
+    std::uint64_t v = h.value;
+    while (n < 16 && (v >> (4 * n)) != 0) ++n;
+    for (int i = n - 1; i >= 0; --i) {
+        out[i] = kDigits[v & 0xf];
+        v >>= 4;
+    }
+    w.write({out, static_cast<std::size_t>(n)});
+}
+
 void put(Writer& w, Bytes b) {
     static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     std::uint64_t v = b.value;

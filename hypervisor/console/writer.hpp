@@ -32,6 +32,13 @@ constexpr Hex hex_fixed(T v) {
     return Hex{static_cast<std::uint64_t>(v), static_cast<int>(sizeof(T) * 2)};
 }
 
+// Hex digits without the 0x prefix, zero-padded: PCI addresses ("00:03.0"), byte dumps.
+struct HexDigits {
+    std::uint64_t value;
+    int digits = 2;
+};
+constexpr HexDigits hex_digits(std::uint64_t v, int digits = 2) { return HexDigits{v, digits}; }
+
 // A byte count printed for humans: whole units exactly ("256 MiB", "4 KiB", "512 B"), otherwise
 // one truncated decimal ("1.5 KiB", "254.9 MiB").
 struct Bytes {
@@ -56,6 +63,7 @@ void put(Writer& w, bool b);
 void put_unsigned(Writer& w, std::uint64_t v);
 void put_signed(Writer& w, std::int64_t v);
 void put(Writer& w, Hex h);
+void put(Writer& w, HexDigits h);
 void put(Writer& w, Bytes b);
 void put(Writer& w, YesNo b);
 void put(Writer& w, ColonHex b);

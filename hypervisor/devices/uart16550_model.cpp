@@ -86,20 +86,24 @@ void Uart16550Model::emit_line() {
 
 void Uart16550Model::save_state(ByteWriter& out) const {
     for (std::uint8_t r : {ier_, lcr_, mcr_, scratch_, dll_, dlm_, fcr_}) out.put(r);
+    out.put<std::uint8_t>(just_wrapped_ ? 1 : 0);
     out.put<std::uint16_t>(static_cast<std::uint16_t>(line_length_));
     out.put_bytes({reinterpret_cast<const std::uint8_t*>(line_), line_length_});
 }
 
 Status Uart16550Model::restore_state(std::uint16_t version, std::span<const std::uint8_t> in) {
-    if (version != 1) return Error::of("uart0: unsupported state version", version);
+    if (version != 2) return Error::of("uart0: unsupported state version", version);
     ByteReader r(in);
     std::uint8_t regs[7];
     for (std::uint8_t& reg : regs) {
         if (!r.get(reg)) return Error::of("uart0: truncated state");
     }
+    std::uint8_t wrapped = 0;
+    if (!r.get(wrapped) || wrapped > 1) return Error::of("uart0: bad wrap flag in state");
     std::uint16_t length = 0;
     std::span<const std::uint8_t> line;
-    if (!r.get(length) || length > kLineMax || !r.get_bytes(line, length)) {
+    // A full line is always emitted at once, so a saved partial line is shorter than kLineMax.
+    if (!r.get(length) || length >= kLineMax || !r.get_bytes(line, length)) {
         return Error::of("uart0: bad line buffer in state", length);
     }
     if (r.remaining() != 0) return Error::of("uart0: trailing bytes in state", r.remaining());
@@ -112,6 +116,7 @@ Status Uart16550Model::restore_state(std::uint16_t version, std::span<const std:
     fcr_ = regs[6];
     for (std::size_t i = 0; i < length; ++i) line_[i] = static_cast<char>(line[i]);
     line_length_ = length;
+    just_wrapped_ = wrapped != 0;
     return success();
 }
 

@@ -29,7 +29,7 @@ public:
     std::uint64_t bytes_transmitted() const { return transmitted_; }
 
     std::uint16_t state_id() const override { return kDeviceIdUart0; }
-    std::uint16_t state_version() const override { return 1; }
+    std::uint16_t state_version() const override { return 2; }
     const char* state_name() const override { return "uart0"; }
     // Registers and the partly assembled output line (so no output is lost or repeated).
     void save_state(ByteWriter& out) const override;

@@ -20,7 +20,7 @@ struct DeviceStateBlob {
     std::uint16_t id = 0;
     std::uint16_t version = 0;
     std::uint16_t size = 0;
-    std::uint8_t bytes[kDeviceStateMaxPayload]{};
+    std::uint8_t bytes[kDeviceStateMaxPayload - 4]{};  // the record carries id and version besides
 };
 
 class BackupImage {

@@ -8,7 +8,6 @@ namespace tandem::checkpoint {
 std::size_t encode_delta(std::span<const std::uint8_t> old_page, std::span<const std::uint8_t> new_page,
                          std::span<std::uint8_t> out, std::size_t limit) {
     if (old_page.size() != kPageSize || new_page.size() != kPageSize) return 0;
-    if (out.size() < limit) limit = out.size();
     std::size_t used = 0;
     std::size_t pos = 0;
     std::size_t previous_end = 0;
@@ -38,13 +37,21 @@ std::size_t encode_delta(std::span<const std::uint8_t> old_page, std::span<const
             end = gap;
         }
         std::size_t length = end - start;
-        if (used + 4 + length >= limit) return 0;
+        if (used + 4 + length >= limit || used + 4 + length > out.size()) return 0;
         store_le<std::uint16_t>(out.data() + used, static_cast<std::uint16_t>(start - previous_end));
         store_le<std::uint16_t>(out.data() + used + 2, static_cast<std::uint16_t>(length));
         for (std::size_t i = 0; i < length; ++i) out[used + 4 + i] = new_page[start + i];
         used += 4 + length;
         previous_end = end;
         pos = end;
+    }
+    if (used == 0) {
+        // Unchanged (written with the same bytes): one single-byte run is the smallest delta.
+        if (5 >= limit || out.size() < 5) return 0;
+        store_le<std::uint16_t>(out.data(), 0);
+        store_le<std::uint16_t>(out.data() + 2, 1);
+        out[4] = new_page[0];
+        return 5;
     }
     return used;
 }

@@ -17,7 +17,8 @@ namespace tandem::checkpoint {
 inline constexpr std::size_t kDeltaMinGap = 8;
 
 // Encodes new_page against old_page into out; returns the encoded size, or 0 if it would need
-// `limit` bytes or more (or if out is smaller). Both pages are kPageSize bytes.
+// `limit` bytes or more (or more than out holds). Both pages are kPageSize bytes. An unchanged
+// page still gets a (one-byte) delta, so "dirty but equal" costs a few bytes.
 std::size_t encode_delta(std::span<const std::uint8_t> old_page, std::span<const std::uint8_t> new_page,
                          std::span<std::uint8_t> out, std::size_t limit);
 

@@ -38,6 +38,16 @@ def _stop_all_at_exit() -> None:
 atexit.register(_stop_all_at_exit)
 
 
+def _exit_on_sigterm(signum, frame):  # noqa: ARG001
+    # A terminated test (CTest timeout, Ctrl-C upstream) still ends its emulators: exiting runs
+    # the atexit hook above. Emulators also die by their own hard deadline (`timeout -s KILL`).
+    raise SystemExit(128 + signum)
+
+
+if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
 class EmulatorTimeout(AssertionError):
     """The expected console output did not appear before the deadline."""
 
