@@ -14,8 +14,10 @@ set(TANDEM_PORTABLE_SOURCES
   arch-x86_64/vmx/exit_reason.cpp
   arch-x86_64/vmx/guest_entry.cpp
   arch-x86_64/vmx/guest_page_walk.cpp
+  arch-x86_64/vmx/mmio_instruction.cpp
   arch-x86_64/vmx/vcpu.cpp
   arch-x86_64/vmx/vcpu_cr.cpp
+  arch-x86_64/vmx/vcpu_mmio.cpp
   arch-x86_64/vmx/vcpu_msr.cpp
   arch-x86_64/vmx/vcpu_report.cpp
   arch-x86_64/vmx/vmx_capabilities.cpp
@@ -26,8 +28,11 @@ set(TANDEM_PORTABLE_SOURCES
   hypervisor/console/console.cpp
   hypervisor/console/shell.cpp
   hypervisor/console/writer.cpp
+  hypervisor/devices/mmio_bus.cpp
   hypervisor/devices/port_io.cpp
   hypervisor/devices/uart16550_model.cpp
+  hypervisor/devices/virtio/virtio_net.cpp
+  hypervisor/devices/virtio/virtqueue.cpp
   hypervisor/memory/frame_allocator.cpp
   hypervisor/vm/guest_memory.cpp
   nic-drivers/e1000/e1000.cpp
@@ -67,6 +72,7 @@ set(TANDEM_IMAGE_SOURCES
   arch-x86_64/boot/build_id.cpp
   arch-x86_64/boot/checkpoint_loopback.cpp
   arch-x86_64/boot/guest_launch.cpp
+  arch-x86_64/boot/guest_network.cpp
   arch-x86_64/boot/link_runner.cpp
   arch-x86_64/boot/selftest.cpp
   arch-x86_64/cpu/cpu_identity.cpp

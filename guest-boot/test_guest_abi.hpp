@@ -28,6 +28,11 @@ inline constexpr uint16_t kSelectorTss = 0x20;
 // (ESI saturates at 4 GiB - 1), RSP/ESP = kInitialStackTop, interrupts off, EFLAGS = 0x2.
 // Real mode: CS = DS = ES = SS = load address >> 4, IP = entry offset, SP = 0xfff0.
 
+// The virtio-net device (virtio-mmio, version 2) tandem gives guests that have a network:
+// registers here, outside guest RAM.
+inline constexpr uint64_t kVirtioNetMmio = 0xd0000000;
+inline constexpr uint64_t kVirtioNetMmioSize = 0x200;
+
 // Hypercalls: VMCALL with the function in EAX and arguments in RBX, RCX, RDX; result in RAX.
 // Only CPL 0 may call; from user mode VMCALL raises #UD in the guest.
 inline constexpr uint32_t kHypercallPrint = 0x54440001;  // RBX = guest-physical address, RCX = length (<= 4096)

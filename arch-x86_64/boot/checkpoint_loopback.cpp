@@ -87,6 +87,7 @@ Status LoopbackSession::start(const LoopbackConfig& config, FrameAllocator& fram
     // Timer slices of 1 ms: the transfer of an epoch advances in slices while the guest runs.
     vm_.vcpu().set_timer_reload(config.tsc_khz);
     vm_.vcpu().set_hooks(this);
+    primary_.set_write_observer(&engine);
     active_ = true;
     println(out_, "checkpoint: local backup image, epochs of {} ms, dirty tracking by {}, capture by {}{}", config.epoch_ms,
             config.dirty == DirtyTracking::pml       ? "PML"
@@ -213,9 +214,16 @@ void LoopbackSession::failover() {
         return vcpu.stop("failover failed: vCPU state could not be restored");
     }
     for (const checkpoint::DeviceStateBlob& d : backup_->committed_devices()) {
-        if (d.id != uart_.state_id()) continue;
-        if (auto s = uart_.restore_state(d.version, {d.bytes, d.size}); !s) return fail("restoring uart0", s.error());
+        for (std::size_t i = 0; i < device_count_; ++i) {
+            if (devices_[i]->state_id() != d.id) continue;
+            if (auto s = devices_[i]->restore_state(d.version, {d.bytes, d.size}); !s) {
+                return fail(devices_[i]->state_name(), s.error());
+            }
+        }
     }
+    primary_.set_write_observer(nullptr);
+    // Device models that touch guest memory now work on the backup's image.
+    for (std::size_t i = 0; i < memory_user_count_; ++i) memory_users_[i]->set_memory(backup_->image());
     println(out_, "failover: the guest resumes from the backup's epoch {} at rip {} (the primary was at {}), "
                   "unprotected (no backup left)",
             epoch, hex(vm_.vmcs().read(vmcs::guest_rip)), hex(primary_rip));

@@ -7,7 +7,7 @@
 
 #include "arch-x86_64/vmx/virtual_machine.hpp"
 #include "hypervisor/config/config.hpp"
-#include "hypervisor/devices/uart16550_model.hpp"
+#include "hypervisor/devices/device_state.hpp"
 #include "replication/checkpoint/backup_image.hpp"
 #include "replication/checkpoint/decoder.hpp"
 #include "replication/checkpoint/encoder.hpp"
@@ -35,8 +35,17 @@ public:
     static constexpr std::uint64_t kSliceSharePercent = 30;
     static constexpr std::size_t kHistory = 4096;
 
-    LoopbackSession(VirtualMachine& vm, GuestMemory& primary, Uart16550Model& uart, Writer& out)
-        : vm_(vm), primary_(primary), uart_(uart), out_(out) {}
+    static constexpr std::size_t kMaxDevices = 4;
+
+    LoopbackSession(VirtualMachine& vm, GuestMemory& primary, Writer& out) : vm_(vm), primary_(primary), out_(out) {}
+    // Device models whose state goes into every checkpoint (call before start()).
+    void add_device(StatefulDevice& device) {
+        if (device_count_ < kMaxDevices) devices_[device_count_++] = &device;
+    }
+    // Models that access guest RAM themselves: pointed at the backup image on failover.
+    void add_memory_user(GuestMemoryUser& user) {
+        if (memory_user_count_ < kMaxDevices) memory_users_[memory_user_count_++] = &user;
+    }
 
     // Allocates the reference copy, staging areas and the backup image, then starts epoch 0.
     Status start(const LoopbackConfig& config, FrameAllocator& frames);
@@ -52,8 +61,8 @@ public:
     void on_pml_full(Vcpu& vcpu) override;
 
     Status capture_cpu(checkpoint::CpuState& out) override;
-    std::size_t device_count() const override { return 1; }
-    StatefulDevice& device(std::size_t) override { return uart_; }
+    std::size_t device_count() const override { return device_count_; }
+    StatefulDevice& device(std::size_t index) override { return *devices_[index]; }
     std::uint64_t now() const override;
     Status write(std::span<const std::uint8_t> bytes) override;
 
@@ -70,7 +79,10 @@ private:
 
     VirtualMachine& vm_;
     GuestMemory& primary_;
-    Uart16550Model& uart_;
+    StatefulDevice* devices_[kMaxDevices]{};
+    std::size_t device_count_ = 0;
+    GuestMemoryUser* memory_users_[kMaxDevices]{};
+    std::size_t memory_user_count_ = 0;
     Writer& out_;
     LoopbackConfig config_{};
     bool active_ = false;

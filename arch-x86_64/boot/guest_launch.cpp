@@ -1,6 +1,8 @@
 #include "arch-x86_64/boot/guest_launch.hpp"
 
 #include "arch-x86_64/boot/checkpoint_loopback.hpp"
+#include "arch-x86_64/boot/guest_network.hpp"
+#include "arch-x86_64/nic/machine_nics.hpp"
 #include "arch-x86_64/paging/host_paging.hpp"
 #include "arch-x86_64/paging/identity_window.hpp"
 #include "arch-x86_64/vmx/virtual_machine.hpp"
@@ -179,7 +181,30 @@ void launch_guest(const LaunchContext& c) {
     setup.pml = checkpointing && *method == DirtyTracking::pml;
     if (auto s = vm.create(setup, io, out); !s) return report_problem("VM setup", s.error());
 
-    static LoopbackSession session(vm, memory, uart, out);
+    static LoopbackSession session(vm, memory, out);
+    session.add_device(uart);
+
+    // The guest's network: a virtio-net card on the client NIC (guest_mac= asks for it).
+    static MmioBus mmio;
+    virtio::VirtioMmioNet* net = nullptr;
+    if (c.config.has_guest_mac) {
+        auto nics = setup_nics(c.config, c.frames, c.tsc_khz, false, true);
+        if (!nics) return report_problem("the client NIC for the guest's network", nics.error());
+        static ClientNicSender sender(*nics->client);
+        static virtio::VirtioMmioNet device(memory, sender, c.config.guest_mac.bytes, out);
+        static GuestNetwork network(*nics->client, device, c.config.guest_mac);
+        if (auto s = mmio.attach(abi::kVirtioNetMmio, virtio::VirtioMmioNet::kSize, device); !s) {
+            return report_problem("its devices", s.error());
+        }
+        vm.vcpu().set_mmio_bus(&mmio);
+        (void)vm.add_tick_listener(network);
+        vm.vcpu().set_timer_reload(c.tsc_khz);  // 1 ms ticks: the network is polled on them
+        session.add_device(device);
+        session.add_memory_user(device);
+        net = &device;
+        println(out, "vm: virtio-net at {} with MAC {} on the client NIC", hex(abi::kVirtioNetMmio),
+                ColonHex{c.config.guest_mac.bytes, 6});
+    }
     if (checkpointing) {
         LoopbackConfig lc{c.config.epoch_ms,
                           c.config.capture == CaptureChoice::cow ? engine::CaptureMode::cow : engine::CaptureMode::copy,
@@ -197,6 +222,12 @@ void launch_guest(const LaunchContext& c) {
     println(out, "tandem: console ready: type 'help'");
     GuestRunResult run = vm.run();
     uart.flush();
+    if (net != nullptr) {
+        const virtio::NetStats& ns = net->stats();
+        println(out, "vm: virtio-net: {} frames sent, {} received, {} dropped (no buffer), {} dropped (too big), "
+                     "{} protocol errors",
+                ns.tx_frames, ns.rx_frames, ns.rx_dropped_no_buffer, ns.rx_dropped_too_big, ns.protocol_errors);
+    }
     if (checkpointing) session.finish();
     GuestRunResult* result = &run;
 

@@ -237,9 +237,15 @@ void Vcpu::on_ept_violation() {
         if (v.write() && hooks_ != nullptr && hooks_->on_ram_write_fault(*this, gpa)) return;
         return stop_with_report("EPT violation inside guest RAM that nothing in tandem caused (a tandem bug)");
     }
-    // Outside RAM: there is no device model behind guest-physical MMIO yet, so the access cannot
-    // be completed.
-    stop_with_report("EPT violation: the guest accessed guest-physical memory outside its RAM");
+    // Outside RAM: a device's registers, or nothing at all.
+    std::uint64_t offset = 0;
+    MmioDevice* device = mmio_ != nullptr ? mmio_->find(gpa, 1, offset) : nullptr;
+    if (device == nullptr) {
+        return stop_with_report("EPT violation: the guest accessed guest-physical memory outside its RAM");
+    }
+    if (!emulate_mmio(*device, offset)) {
+        stop_with_report("MMIO access by an instruction tandem does not emulate");
+    }
 }
 
 void Vcpu::on_hlt() {

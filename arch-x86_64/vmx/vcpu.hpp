@@ -12,6 +12,7 @@
 #include "arch-x86_64/vmx/guest_registers.hpp"
 #include "arch-x86_64/vmx/vmcs_access.hpp"
 #include "hypervisor/console/writer.hpp"
+#include "hypervisor/devices/mmio_bus.hpp"
 #include "hypervisor/devices/port_io.hpp"
 #include "hypervisor/vm/guest_memory.hpp"
 
@@ -40,6 +41,7 @@ struct VcpuStats {
     std::uint64_t exits_by_reason[80]{};
     std::uint64_t injected_exceptions = 0;
     std::uint64_t unknown_msr_accesses = 0;
+    std::uint64_t mmio_accesses = 0;
 };
 
 struct VcpuConfig {
@@ -89,6 +91,7 @@ public:
     void resume_after_restore() { end_ = {}; }
 
     void set_hooks(VcpuHooks* hooks) { hooks_ = hooks; }
+    void set_mmio_bus(MmioBus* bus) { mmio_ = bus; }
     void set_timer_reload(std::uint64_t ticks) { config_.preemption_timer_reload = ticks; }
     const VcpuConfig& config() const { return config_; }
     GuestMemory& memory() { return *memory_; }
@@ -111,6 +114,10 @@ private:
     void on_cr_access();
     void on_xsetbv();
     void on_ept_violation();
+    // Carries out an access to a device's memory; false if the instruction is not emulated.
+    bool emulate_mmio(MmioDevice& device, std::uint64_t offset);
+    // Up to 15 bytes of the instruction at CS:RIP (through the guest's paging); how many.
+    std::size_t fetch_instruction(std::uint8_t (&bytes)[15]) const;
     void on_hlt();
     void on_preemption_timer();
     void on_interrupt_window();
@@ -131,6 +138,7 @@ private:
     GuestEnd end_{};
     ExitReason reason_{};
     VcpuHooks* hooks_ = nullptr;
+    MmioBus* mmio_ = nullptr;
 };
 
 }  // namespace tandem::x86

@@ -131,6 +131,20 @@ bool parse_nic(std::string_view v, NicSelector& out) {
     return true;
 }
 
+bool parse_ipv4(std::string_view v, std::uint8_t (&out)[4]) {
+    std::uint8_t ip[4];
+    for (int i = 0; i < 4; ++i) {
+        std::size_t end = i < 3 ? v.find('.') : v.size();
+        if (end == std::string_view::npos || end == 0 || end > 3) return false;
+        std::uint64_t n = 0;
+        if (!parse_decimal(v.substr(0, end), n) || n > 255) return false;
+        ip[i] = static_cast<std::uint8_t>(n);
+        v = i < 3 ? v.substr(end + 1) : std::string_view{};
+    }
+    for (int i = 0; i < 4; ++i) out[i] = ip[i];
+    return true;
+}
+
 bool parse_key(std::string_view v, std::uint8_t (&out)[32]) {
     if (v.size() != 64) return false;
     for (std::size_t i = 0; i < 32; ++i) {
@@ -144,12 +158,13 @@ bool parse_key(std::string_view v, std::uint8_t (&out)[32]) {
 enum class Key : std::uint8_t {
     role, mode, epoch_ms, guest_mem, failover_ms, dirty, key, peer_mac, link_nic, client_nic,
     insecure_link, guest_kernel, guest_initrd, guest_cmdline, guest_entry, peer, capture, failover_at, verify_every,
-    epoch_report, linktest_mib, link_version, selftest, dump_boot_info, count
+    epoch_report, guest_mac, guest_ip, linktest_mib, link_version, selftest, dump_boot_info, count
 };
 constexpr std::string_view kKeyNames[] = {
     "role", "mode", "epoch_ms", "guest_mem", "failover_ms", "dirty", "key", "peer_mac", "link_nic",
     "client_nic", "insecure_link", "guest_kernel", "guest_initrd", "guest_cmdline", "guest_entry", "peer",
-    "capture", "failover_at", "verify_every", "epoch_report", "linktest_mib", "link_version", "selftest",
+    "capture", "failover_at", "verify_every", "epoch_report", "guest_mac", "guest_ip", "linktest_mib", "link_version",
+    "selftest",
     "dump_boot_info",
 };
 static_assert(sizeof(kKeyNames) / sizeof(kKeyNames[0]) == static_cast<std::size_t>(Key::count));
@@ -274,6 +289,16 @@ private:
             case Key::verify_every: return number(name, v, 1, 1000000, c_.verify_every);
             case Key::epoch_report: return choice(name, v, kBools, c_.epoch_report);
             case Key::linktest_mib: return number(name, v, 1, 4096, c_.linktest_mib);
+            case Key::guest_mac:
+                if (!parse_mac(v, c_.guest_mac) || (c_.guest_mac.bytes[0] & 1)) {
+                    return bad_value(name, v, "a unicast MAC address like 52:54:00:12:34:56");
+                }
+                c_.has_guest_mac = true;
+                return;
+            case Key::guest_ip:
+                if (!parse_ipv4(v, c_.guest_ip)) return bad_value(name, v, "an IPv4 address like 10.0.2.15");
+                c_.has_guest_ip = true;
+                return;
             case Key::link_version: return number(name, v, 1, 255, c_.link_version);
             case Key::count: break;
         }

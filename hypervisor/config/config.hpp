@@ -60,6 +60,10 @@ struct Config {
     std::uint32_t failover_at = 0;   // epoch at which a local-loopback primary is stopped (0: never)
     std::uint32_t verify_every = 0;  // compare backup and primary every this many epochs (0: never)
     bool epoch_report = false;       // print every epoch's figures at the end (benchmarks)
+    bool has_guest_mac = false;       // the guest gets a virtio-net card with this MAC
+    MacAddress guest_mac{};
+    bool has_guest_ip = false;        // announced by gratuitous ARP when a backup takes over
+    std::uint8_t guest_ip[4]{};
     std::uint32_t linktest_mib = 64;  // mode=linktest: MiB each side sends
     std::uint32_t link_version = 0;   // diagnostic: announce this link protocol version (0: ours)
     Selftest selftest = Selftest::none;

@@ -50,6 +50,7 @@ Status GuestMemory::read(std::uint64_t gpa, std::span<std::uint8_t> out) const {
 }
 
 Status GuestMemory::write(std::uint64_t gpa, std::span<const std::uint8_t> in) {
+    if (observer_ != nullptr && !in.empty() && contains(gpa, in.size())) observer_->before_write(gpa, in.size());
     std::size_t done = 0;
     return for_each_piece(gpa, in.size(), [&](std::uint8_t* host, std::size_t n) {
         __builtin_memcpy(host, in.data() + done, n);
@@ -58,6 +59,7 @@ Status GuestMemory::write(std::uint64_t gpa, std::span<const std::uint8_t> in) {
 }
 
 Status GuestMemory::fill(std::uint64_t gpa, std::uint8_t value, std::uint64_t length) {
+    if (observer_ != nullptr && length != 0 && contains(gpa, length)) observer_->before_write(gpa, length);
     return for_each_piece(gpa, length, [&](std::uint8_t* host, std::size_t n) {
         __builtin_memset(host, value, n);
     });

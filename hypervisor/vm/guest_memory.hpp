@@ -24,6 +24,28 @@ protected:
     ~HostMemoryWindow() = default;
 };
 
+class GuestMemory;
+
+// Told before the hypervisor itself writes guest RAM (device models, DMA): such writes bypass
+// EPT, so dirty tracking and copy-on-write capture learn of them here.
+class GuestWriteObserver {
+public:
+    virtual void before_write(std::uint64_t gpa, std::uint64_t length) = 0;
+
+protected:
+    ~GuestWriteObserver() = default;
+};
+
+// A device model that reads and writes guest RAM itself: after a failover the guest runs on
+// other RAM (the backup image), and such a model must follow it.
+class GuestMemoryUser {
+public:
+    virtual void set_memory(GuestMemory& memory) = 0;
+
+protected:
+    ~GuestMemoryUser() = default;
+};
+
 struct GuestRamChunk {
     std::uint64_t gpa;
     std::uint64_t hpa;
@@ -48,6 +70,8 @@ public:
     // The host-physical address backing gpa, or an error outside guest RAM.
     Result<std::uint64_t> host_address(std::uint64_t gpa) const;
 
+    void set_write_observer(GuestWriteObserver* observer) { observer_ = observer; }
+
     Status read(std::uint64_t gpa, std::span<std::uint8_t> out) const;
     Status write(std::uint64_t gpa, std::span<const std::uint8_t> in);
     Status fill(std::uint64_t gpa, std::uint8_t value, std::uint64_t length);
@@ -69,6 +93,7 @@ private:
     Status for_each_piece(std::uint64_t gpa, std::uint64_t length, F&& f) const;
 
     const HostMemoryWindow* window_;
+    GuestWriteObserver* observer_ = nullptr;
     GuestRamChunk chunks_[kMaxChunks]{};
     std::size_t count_ = 0;
     std::uint64_t size_ = 0;

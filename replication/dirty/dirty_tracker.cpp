@@ -52,6 +52,7 @@ void DirtyTracker::harvest(DirtyBitmap& out) {
             out.copy_from(current_);
             break;
         case DirtyTracking::ad_bits:
+            out.copy_from(current_);  // pages the hypervisor wrote (mark())
             for (std::uint64_t p = 0; p < out.pages(); ++p) {
                 if (ept_.test_and_clear_dirty(p)) out.set(p);
             }

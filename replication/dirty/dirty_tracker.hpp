@@ -57,6 +57,8 @@ public:
     // A write hit a write-protected page: true if this method protected it (the page is now
     // dirty for this epoch); the caller makes the page writable again.
     bool on_write_fault(std::uint64_t page);
+    // The hypervisor wrote the page itself (bypassing EPT): dirty for this epoch in any method.
+    void mark(std::uint64_t page) { current_.set(page); }
     // Whether pages must stay write-protected between epochs (true for wp).
     bool protects_pages() const { return method_ == DirtyTracking::write_protect; }
     // End of epoch: `out` receives the pages written since the last harvest (it is cleared

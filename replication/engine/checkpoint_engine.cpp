@@ -143,4 +143,14 @@ bool CheckpointEngine::on_write_fault(std::uint64_t gpa) {
     return true;
 }
 
+void CheckpointEngine::before_write(std::uint64_t gpa, std::uint64_t length) {
+    for (std::uint64_t page = gpa / kPage; page <= (gpa + length - 1) / kPage && page < m_.sending.pages(); ++page) {
+        if (mode_ == CaptureMode::cow && transferring_ && m_.sending.test(page) && page >= cursor_ &&
+            m_.slot_of_page[page] == kNoSlot) {
+            if (copy_page_to_slot(page)) ++stats_.cow_copies;
+        }
+        tracker_.mark(page);
+    }
+}
+
 }  // namespace tandem::engine

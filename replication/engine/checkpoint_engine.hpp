@@ -37,7 +37,7 @@ struct EngineMemory {
     dirty::DirtyBitmap& sending;            // the pages of the epoch being encoded
 };
 
-class CheckpointEngine {
+class CheckpointEngine final : public GuestWriteObserver {
 public:
     CheckpointEngine(const EngineMemory& memory, dirty::DirtyTracker& tracker, dirty::EptDirtyControl& ept,
                      StateSource& state, checkpoint::EpochEncoder& encoder, const TickClock& clock, CaptureMode mode,
@@ -57,6 +57,9 @@ public:
     // A guest write hit a write-protected page of guest RAM (only checkpointing protects RAM).
     // The page is writable again afterwards; false if gpa is outside guest RAM.
     bool on_write_fault(std::uint64_t gpa);
+    // The hypervisor is about to write guest RAM (a device model): copy-on-write and dirty
+    // tracking as if the guest wrote it (set as the guest memory's write observer).
+    void before_write(std::uint64_t gpa, std::uint64_t length) override;
 
     // The epoch being captured or transferred.
     const EpochStats& stats() const { return stats_; }

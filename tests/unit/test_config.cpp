@@ -17,7 +17,7 @@ namespace {
 constexpr const char* kKnownKeys =
     "role, mode, epoch_ms, guest_mem, failover_ms, dirty, key, peer_mac, link_nic, client_nic, insecure_link, "
     "guest_kernel, guest_initrd, guest_cmdline, guest_entry, peer, capture, failover_at, verify_every, "
-    "epoch_report, linktest_mib, link_version, selftest, dump_boot_info";
+    "epoch_report, guest_mac, guest_ip, linktest_mib, link_version, selftest, dump_boot_info";
 
 struct Parsed {
     std::unique_ptr<Config> config = std::make_unique<Config>();  // 4 KiB of storage: not on the stack
@@ -121,6 +121,11 @@ TEST_CASE("choice keys") {
     CHECK(good("verify_every=5")->config->verify_every == 5);
     CHECK(good("epoch_report=1")->config->epoch_report);
     bad("peer=remote", bad_value("remote", "peer", "link, local"));
+    CHECK(good("guest_mac=52:54:00:12:34:56")->config->has_guest_mac);
+    CHECK(good("guest_ip=10.0.2.15")->config->guest_ip[3] == 15);
+    bad("guest_mac=01:00:5e:00:00:01", bad_value("01:00:5e:00:00:01", "guest_mac", "a unicast MAC address like 52:54:00:12:34:56"));
+    bad("guest_ip=10.0.2", bad_value("10.0.2", "guest_ip", "an IPv4 address like 10.0.2.15"));
+    bad("guest_ip=10.0.2.256", bad_value("10.0.2.256", "guest_ip", "an IPv4 address like 10.0.2.15"));
     bad("capture=both", bad_value("both", "capture", "cow, copy"));
     bad("failover_at=0", "config: bad value '0' for failover_at (accepted: an integer from 1 to 1000000)");
     bad("verify_every=x", "config: bad value 'x' for verify_every (accepted: an integer from 1 to 1000000)");

@@ -175,8 +175,10 @@ class Bochs(EmulatorRun):
 
     def __init__(self, workdir: Path, iso: Path, cpu: str = "corei7_skylake_x", megs: int = 256,
                  ips: int = 50_000_000, sync: str = "none", nics: list[str] | None = None,
-                 hard_timeout: float = 120, extra: list[str] | None = None, interactive: bool = False):
+                 hard_timeout: float = 120, extra: list[str] | None = None, interactive: bool = False,
+                 prefix: list[str] | None = None):
         super().__init__(workdir, hard_timeout)
+        self.prefix = prefix or []  # e.g. ["ip", "netns", "exec", NAME] for a client network
         self.iso = Path(iso).resolve()
         self.cpu, self.megs, self.ips, self.sync = cpu, megs, ips, sync
         self.nics = nics or []
@@ -255,7 +257,7 @@ class Bochs(EmulatorRun):
         # Debian's Bochs is a debugger build with no 'nogui': run the term display under a
         # pseudo-terminal that `script` provides, with stdin closed.
         inner = f"bochs -q -f {shlex.quote(str(rc))} -rc {shlex.quote(str(cmds))}"
-        return ["script", "-qfec", inner, "/dev/null"]
+        return self.prefix + ["script", "-qfec", inner, "/dev/null"]
 
 
 class Qemu(EmulatorRun):

@@ -1,0 +1,22 @@
+#include "arch-x86_64/boot/guest_network.hpp"
+
+namespace tandem::x86 {
+
+void GuestNetwork::on_tick() {
+    client_.receive(*this, 64);
+    device_.process_transmit();
+}
+
+void GuestNetwork::frame(nic::Frame f) {
+    if (f.size() < 14) return;
+    bool group = f[0] & 1;  // broadcast or multicast
+    bool ours = true;
+    for (int i = 0; i < 6; ++i) ours = ours && f[static_cast<std::size_t>(i)] == mac_.bytes[i];
+    if (!group && !ours) {
+        ++other_;  // the client NIC is promiscuous: frames for other hosts are not the guest's
+        return;
+    }
+    device_.deliver(f);
+}
+
+}  // namespace tandem::x86

@@ -1,0 +1,44 @@
+// The guest's network on this machine: its virtio-net card (at guest_abi::kVirtioNetMmio) and
+// the client NIC behind it. Frames for the guest's MAC (and broadcasts and multicasts) that
+// arrive on the client NIC go into the guest's receive queue; the guest's frames go out through
+// the sender — the client NIC directly when standalone, the output-commit buffer when
+// checkpointing (the frames of an epoch leave only once the backup holds it).
+#pragma once
+
+#include "arch-x86_64/vmx/virtual_machine.hpp"
+#include "hypervisor/devices/virtio/virtio_net.hpp"
+#include "nic-drivers/nic.hpp"
+
+namespace tandem::x86 {
+
+// Sends guest frames on the client NIC.
+class ClientNicSender final : public virtio::NetBackend {
+public:
+    explicit ClientNicSender(nic::Nic& nic) : nic_(nic) {}
+    bool transmit(std::span<const std::uint8_t> frame) override {
+        nic::Frame f = frame;
+        return nic_.transmit({&f, 1}) == 1;
+    }
+
+private:
+    nic::Nic& nic_;
+};
+
+class GuestNetwork final : public TickListener, public nic::FrameSink {
+public:
+    GuestNetwork(nic::Nic& client, virtio::VirtioMmioNet& device, const MacAddress& guest_mac)
+        : client_(client), device_(device), mac_(guest_mac) {}
+
+    // Every timer tick: receive for the guest, and retry transmissions the sender refused.
+    void on_tick() override;
+    void frame(nic::Frame f) override;
+    std::uint64_t frames_for_other_macs() const { return other_; }
+
+private:
+    nic::Nic& client_;
+    virtio::VirtioMmioNet& device_;
+    MacAddress mac_;
+    std::uint64_t other_ = 0;
+};
+
+}  // namespace tandem::x86

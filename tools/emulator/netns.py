@@ -1,0 +1,72 @@
+"""A client network for emulator tests, in a network namespace of its own (root only): tap
+devices for the emulators' client NICs, bridged, with the client's address on the bridge, as
+../shared/emulator/NETWORK.md describes. Each instance has a unique name so parallel runs
+cannot collide, and it is always torn down (context manager, atexit)."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import subprocess
+import uuid
+
+_live: list["ClientNetwork"] = []
+
+
+def _cleanup() -> None:
+    for net in list(_live):
+        net.close()
+
+
+atexit.register(_cleanup)
+
+
+def _run(*args: str) -> None:
+    subprocess.run(list(args), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+class ClientNetwork:
+    def __init__(self, taps: int = 1, client_ip: str = "10.0.2.2/24"):
+        if os.geteuid() != 0:
+            raise PermissionError("client networks need root (network namespaces)")
+        self.name = "tandem-" + uuid.uuid4().hex[:10]
+        self.taps = [f"tap{i}" for i in range(taps)]
+        self.client_ip = client_ip
+        self.open = False
+
+    def __enter__(self) -> "ClientNetwork":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def start(self) -> "ClientNetwork":
+        _run("ip", "netns", "add", self.name)
+        self.open = True
+        _live.append(self)
+        ns = ["ip", "netns", "exec", self.name]
+        _run(*ns, "ip", "link", "set", "lo", "up")
+        _run(*ns, "ip", "link", "add", "br0", "type", "bridge")
+        for tap in self.taps:
+            _run(*ns, "ip", "tuntap", "add", "dev", tap, "mode", "tap")
+            _run(*ns, "ip", "link", "set", tap, "master", "br0")
+            _run(*ns, "ip", "link", "set", tap, "up")
+        _run(*ns, "ip", "addr", "add", self.client_ip, "dev", "br0")
+        _run(*ns, "ip", "link", "set", "br0", "up")
+        return self
+
+    def prefix(self) -> list[str]:
+        """What to put before a command to run it inside the namespace."""
+        return ["ip", "netns", "exec", self.name]
+
+    def e1000(self, tap: int, mac: str, card: int = 1) -> str:
+        """The Bochs NIC line for an e1000 on tap number `tap`."""
+        return f"e1000: card={card}, enabled=1, mac={mac}, ethmod=tuntap, ethdev=/dev/net/tun:{self.taps[tap]}"
+
+    def close(self) -> None:
+        if not self.open:
+            return
+        self.open = False
+        subprocess.run(["ip", "netns", "del", self.name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if self in _live:
+            _live.remove(self)
