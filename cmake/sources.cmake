@@ -71,8 +71,10 @@ set(TANDEM_IMAGE_SOURCES
   arch-x86_64/boot/boot_main.cpp
   arch-x86_64/boot/build_id.cpp
   arch-x86_64/boot/checkpoint_loopback.cpp
+  arch-x86_64/boot/guest_image.cpp
   arch-x86_64/boot/guest_launch.cpp
   arch-x86_64/boot/guest_network.cpp
+  arch-x86_64/boot/link_glue.cpp
   arch-x86_64/boot/link_runner.cpp
   arch-x86_64/boot/selftest.cpp
   arch-x86_64/cpu/cpu_identity.cpp

@@ -1,6 +1,8 @@
 #include "arch-x86_64/boot/guest_launch.hpp"
 
 #include "arch-x86_64/boot/checkpoint_loopback.hpp"
+#include "arch-x86_64/boot/console_input.hpp"
+#include "arch-x86_64/boot/guest_image.hpp"
 #include "arch-x86_64/boot/guest_network.hpp"
 #include "arch-x86_64/nic/machine_nics.hpp"
 #include "arch-x86_64/paging/host_paging.hpp"
@@ -21,92 +23,6 @@ namespace {
 
 namespace abi = tandem::guest_abi;
 using guest_boot::EntryMode;
-
-std::string_view first_word(std::string_view s) {
-    std::size_t end = s.find(' ');
-    return end == std::string_view::npos ? s : s.substr(0, end);
-}
-
-const boot::BootModule* find_module(const boot::BootInfo& info, std::string_view name) {
-    for (const boot::BootModule& m : info.module_list()) {
-        if (first_word(m.cmdline) == name) return &m;
-    }
-    return nullptr;
-}
-
-// FNV-1a over the image's text and read-only data: what no guest may ever change.
-std::uint64_t image_hash() {
-    ImageLayout image = image_layout();
-    return fnv1a64(reinterpret_cast<const std::uint8_t*>(image.text.start), image.rodata.end - image.text.start);
-}
-
-void report_problem(const char* what, const Error& e) {
-    print(console(), "tandem: cannot start the guest: {}: ", what);
-    println(console(), "{}", e);
-}
-
-Result<GuestEntry> entry_for(const guest_boot::LoadedElf& elf, GuestEntryChoice choice, std::uint64_t guest_ram) {
-    EntryMode mode = elf.elf_class == guest_boot::ElfClass::elf64 ? EntryMode::long64 : EntryMode::protected32;
-    if (choice == GuestEntryChoice::real) mode = EntryMode::real16;
-    if (choice == GuestEntryChoice::protected_mode) mode = EntryMode::protected32;
-    if (choice == GuestEntryChoice::long_mode) mode = EntryMode::long64;
-    GuestEntry e;
-    e.mode = mode;
-    if (mode == EntryMode::real16) {
-        // One real-mode segment: the image must start on a paragraph below 1 MiB and fit in 64 KiB.
-        std::uint64_t base = elf.entry_segment_base;
-        if (base % 16 != 0 || base > 0xffff0 || elf.highest - base > 0x10000 || elf.lowest < base) {
-            return Error::of("a real-mode guest must load at a 16-byte boundary below 1 MiB and fit in 64 KiB; load address",
-                             base);
-        }
-        e.real_segment = static_cast<std::uint16_t>(base >> 4);
-        e.rip = elf.entry - base;
-        e.rsp = 0xfff0;
-        return e;
-    }
-    if (mode == EntryMode::protected32 && (elf.highest > (1ull << 32))) {
-        return Error::of("a 32-bit guest must lie below 4 GiB; it ends at", elf.highest);
-    }
-    e.rip = elf.entry;
-    e.rsp = abi::kInitialStackTop;
-    e.rdi = abi::kCommandLine;
-    e.rsi = mode == EntryMode::long64 || guest_ram < (1ull << 32) ? guest_ram : 0xffffffffu;
-    e.cr3 = abi::kPageTables;
-    return e;
-}
-
-// The dirty-tracking method: the best the CPU has, or the one asked for if the CPU has it.
-Result<DirtyTracking> dirty_method(const Config& config, const VmxCapabilities& caps) {
-    DirtyTracking best = judge_vmx(caps).dirty;
-    switch (config.dirty) {
-        case DirtyTracking::automatic: return best;
-        case DirtyTracking::pml:
-            if (!caps.pml || !caps.ept_accessed_dirty) return Error::of("dirty=pml, but this processor has no PML");
-            return DirtyTracking::pml;
-        case DirtyTracking::ad_bits:
-            if (!caps.ept_accessed_dirty) return Error::of("dirty=ad, but this processor's EPT has no accessed/dirty flags");
-            return DirtyTracking::ad_bits;
-        case DirtyTracking::write_protect: return DirtyTracking::write_protect;
-    }
-    return best;
-}
-
-// Reads what arrives on the console at every timer tick and hands it to the shell.
-class ConsoleInput final : public TickListener {
-public:
-    explicit ConsoleInput(Shell& shell) : shell_(shell) {}
-    void on_tick() override {
-        for (int i = 0; i < kMaxPerTick; ++i) {
-            auto c = console_uart().try_read();
-            if (!c) return;
-            shell_.feed(*c);
-        }
-    }
-
-private:
-    static constexpr int kMaxPerTick = 64;
-    Shell& shell_;
-};
 
 struct ShellContext {
     VirtualMachine* vm;
@@ -135,33 +51,14 @@ void command_failover(void* context, std::string_view, Writer& out) {
 
 void launch_guest(const LaunchContext& c) {
     Writer& out = console();
-    const boot::BootModule* module = find_module(c.boot, c.config.guest_kernel);
-    if (module == nullptr) {
-        print(out, "tandem: cannot start the guest: no module named '{}' (modules given:", c.config.guest_kernel);
-        if (c.boot.module_count == 0) print(out, " none");
-        for (const boot::BootModule& m : c.boot.module_list()) print(out, " '{}'", first_word(m.cmdline));
-        println(out, "); add 'module2 FILE {}' to the GRUB entry", c.config.guest_kernel);
-        return;
-    }
-
     if (auto s = enter_vmx_root(c.msrs, c.caps, c.frames); !s) return report_problem("VMX operation", s.error());
 
     static GuestMemory memory(identity_window());
     if (auto s = allocate_guest_memory(c.frames, c.config.guest_mem, memory); !s) {
         return report_problem("guest memory", s.error());
     }
-    std::span<const std::uint8_t> file{reinterpret_cast<const std::uint8_t*>(module->start),
-                                       static_cast<std::size_t>(module->end - module->start)};
-    auto elf = guest_boot::load_elf(file, memory, {abi::kReservedStart, abi::kReservedEnd});
-    if (!elf) return report_problem("its image", elf.error());
-    auto entry = entry_for(*elf, c.config.guest_entry, memory.size());
-    if (!entry) return report_problem("its entry", entry.error());
-    if (auto s = guest_boot::write_test_guest_boot_data(memory, c.config.guest_cmdline, entry->mode); !s) {
-        return report_problem("its boot data", s.error());
-    }
-    println(out, "vm: guest '{}' ({}-bit ELF, {} segment(s) at {} - {}), entry {} in {}, {} of RAM", c.config.guest_kernel,
-            elf->elf_class == guest_boot::ElfClass::elf64 ? 64 : 32, elf->segments, hex(elf->lowest), hex(elf->highest),
-            hex(elf->entry), guest_boot::entry_mode_name(entry->mode), Bytes{memory.size()});
+    auto entry = load_test_guest(c.config, c.boot, memory);
+    if (!entry) return;
 
     static PortIoBus io(out);
     static Uart16550Model uart(out);

@@ -1,0 +1,37 @@
+// The replication link's pieces on this machine, shared by the link self-test and the protected
+// pair: the transport's frame channel over the link NIC, its clock on the TSC, the link key
+// (key= or a GRUB module named link_key holding 64 hex digits) and a fresh session id.
+#pragma once
+
+#include "arch-x86_64/boot/boot_info.hpp"
+#include "hypervisor/config/config.hpp"
+#include "nic-drivers/nic.hpp"
+#include "replication/link/link_interfaces.hpp"
+#include "replication/link/link_keys.hpp"
+
+namespace tandem::x86 {
+
+class NicChannel final : public link::FrameChannel {
+public:
+    explicit NicChannel(nic::Nic& nic) : nic_(nic) {}
+    Status transmit(std::span<const std::uint8_t> frame) override;
+
+private:
+    nic::Nic& nic_;
+};
+
+class TscClock final : public link::Clock {
+public:
+    explicit TscClock(std::uint64_t khz) : khz_(khz == 0 ? 1'000'000 : khz) {}
+    std::uint64_t now_ns() override;
+
+private:
+    std::uint64_t khz_;
+};
+
+Result<link::LinkSecret> link_secret(const Config& config, const boot::BootInfo& boot);
+// RDRAND where the processor has it, else the TSC scrambled (link_keys.hpp explains why a
+// repeat on one side alone is harmless).
+std::uint64_t session_id();
+
+}  // namespace tandem::x86
