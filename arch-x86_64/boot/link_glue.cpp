@@ -49,16 +49,36 @@ Result<link::LinkSecret> link_secret(const Config& config, const boot::BootInfo&
     return link::make_link_secret(has_key, key, config.insecure_link);
 }
 
+namespace {
+std::uint64_t g_session_salt = 0;
+std::uint64_t g_sessions = 0;
+
+std::uint64_t mix64(std::uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}
+}  // namespace
+
+void salt_session_ids(const MacAddress& mac) {
+    for (std::uint8_t b : mac.bytes) g_session_salt = g_session_salt << 8 | b;
+}
+
 std::uint64_t session_id() {
-    std::uint64_t value = 0;
+    // RDRAND where present, the TSC, this machine's link MAC and a counter, mixed. RDRAND alone
+    // is not enough: Bochs implements it with the C library's rand(), so two emulated machines
+    // started together draw the same numbers, and two sides with one session id take each
+    // other's HELLO for their own reflection and never connect. Both sides contribute to the
+    // traffic keys, so a repeat on one side alone does not repeat a nonce (link_keys.hpp).
+    std::uint64_t random = 0;
     if ((cpuid(1).ecx >> 30) & 1) {
-        for (int i = 0; i < 10; ++i) {
-            if (rdrand64(value) && value != 0) return value;
+        for (int i = 0; i < 10 && !rdrand64(random); ++i) {
         }
     }
-    // No RDRAND: the TSC, scrambled. Both sides contribute to the traffic keys, so a repeat on
-    // one side alone does not repeat a nonce (link_keys.hpp).
-    value = rdtsc() * 0x9e3779b97f4a7c15ull;
+    std::uint64_t value = mix64(random ^ mix64(rdtsc() ^ mix64(g_session_salt + ++g_sessions)));
     return value == 0 ? 1 : value;
 }
 

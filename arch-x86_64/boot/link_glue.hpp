@@ -33,5 +33,7 @@ Result<link::LinkSecret> link_secret(const Config& config, const boot::BootInfo&
 // RDRAND where the processor has it, else the TSC scrambled (link_keys.hpp explains why a
 // repeat on one side alone is harmless).
 std::uint64_t session_id();
+// Mixes this machine's link MAC into every session id (call once the link NIC is known).
+void salt_session_ids(const MacAddress& mac);
 
 }  // namespace tandem::x86

@@ -34,6 +34,7 @@ void run_linktest(const Config& config, const boot::BootInfo& boot, nic::Nic& li
     static link::Transport transport(channel, clock, test);
     test.attach(transport);
 
+    salt_session_ids(info.mac);
     link::TransportConfig tc;
     tc.role = config.role;
     tc.session_id = session_id();

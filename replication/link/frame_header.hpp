@@ -41,7 +41,7 @@ enum class FrameType : std::uint8_t {
     epoch_end = 6,     // end of an epoch: counts and digest
     epoch_ack = 7,     // the backup has applied epoch N (DESIGN §3 step 6, "ACK(N)")
     ack = 8,           // transport: cumulative + selective acknowledgement only
-    nack = 9,          // transport: ack that asks for selective retransmit of the holes it shows
+    nack = 9,          // transport: an ack sent at once for a new hole; its bitmap shows what is missing
     heartbeat = 10,    // transport: liveness when idle (also carries the ack fields)
     forward = 11,      // a client frame forwarded primary -> backup (lockstep)
     migrate_begin = 12,   // reserved for live migration

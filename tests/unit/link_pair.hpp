@@ -1,6 +1,7 @@
 // Two transports (side 0 = primary, side 1 = backup) over a SimLink, with message sinks that
 // check exactly-once, in-order delivery of deterministic payloads, and a pump that advances the
-// simulated clock. Used by test_transport*.cpp and test_handshake*.cpp.
+// simulated clock. Used by test_transport*.cpp and test_handshake*.cpp. LinkTestPair runs the
+// link self-test (linktest.hpp: full-size messages, every byte checked) the same way.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "link_sim.hpp"
+#include "replication/link/linktest.hpp"
 #include "replication/link/transport.hpp"
 
 namespace test {
@@ -78,18 +80,24 @@ inline tandem::link::LinkSecret secret_for(std::uint8_t key_byte) {
     return s.value();
 }
 
+// Side s's configuration (0 = primary, 1 = backup) with the tests' timing.
+inline tandem::link::TransportConfig pair_config(std::uint64_t seed, int s) {
+    const tandem::MacAddress macs[2] = {{{0x02, 0, 0, 0, 0, 0x01}}, {{0x02, 0, 0, 0, 0, 0x02}}};
+    tandem::link::TransportConfig c;
+    c.role = s == 0 ? tandem::Role::primary : tandem::Role::backup;
+    c.session_id = mix64(seed * 4 + static_cast<std::uint64_t>(s) + 1) | 1;
+    c.local_mac = macs[s];
+    c.has_peer_mac = true;
+    c.peer_mac = macs[1 - s];
+    c.guest_memory = 256ull << 20;
+    c.timing = test_timing();
+    return c;
+}
+
 struct LinkPair {
     explicit LinkPair(std::uint64_t seed) : link(clock, seed), inbox{Inbox(1), Inbox(0)} {
-        const tandem::MacAddress macs[2] = {{{0x02, 0, 0, 0, 0, 0x01}}, {{0x02, 0, 0, 0, 0, 0x02}}};
         for (int s = 0; s < 2; ++s) {
-            tandem::link::TransportConfig& c = config[s];
-            c.role = s == 0 ? tandem::Role::primary : tandem::Role::backup;
-            c.session_id = mix64(seed * 4 + static_cast<std::uint64_t>(s) + 1) | 1;
-            c.local_mac = macs[s];
-            c.has_peer_mac = true;
-            c.peer_mac = macs[1 - s];
-            c.guest_memory = 256ull << 20;
-            c.timing = test_timing();
+            config[s] = pair_config(seed, s);
             secret[s] = secret_for(0x40);
             transport[s] = std::make_unique<tandem::link::Transport>(link.port(s), clock, inbox[s]);
             link.attach(s, transport[s].get());
@@ -150,6 +158,77 @@ struct LinkPair {
     std::unique_ptr<tandem::link::Transport> transport[2];
     std::uint64_t sent[2] = {0, 0};
     std::uint64_t target[2] = {0, 0};
+};
+
+// The link self-test between two transports over a SimLink, `bytes` each way, as mode=linktest
+// runs it on the machines: receive, poll, pump, over and over, with the machine's default timing.
+// Times are simulated; goodput is payload bytes per second.
+struct LinkTestPair {
+    LinkTestPair(std::uint64_t seed, std::uint64_t bytes)
+        : link(clock, seed),
+          test{std::make_unique<tandem::link::LinkTest>(tandem::Role::primary, bytes),
+               std::make_unique<tandem::link::LinkTest>(tandem::Role::backup, bytes)} {
+        for (int s = 0; s < 2; ++s) {
+            config[s] = pair_config(seed, s);
+            config[s].timing = tandem::link::TransportTiming{};  // the machine's defaults
+            secret[s] = secret_for(0x40);
+            transport[s] = std::make_unique<tandem::link::Transport>(link.port(s), clock, *test[s]);
+            test[s]->attach(*transport[s]);
+            link.attach(s, transport[s].get());
+        }
+    }
+
+    tandem::Status start() {
+        for (int s = 0; s < 2; ++s) {
+            if (auto st = transport[s]->start(config[s], secret[s]); !st) return st;
+        }
+        return tandem::success();
+    }
+
+    void step(std::uint64_t tick_ns = 100'000) {
+        link.deliver_due();
+        for (int s = 0; s < 2; ++s) transport[s]->poll();
+        for (int s = 0; s < 2; ++s) test[s]->pump();
+        for (int s = 0; s < 2; ++s) {
+            if (done_at[s] == 0 && test[s]->sent_everything() && transport[s]->acked_everything()) done_at[s] = clock.now;
+            if (received_at[s] == 0 && test[s]->received_everything()) received_at[s] = clock.now;
+        }
+        if (established_at == 0 && transport[0]->established() && transport[1]->established()) established_at = clock.now;
+        std::uint64_t next = link.next_due();
+        std::uint64_t limit = clock.now + tick_ns;
+        clock.now = next > clock.now && next < limit ? next : limit;
+    }
+
+    bool finished() const { return received_at[0] != 0 && received_at[1] != 0 && done_at[0] != 0 && done_at[1] != 0; }
+
+    // Steps until both sides have sent, had acknowledged and received everything, or `limit_ns`
+    // of simulated time passed; true when finished.
+    bool run(std::uint64_t limit_ns) {
+        std::uint64_t end = clock.now + limit_ns;
+        while (clock.now < end && !finished()) step();
+        return finished();
+    }
+
+    // Seconds from establishment until side `to` had received everything from the other side.
+    double transfer_seconds(int to) const {
+        return static_cast<double>(received_at[to] - established_at) / 1e9;
+    }
+    // Payload bytes per second delivered to side `to`.
+    double goodput(int to) const { return static_cast<double>(test[to]->bytes_received()) / transfer_seconds(to); }
+    // Payload bytes per second the bottleneck towards `to` carries when every frame is a full message.
+    double bottleneck_rate(int to) const {
+        return link.bottleneck(1 - to).frames_per_ms * 1000.0 * static_cast<double>(transport[0]->max_message_size());
+    }
+
+    SimClock clock;
+    SimLink link;
+    std::unique_ptr<tandem::link::LinkTest> test[2];
+    tandem::link::TransportConfig config[2];
+    tandem::link::LinkSecret secret[2];
+    std::unique_ptr<tandem::link::Transport> transport[2];
+    std::uint64_t established_at = 0;
+    std::uint64_t done_at[2] = {0, 0};      // side s: everything it sent acknowledged
+    std::uint64_t received_at[2] = {0, 0};  // side s: everything from the peer received
 };
 
 inline std::uint64_t rejected_total(const tandem::link::TransportStats& s) {

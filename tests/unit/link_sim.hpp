@@ -1,12 +1,19 @@
 // A deterministic simulated replication link for the transport tests: two ports, a simulated
 // clock, and per-frame faults drawn from a seeded PRNG (loss, duplication, reordering through
-// random delays, bit-flip corruption anywhere in the frame, and a full partition that can be
-// started and healed). It counts every fault it injects so tests can relate outcomes to faults,
-// and can capture frames for replay tests.
+// random delays or hold-backs, bit-flip corruption anywhere in the frame, and a full partition
+// that can be started and healed). It counts every fault it injects so tests can relate outcomes
+// to faults, and can capture frames for replay tests.
+//
+// Optionally each direction has a bottleneck after the faults: a drop-tail FIFO of
+// `queue_frames` frames served at `frames_per_ms` (every frame takes one slot and the same time,
+// whatever its size), then `propagation_ns` of delay. That models the emulators' link: Bochs'
+// socket backend hands the guest NIC at most one frame per millisecond, and what waits meanwhile
+// sits in a finite socket buffer; on real hardware it is a fast wire into a receive ring.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -31,6 +38,15 @@ struct LinkFaults {
     double corrupt = 0;     // probability a delivered copy has one bit flipped
     std::uint64_t min_delay_ns = 50'000;
     std::uint64_t jitter_ns = 0;  // uniform extra delay: frames overtake each other (reordering)
+    double reorder = 0;           // probability a copy is held back by an extra uniform (0, reorder_max_ns]
+    std::uint64_t reorder_max_ns = 0;
+};
+
+// A rate-limited, queueing direction (frames_per_ms 0: none, frames only see the faults' delays).
+struct Bottleneck {
+    double frames_per_ms = 0;
+    std::size_t queue_frames = 100;     // frames waiting or in service; one more is dropped
+    std::uint64_t propagation_ns = 0;   // after service
 };
 
 struct SimLinkStats {
@@ -40,6 +56,9 @@ struct SimLinkStats {
     std::uint64_t duplicated = 0;
     std::uint64_t corrupted = 0;   // corrupted copies delivered
     std::uint64_t delivered = 0;
+    std::uint64_t reordered = 0;   // copies held back (LinkFaults::reorder)
+    std::uint64_t queue_drops = 0;  // dropped at a full bottleneck queue
+    std::uint64_t max_queue = 0;    // most frames queued at once at the bottleneck
 };
 
 class SimLink {
@@ -68,6 +87,14 @@ public:
     void attach(int side, tandem::link::Transport* t) { receivers_[side] = t; }
     void set_faults(const LinkFaults& f) { faults_[0] = faults_[1] = f; }
     void set_faults(int from_side, const LinkFaults& f) { faults_[from_side] = f; }
+    void set_bottleneck(const Bottleneck& b) { bottleneck_[0] = bottleneck_[1] = b; }
+    void set_bottleneck(int from_side, const Bottleneck& b) { bottleneck_[from_side] = b; }
+    const Bottleneck& bottleneck(int from_side) const { return bottleneck_[from_side]; }
+    // Frames waiting at the bottleneck towards the other side now.
+    std::size_t queued(int from_side) {
+        expire(from_side, clock_.now);
+        return departures_[from_side].size();
+    }
     void set_partitioned(bool on) { partitioned_ = on; }
     // Frames from `from_side` for which the filter returns false are dropped (counted as lost).
     void set_filter(int from_side, std::function<bool(std::span<const std::uint8_t>)> f) { filters_[from_side] = std::move(f); }
@@ -107,6 +134,12 @@ public:
                 p.corrupted = true;
             }
             std::uint64_t delay = f.min_delay_ns + (f.jitter_ns ? rng_() % f.jitter_ns : 0);
+            if (chance(f.reorder) && f.reorder_max_ns != 0) {
+                delay += 1 + rng_() % f.reorder_max_ns;
+                ++s.reordered;
+            }
+            // With a bottleneck the copy reaches its queue after the delay, and is delivered later.
+            p.at_bottleneck = bottleneck_[from].frames_per_ms > 0;
             queue_.emplace(Key{clock_.now + delay, order_++}, std::move(p));
         }
     }
@@ -117,9 +150,14 @@ public:
     // Delivers every frame due at or before now (frames sent meanwhile, if due, too).
     void deliver_due() {
         while (!queue_.empty() && queue_.begin()->first.due <= clock_.now) {
+            const std::uint64_t at = queue_.begin()->first.due;
             Pending p = std::move(queue_.begin()->second);
             queue_.erase(queue_.begin());
             SimLinkStats& s = stats_[1 - p.to];
+            if (p.at_bottleneck) {
+                enqueue(1 - p.to, at, std::move(p));
+                continue;
+            }
             ++s.delivered;
             if (p.corrupted) ++s.corrupted;
             if (receivers_[p.to] != nullptr) receivers_[p.to]->on_frame(p.bytes);
@@ -138,16 +176,43 @@ private:
     struct Pending {
         int to = 0;
         bool corrupted = false;
+        bool at_bottleneck = false;  // the event is the arrival at the bottleneck queue
         std::vector<std::uint8_t> bytes;
     };
 
     bool chance(double p) { return p > 0 && std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
+
+    // Forgets the frames of direction `from` that left the bottleneck by `at`.
+    void expire(int from, std::uint64_t at) {
+        auto& d = departures_[from];
+        while (!d.empty() && d.front() <= at) d.pop_front();
+    }
+
+    // A copy reaches the bottleneck of direction `from` at time `at`: drop-tail, FIFO service.
+    void enqueue(int from, std::uint64_t at, Pending p) {
+        const Bottleneck& b = bottleneck_[from];
+        SimLinkStats& s = stats_[from];
+        expire(from, at);
+        auto& d = departures_[from];
+        if (d.size() >= b.queue_frames) {
+            ++s.queue_drops;
+            return;
+        }
+        const auto service = static_cast<std::uint64_t>(1'000'000.0 / b.frames_per_ms);
+        std::uint64_t start = d.empty() ? at : (d.back() > at ? d.back() : at);
+        d.push_back(start + service);
+        if (d.size() > s.max_queue) s.max_queue = d.size();
+        p.at_bottleneck = false;
+        queue_.emplace(Key{start + service + b.propagation_ns, order_++}, std::move(p));
+    }
 
     SimClock& clock_;
     std::mt19937_64 rng_;
     Port ports_[2];
     tandem::link::Transport* receivers_[2] = {nullptr, nullptr};
     LinkFaults faults_[2];
+    Bottleneck bottleneck_[2];
+    std::deque<std::uint64_t> departures_[2];  // when each frame at the bottleneck leaves it
     bool partitioned_ = false;
     std::function<bool(std::span<const std::uint8_t>)> filters_[2];
     bool capture_[2] = {false, false};
