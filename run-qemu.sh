@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
-# Builds tandem and boots it from its GRUB ISO, showing the serial console: tandem checks the
-# machine, starts the demo guest (tests/guests/hello) under VT-x with EPT, and reports its end.
-#   ./run-qemu.sh [--engine auto|kvm|bochs|tcg] [--cpu BOCHS_MODEL] [--cmdline "key=value ..."] [--timeout S]
-# With --cmdline the ISO carries the test guests hello, memwalk and probe as modules, e.g.
-#   ./run-qemu.sh --cmdline "guest_kernel=probe guest_mem=16M"
-# auto (default): QEMU with KVM when the host offers nested VT-x; otherwise Bochs, which emulates
-# VT-x with EPT. tcg: QEMU without KVM shows the boot path and tandem's refusal (no VMX).
+# Builds tandem and shows it running.
+#   ./run-qemu.sh            the protected pair (as root): two Bochs machines with VT-x run the
+#                            counter service as a replicated guest; a client counts; the primary
+#                            is killed; the backup takes over and the count goes on, nothing lost.
+#   ./run-qemu.sh --single [--engine auto|kvm|bochs|tcg] [--cpu BOCHS_MODEL] [--cmdline "key=value ..."] [--timeout S]
+#                            one machine: boot from the GRUB ISO, the demo guest (tests/guests/hello)
+#                            under VT-x with EPT, and its report. With --cmdline the ISO carries
+#                            the test guests hello, memwalk and probe, e.g.
+#                            ./run-qemu.sh --single --cmdline "guest_kernel=probe guest_mem=16M"
+# --engine auto (default): QEMU with KVM when the host offers nested VT-x; otherwise Bochs, which
+# emulates VT-x with EPT. tcg: QEMU without KVM shows the boot path and tandem's refusal (no VMX).
+# The pair always runs in Bochs (two emulated PCs joined by a hub and a client network).
 set -euo pipefail
 cd "$(dirname "$0")"
 source tools/require-packages.sh
 
-engine=auto cpu=corei7_skylake_x cmdline= custom_cmdline=0 timeout=120
+engine=auto cpu=corei7_skylake_x cmdline= custom_cmdline=0 timeout=120 single=0
+[ $# -gt 0 ] && single=1  # any option asks for one machine
 while [ $# -gt 0 ]; do
   case $1 in
+    --single) single=1; shift ;;
     --engine) engine=$2; shift 2 ;;
     --cpu) cpu=$2; shift 2 ;;
     --cmdline) cmdline=$2; custom_cmdline=1; shift 2 ;;
@@ -27,6 +34,17 @@ require_packages "${TANDEM_BUILD_PACKAGES[@]}" "${TANDEM_RUN_PACKAGES[@]}"
 
 build=${TANDEM_BUILD:-build}
 [ -f "$build/build.ninja" ] || cmake -S . -B "$build" -G Ninja >/dev/null
+
+if [ "$single" = 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "run-qemu.sh: the protected-pair demo needs root: its client network is a network namespace."
+    echo "run-qemu.sh: showing one machine instead (run as root for the pair, or pass --single to skip this note)."
+  else
+    cmake --build "$build" --target tandem_image guest_counter >/dev/null
+    export TANDEM_BUILD=$build
+    exec python3 tools/emulator/pair_demo.py
+  fi
+fi
 cmake --build "$build" --target tandem_iso >/dev/null
 iso=$build/tandem.iso
 if [ "$custom_cmdline" = 1 ]; then

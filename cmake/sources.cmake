@@ -62,6 +62,13 @@ set(TANDEM_PORTABLE_SOURCES
   replication/dirty/dirty_tracker.cpp
   replication/engine/checkpoint_engine.cpp
   replication/engine/memory_digest.cpp
+  replication/engine/backup_replicator.cpp
+  replication/engine/output_commit.cpp
+  replication/engine/pair_notice.cpp
+  replication/engine/primary_replicator.cpp
+  replication/engine/stream_queue.cpp
+  replication/link/client_probe.cpp
+  hypervisor/net/gratuitous_arp.cpp
   replication/link/transport.cpp
 )
 
@@ -76,6 +83,7 @@ set(TANDEM_IMAGE_SOURCES
   arch-x86_64/boot/guest_network.cpp
   arch-x86_64/boot/link_glue.cpp
   arch-x86_64/boot/link_runner.cpp
+  arch-x86_64/boot/pair_session.cpp
   arch-x86_64/boot/selftest.cpp
   arch-x86_64/cpu/cpu_identity.cpp
   arch-x86_64/cpu/descriptor_tables.cpp

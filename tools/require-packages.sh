@@ -7,6 +7,8 @@ TANDEM_BUILD_PACKAGES=(cmake ninja-build clang lld llvm libclang-rt-14-dev docte
                        grub-common grub-pc-bin grub-efi-amd64-bin xorriso mtools)
 # Running it: Bochs (VT-x with EPT), QEMU (boot paths; KVM where the host has nested VT-x).
 TANDEM_RUN_PACKAGES=(bochs bochsbios vgabios bochs-term qemu-system-x86 ipxe-qemu ovmf bsdutils coreutils)
+# The protected-pair demo and tests: a client network in a namespace (ip netns, bridge, taps).
+TANDEM_RUN_PACKAGES+=(iproute2)
 # Only the tests need these.
 TANDEM_TEST_PACKAGES=(libsodium-dev)
 

@@ -8,6 +8,7 @@
 #include "arch-x86_64/boot/build_id.hpp"
 #include "arch-x86_64/boot/guest_launch.hpp"
 #include "arch-x86_64/boot/link_runner.hpp"
+#include "arch-x86_64/boot/pair_session.hpp"
 #include "arch-x86_64/boot/multiboot1.hpp"
 #include "arch-x86_64/boot/multiboot2.hpp"
 #include "arch-x86_64/boot/selftest.hpp"
@@ -166,11 +167,9 @@ extern "C" [[noreturn]] void kernel_main(std::uint32_t magic, std::uint32_t info
     report_vmx(out, msrs, caps, verdict);
     if (!verdict.usable) refuse(verdict.refusal);
 
-    bool local_checkpoints = config.mode == Mode::checkpoint && config.peer == PeerChoice::local;
-    if (config.mode != Mode::standalone && config.mode != Mode::linktest && !local_checkpoints) {
-        println(out, "tandem: mode={}{} is not implemented in this build (standalone, linktest and checkpoint with "
-                     "peer=local are)",
-                mode_name(config.mode), config.mode == Mode::checkpoint ? " with a peer over the link" : "");
+    if (config.mode != Mode::standalone && config.mode != Mode::linktest && config.mode != Mode::checkpoint) {
+        println(out, "tandem: mode={} is not implemented in this build (standalone, checkpoint and linktest are)",
+                mode_name(config.mode));
         refuse("requested mode not available");
     }
 
@@ -188,7 +187,12 @@ extern "C" [[noreturn]] void kernel_main(std::uint32_t magic, std::uint32_t info
         }
         run_linktest(config, boot_info, *nics->link, tsc_khz);
     }
-    if (config.guest_kernel.empty()) {
+    if (config.mode == Mode::checkpoint && config.peer == PeerChoice::link) {
+        if (config.role == Role::primary && config.guest_kernel.empty()) {
+            refuse("a primary needs a guest (guest_kernel= names its module)");
+        }
+        run_pair(PairContext{config, boot_info, frames, msrs, caps, tsc_khz});
+    } else if (config.guest_kernel.empty()) {
         println(out, "tandem: boot complete; no guest configured (guest_kernel= names the module to run)");
     } else {
         launch_guest(LaunchContext{config, boot_info, frames, msrs, caps, tsc_khz});

@@ -9,6 +9,7 @@ void GuestNetwork::on_tick() {
 
 void GuestNetwork::frame(nic::Frame f) {
     if (f.size() < 14) return;
+    if (control_ != nullptr && control_->handle(f)) return;
     bool group = f[0] & 1;  // broadcast or multicast
     bool ours = true;
     for (int i = 0; i < 6; ++i) ours = ours && f[static_cast<std::size_t>(i)] == mac_.bytes[i];

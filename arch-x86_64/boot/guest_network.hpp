@@ -24,6 +24,16 @@ private:
     nic::Nic& nic_;
 };
 
+// Frames on the client network that are tandem's own business, not the guest's (the pair's
+// split-brain probes): offered first, consumed when handle() returns true.
+class ControlFrameHandler {
+public:
+    virtual bool handle(nic::Frame frame) = 0;
+
+protected:
+    ~ControlFrameHandler() = default;
+};
+
 class GuestNetwork final : public TickListener, public nic::FrameSink {
 public:
     GuestNetwork(nic::Nic& client, virtio::VirtioMmioNet& device, const MacAddress& guest_mac)
@@ -33,11 +43,13 @@ public:
     void on_tick() override;
     void frame(nic::Frame f) override;
     std::uint64_t frames_for_other_macs() const { return other_; }
+    void set_control_handler(ControlFrameHandler* handler) { control_ = handler; }
 
 private:
     nic::Nic& client_;
     virtio::VirtioMmioNet& device_;
     MacAddress mac_;
+    ControlFrameHandler* control_ = nullptr;
     std::uint64_t other_ = 0;
 };
 

@@ -21,6 +21,14 @@ Status BackupImage::begin_epoch(std::uint64_t epoch, std::uint64_t guest_ram, st
     return success();
 }
 
+void BackupImage::reset() {
+    abandon_epoch();
+    (void)image_.fill(0, 0, image_.size());  // the whole image: cannot fail
+    has_committed_ = false;
+    committed_epoch_ = 0;
+    device_count_[0] = device_count_[1] = 0;
+}
+
 Status BackupImage::stage_page(RecordType kind, std::uint64_t gpa, std::span<const std::uint8_t> data) {
     if (!in_epoch_) return Error::of("checkpoint: page outside an epoch", gpa);
     if (gpa % kPageSize != 0 || !image_.contains(gpa, kPageSize)) return Error::of("checkpoint: page outside guest RAM", gpa);

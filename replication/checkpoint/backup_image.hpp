@@ -40,6 +40,9 @@ public:
     Status end_epoch(std::uint64_t epoch, std::uint32_t pages);
     // Drops a partly received epoch (the stream broke): the committed image stays.
     void abandon_epoch();
+    // Forgets everything: a zero image, nothing committed (a new primary session starts over
+    // with a full copy, encoded against an all-zero reference).
+    void reset();
 
     bool has_committed() const { return has_committed_; }
     std::uint64_t committed_epoch() const { return committed_epoch_; }
@@ -47,6 +50,9 @@ public:
     std::span<const DeviceStateBlob> committed_devices() const { return {devices_[committed_slot_], device_count_[committed_slot_]}; }
     GuestMemory& image() { return image_; }
     bool in_epoch() const { return in_epoch_; }
+    // The epoch being received and how many of its pages have arrived (progress reports).
+    std::uint64_t receiving_epoch() const { return epoch_; }
+    std::uint64_t staged_pages() const { return staged_count_; }
 
 private:
     GuestMemory& image_;

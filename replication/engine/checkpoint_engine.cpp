@@ -13,6 +13,19 @@ Status CheckpointEngine::start() {
     return capture(true);
 }
 
+void CheckpointEngine::abandon() {
+    if (transferring_ && mode_ == CaptureMode::cow && !tracker_.protects_pages()) {
+        std::uint64_t pages = m_.sending.pages();
+        for (std::uint64_t p = m_.sending.next(cursor_); p < pages; p = m_.sending.next(p + 1)) {
+            if (m_.slot_of_page[p] == kNoSlot) ept_.set_write_protect(p, false);
+        }
+        ept_.invalidate();
+    }
+    for (auto& slot : m_.slot_of_page) slot = kNoSlot;
+    slots_used_ = 0;
+    transferring_ = false;
+}
+
 Status CheckpointEngine::epoch_boundary() {
     std::uint64_t begin = clock_.now();
     // A transfer still running at the next boundary is completed now: the backup must be at

@@ -54,6 +54,9 @@ public:
     // EPOCH_END) when all pages are out.
     Status transfer(std::uint64_t max_pages);
     bool transferring() const { return transferring_; }
+    // The peer is gone: drops the epoch being transferred (pages copy-on-write protected for it
+    // become writable, page slots free). start() begins again with a full epoch for a new peer.
+    void abandon();
     // A guest write hit a write-protected page of guest RAM (only checkpointing protects RAM).
     // The page is writable again afterwards; false if gpa is outside guest RAM.
     bool on_write_fault(std::uint64_t gpa);
@@ -66,6 +69,8 @@ public:
     // The last epoch whose EPOCH_END went out.
     const EpochStats& completed_stats() const { return completed_stats_; }
     std::uint64_t epochs_started() const { return next_epoch_; }
+    // Pages below this guest page number are encoded (the epoch being transferred).
+    std::uint64_t cursor() const { return cursor_; }
     std::uint64_t last_completed_epoch() const { return completed_epoch_; }
     bool has_completed() const { return has_completed_; }
     // The digest of the captured CPU state of the epoch being (or last) transferred.

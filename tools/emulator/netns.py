@@ -6,9 +6,12 @@ cannot collide, and it is always torn down (context manager, atexit)."""
 from __future__ import annotations
 
 import atexit
+import ctypes
 import os
 import subprocess
 import uuid
+
+CLONE_NEWNET = 0x40000000
 
 _live: list["ClientNetwork"] = []
 
@@ -54,6 +57,19 @@ class ClientNetwork:
         _run(*ns, "ip", "addr", "add", self.client_ip, "dev", "br0")
         _run(*ns, "ip", "link", "set", "br0", "up")
         return self
+
+    def enter(self) -> None:
+        """Moves this process (its main thread: call it from there) into the namespace, so that
+        everything it starts from now on (emulators with tap NICs, the test hub on localhost,
+        clients) shares one network. Python 3.11 has no os.setns: libc's setns(2) it is."""
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(f"/run/netns/{self.name}", os.O_RDONLY)
+        try:
+            if libc.setns(fd, CLONE_NEWNET) != 0:
+                err = ctypes.get_errno()
+                raise OSError(err, f"setns into {self.name}: {os.strerror(err)}")
+        finally:
+            os.close(fd)
 
     def prefix(self) -> list[str]:
         """What to put before a command to run it inside the namespace."""

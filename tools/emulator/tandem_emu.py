@@ -111,6 +111,15 @@ class EmulatorRun:
         if self in _live_runs:
             _live_runs.remove(self)
 
+    def kill(self) -> None:
+        """Pulls the plug: SIGKILL to the emulator's whole process group at once (no shutdown)."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+
     def send(self, text: str) -> None:
         """Types text on the machine's console (only for runs with an interactive console)."""
         raise NotImplementedError(f"{self.name} has no interactive console in this configuration")

@@ -1,0 +1,111 @@
+// The backup's side of a protected pair (DESIGN §3 step 6, §5). It follows the primary's
+// checkpoint stream into the backup image (each epoch staged, validated, applied whole) and
+// acknowledges every committed epoch. When the primary falls silent on the link for the
+// timeout, it probes the primary on the client network (the split-brain guard): an answer means
+// the link, not the primary, failed — the backup does not promote, its image is stale from then
+// on (the primary serves unprotected), so it starts over as a new backup. No answer within the
+// probe window, and a committed epoch the primary declared protected: promote.
+//
+// Polled: the owner hands received link frames to the transport, valid probe replies to
+// on_probe_reply(), and calls poll() often; poll() returning true means "take over now".
+#pragma once
+
+#include <cstdint>
+
+#include "hypervisor/console/writer.hpp"
+#include "replication/checkpoint/backup_image.hpp"
+#include "replication/checkpoint/decoder.hpp"
+#include "replication/link/client_probe.hpp"
+#include "replication/link/transport.hpp"
+
+namespace tandem::engine {
+
+class ProbeSender {
+public:
+    virtual void send_probe(const link::Challenge& challenge) = 0;
+
+protected:
+    ~ProbeSender() = default;
+};
+
+struct BackupOptions {
+    std::uint64_t probe_interval_ns = 10'000'000;
+    std::uint32_t probes = 5;              // the window is probes * probe_interval
+    std::uint64_t progress_ns = 1'000'000'000;
+    std::uint64_t retry_after_refusal_ns = 1'000'000'000;
+};
+
+struct BackupStats {
+    std::uint64_t epochs_committed = 0;
+    std::uint64_t acks_sent = 0;
+    std::uint64_t stream_bytes = 0;
+    std::uint64_t probes_sent = 0;
+    std::uint64_t probe_replies = 0;
+    std::uint64_t stale_rejoins = 0;
+    std::uint64_t unexpected_messages = 0;
+};
+
+class BackupReplicator final : public link::MessageSink {
+public:
+    enum class State : std::uint8_t { connecting, following, probing, takeover };
+    using Random64 = std::uint64_t (*)();
+
+    BackupReplicator(checkpoint::BackupImage& image, checkpoint::StreamDecoder& decoder, link::Transport& transport,
+                     link::Clock& clock, ProbeSender& prober, Writer& out)
+        : image_(image), decoder_(decoder), transport_(transport), clock_(clock), prober_(prober), out_(out) {}
+
+    // Starts the link as the backup (role forced). random gives session ids and challenges.
+    Status listen(const link::TransportConfig& config, const link::LinkSecret& secret, Random64 random,
+                  const BackupOptions& options);
+    // True once: the primary is gone and this backup holds a protected epoch: take over now.
+    bool poll();
+    void on_probe_reply(const link::ProbeFrame& reply);
+    void on_message(const link::Message& message) override;
+
+    State state() const { return state_; }
+    // The committed epoch is one the primary protected: a takeover keeps every promise made.
+    bool is_protected() const { return has_notice_ && image_.has_committed() && image_.committed_epoch() >= protected_from_; }
+    const BackupStats& stats() const { return stats_; }
+    void status(Writer& out) const;
+
+private:
+    void rejoin(const char* why);
+    void send_ack();
+    void begin_probing();
+    void note_progress();
+
+    checkpoint::BackupImage& image_;
+    checkpoint::StreamDecoder& decoder_;
+    link::Transport& transport_;
+    link::Clock& clock_;
+    ProbeSender& prober_;
+    Writer& out_;
+
+    link::TransportConfig config_{};
+    link::LinkSecret secret_{};
+    Random64 random_ = nullptr;
+    BackupOptions options_{};
+
+    State state_ = State::connecting;
+    std::uint64_t hellos_seen_ = 0;
+    bool refusal_reported_ = false;
+    std::uint64_t refused_at_ = 0;
+    bool has_notice_ = false;
+    std::uint64_t protected_from_ = 0;
+    bool announced_protected_ = false;
+    bool acked_any_ = false;
+    std::uint64_t acked_ = 0;
+    bool stream_failed_ = false;
+    std::uint64_t next_progress_ns_ = 0;
+    // Probing.
+    link::Challenge challenge_{};
+    std::uint32_t probes_sent_ = 0;
+    std::uint64_t probing_since_ns_ = 0;
+    std::uint64_t next_probe_ns_ = 0;
+    bool answered_ = false;
+    BackupStats stats_{};
+};
+
+const char* backup_state_name(BackupReplicator::State state);
+
+}  // namespace tandem::engine

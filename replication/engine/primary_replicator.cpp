@@ -1,0 +1,233 @@
+#include "replication/engine/primary_replicator.hpp"
+
+#include "replication/engine/pair_notice.hpp"
+
+namespace tandem::engine {
+
+const char* primary_phase_name(PrimaryReplicator::Phase phase) {
+    switch (phase) {
+    case PrimaryReplicator::Phase::waiting: return "waiting for a backup (UNPROTECTED)";
+    case PrimaryReplicator::Phase::syncing: return "copying the guest to the backup (not yet protected)";
+    case PrimaryReplicator::Phase::protecting: return "protected";
+    }
+    return "?";
+}
+
+Status PrimaryReplicator::listen(const link::TransportConfig& config, const link::LinkSecret& secret,
+                                 SessionSource new_session, const PrimaryOptions& options) {
+    if (options.epoch_ticks == 0 || options.slice_ticks == 0) return Error::of("pair: epoch and slice lengths must be set");
+    if (new_session == nullptr) return Error::of("pair: no session id source");
+    config_ = config;
+    config_.role = Role::primary;
+    secret_ = secret;
+    new_session_ = new_session;
+    options_ = options;
+    phase_ = Phase::waiting;
+    output_.set_holding(false);
+    config_.session_id = new_session_();
+    return transport_.start(config_, secret_);
+}
+
+void PrimaryReplicator::restart_link() {
+    config_.session_id = new_session_();
+    refusal_reported_ = false;
+    if (auto s = transport_.start(config_, secret_); !s) {
+        print(out_, "pair: the link could not restart: ");
+        println(out_, "{}", s.error());
+    }
+}
+
+void PrimaryReplicator::fail(const char* what, const Error& e) {
+    print(out_, "pair: checkpointing failed ({}): ", what);
+    println(out_, "{}", e);
+    lose_backup("checkpointing stopped");
+}
+
+void PrimaryReplicator::lose_backup(const char* why) {
+    bool was_protecting = phase_ == Phase::protecting;
+    std::size_t held = output_.held();
+    engine_.abandon();
+    queue_.clear();
+    output_.set_holding(false);  // no backup to wait for: the held frames go now
+    phase_ = Phase::waiting;
+    notice_pending_ = false;
+    has_ack_ = false;
+    announced_protected_ = false;
+    ++stats_.backups_lost;
+    println(out_, "pair: backup lost ({}): the guest keeps running UNPROTECTED{}; {} held frames released; waiting for a "
+                  "backup to join",
+            why, was_protecting ? "" : " (the backup never reached protection)", held);
+    restart_link();
+}
+
+Status PrimaryReplicator::begin_sync() {
+    hellos_seen_ = transport_.stats().peer_hellos_after_established;
+    // The new backup starts from a zero image: deltas are against what it holds.
+    if (auto s = reference_.fill(0, 0, reference_.size()); !s) return s;
+    queue_.clear();
+    sync_round_ = 0;
+    completed_any_ = false;
+    has_ack_ = false;
+    std::uint64_t now = clock_.now();
+    if (auto s = engine_.start(); !s) return s;
+    first_epoch_ = engine_.stats().epoch;
+    last_capture_at_ = now;
+    next_epoch_at_ = now + options_.epoch_ticks;
+    next_progress_at_ = now + options_.progress_ticks;
+    phase_ = Phase::syncing;
+    ++stats_.backups_joined;
+    const link::HandshakeParams& peer = transport_.peer_params();
+    println(out_, "pair: backup joined (session {}); copying the guest ({}) while it runs, from epoch {}",
+            hex(transport_.peer_session(), 16), Bytes{peer.guest_memory}, first_epoch_);
+    return success();
+}
+
+Status PrimaryReplicator::tick() {
+    transport_.poll();
+    output_.flush_released();
+    std::uint64_t now = clock_.now();
+    if (phase_ == Phase::waiting) {
+        if (transport_.established()) {
+            if (auto s = begin_sync(); !s) fail("starting the copy", s.error());
+        } else if (transport_.refusal() != nullptr) {
+            if (!refusal_reported_) {
+                refusal_reported_ = true;
+                refused_at_ = now;
+                print(out_, "pair: a backup was refused: ");
+                println(out_, "{}", transport_.refusal_error());
+            } else if (now - refused_at_ >= options_.epoch_ticks * 40) {
+                restart_link();  // listen again (for a correctly configured backup)
+            }
+        }
+        return success();
+    }
+    if (!transport_.established()) {
+        lose_backup("the link is down");
+        return success();
+    }
+    if (transport_.peer_silent()) {
+        lose_backup("silent on the link");
+        return success();
+    }
+    if (transport_.stats().peer_hellos_after_established != hellos_seen_) {
+        lose_backup("a new backup session appeared: the backup restarted");
+        return success();
+    }
+
+    pump();
+    if (engine_.transferring()) {
+        std::uint64_t until = now + options_.slice_ticks;
+        while (engine_.transferring() && queue_.room() >= kStepRoom && clock_.now() < until) {
+            if (auto s = engine_.transfer(1); !s) {
+                fail("encoding", s.error());
+                return success();
+            }
+        }
+        after_transfer();
+        pump();
+    }
+    if (phase_ == Phase::syncing && options_.progress_ticks != 0 && now >= next_progress_at_ &&
+        engine_.stats().epoch == first_epoch_ && engine_.transferring()) {
+        next_progress_at_ = now + options_.progress_ticks;
+        println(out_, "pair: full copy to the backup: page {} of {} guest pages encoded, {} queued for the link",
+                engine_.cursor(), engine_.stats().dirty_pages, Bytes{queue_.size()});
+    }
+    if (!engine_.transferring() && now >= next_epoch_at_) {
+        if (auto s = boundary(); !s) fail("epoch boundary", s.error());
+    }
+    return success();
+}
+
+Status PrimaryReplicator::boundary() {
+    std::uint64_t now = clock_.now();
+    // The pre-copy has converged when the last epoch's transfer fitted in about its length.
+    bool converged = phase_ == Phase::syncing && engine_.stats().epoch != first_epoch_ &&
+                     now - last_capture_at_ <= 2 * options_.epoch_ticks;
+    bool give_up_converging = phase_ == Phase::syncing && sync_round_ + 1 >= options_.max_sync_rounds;
+    if (auto s = engine_.epoch_boundary(); !s) return s;
+    last_capture_at_ = now;
+    next_epoch_at_ = now + options_.epoch_ticks;
+    std::uint64_t epoch = engine_.stats().epoch;
+    const EpochStats& st = engine_.stats();
+    stats_.pause_ticks_total += st.pause_ticks;
+    if (st.pause_ticks > stats_.pause_ticks_max) stats_.pause_ticks_max = st.pause_ticks;
+    if (phase_ == Phase::syncing) {
+        ++sync_round_;
+        if (converged || give_up_converging) {
+            phase_ = Phase::protecting;
+            protected_from_ = epoch;
+            notice_pending_ = true;
+            output_.set_holding(true);
+            println(out_, "pair: pre-copy {} after {} rounds: protecting from epoch {}; guest output now waits for the "
+                          "backup's acknowledgement",
+                    converged ? "converged" : "did not converge", sync_round_, epoch);
+        }
+    }
+    // Frames the guest sends from now on were produced after this capture: they belong to the
+    // next epoch and leave once the backup holds it.
+    output_.set_epoch(engine_.epochs_started());
+    pump();
+    return success();
+}
+
+void PrimaryReplicator::after_transfer() {
+    if (!engine_.has_completed()) return;
+    std::uint64_t epoch = engine_.last_completed_epoch();
+    if (completed_any_ && epoch == completed_seen_) return;
+    completed_any_ = true;
+    completed_seen_ = epoch;
+    const EpochStats& e = engine_.completed_stats();
+    ++stats_.epochs_completed;
+    stats_.dirty_pages_total += e.dirty_pages;
+    stats_.stream_bytes_total += e.bytes;
+    if (options_.epoch_report) {
+        println(out_, "checkpoint-epoch: {} dirty={} pause_ticks={} backlog_ticks={} bytes={} full={} delta={} zero={} cow={}",
+                e.epoch, e.dirty_pages, e.pause_ticks, e.backlog_ticks, e.bytes, e.pages_full, e.pages_delta, e.pages_zero,
+                e.cow_copies);
+    }
+    if (epoch == first_epoch_) println(out_, "pair: the full copy is encoded ({} stream bytes)", e.bytes);
+}
+
+void PrimaryReplicator::pump() {
+    if (notice_pending_ && transport_.can_send()) {
+        std::uint8_t notice[kPairNoticeSize];
+        encode_pair_notice({PairNoticeKind::protected_from, protected_from_}, notice);
+        if (transport_.send(link::FrameType::data, protected_from_, notice)) notice_pending_ = false;
+    }
+    std::size_t limit = transport_.max_message_size();
+    if (limit > sizeof(message_)) limit = sizeof(message_);
+    while (queue_.size() != 0 && transport_.can_send()) {
+        std::size_t n = queue_.peek({message_, limit});
+        if (!transport_.send(link::FrameType::pages, engine_.stats().epoch, {message_, n})) return;
+        queue_.drop(n);
+    }
+}
+
+void PrimaryReplicator::on_message(const link::Message& m) {
+    if (m.type != link::FrameType::epoch_ack || !m.payload.empty()) {
+        ++stats_.unexpected_messages;
+        return;
+    }
+    if (phase_ == Phase::waiting) return;
+    ++stats_.acks;
+    if (has_ack_ && m.epoch <= acked_) return;
+    has_ack_ = true;
+    acked_ = m.epoch;
+    if (phase_ != Phase::protecting) return;
+    output_.release_through(acked_);
+    if (!announced_protected_ && acked_ >= protected_from_) {
+        announced_protected_ = true;
+        println(out_, "pair: PROTECTED: the backup holds epoch {}; it takes over if this machine fails", acked_);
+    }
+}
+
+void PrimaryReplicator::status(Writer& out) const {
+    println(out, "pair: primary, {}", primary_phase_name(phase_));
+    if (phase_ == Phase::waiting) return;
+    println(out, "pair: epoch {} captured, backup acknowledged {}{}, protected from {}; {} frames held; {} backups "
+                 "joined, {} lost",
+            engine_.epochs_started() == 0 ? 0 : engine_.epochs_started() - 1, acked_, has_ack_ ? "" : " (none yet)",
+            protected_from_, output_.held(), stats_.backups_joined, stats_.backups_lost);
+}
+
+}  // namespace tandem::engine

@@ -1,0 +1,122 @@
+// The primary's side of a protected pair (DESIGN §1, §3, §5), driven at every 1 ms timer tick
+// with the guest paused. It owns the protocol, not the hardware: the checkpoint engine captures,
+// the stream queue buffers the encoded records, the transport carries them, the output-commit
+// buffer holds the guest's frames.
+//
+//  waiting    no backup: the guest runs unprotected, its output passes straight through; the
+//             link waits for a backup's HELLO.
+//  syncing    a backup joined: epoch 0 is the whole guest (copy-on-write, or copied during the
+//             pause with capture=copy) streamed while the guest runs, then epochs of the pages
+//             dirtied meanwhile, until one transfer keeps up with the epoch length (the pre-copy
+//             has converged). Output still passes through: the backup may not take over yet.
+//  protected  from epoch P on (announced to the backup with a notice), the frames the guest
+//             sends after the capture of epoch N leave only when the backup acknowledged N+1,
+//             i.e. holds a state that produced them.
+//
+// Losing the backup (silent for the timeout, or a new backup session appearing) ends the epoch
+// in flight, releases every held frame, says so, and waits for a backup again.
+#pragma once
+
+#include <cstdint>
+
+#include "hypervisor/console/writer.hpp"
+#include "hypervisor/vm/guest_memory.hpp"
+#include "replication/engine/checkpoint_engine.hpp"
+#include "replication/engine/output_commit.hpp"
+#include "replication/engine/stream_queue.hpp"
+#include "replication/link/transport.hpp"
+
+namespace tandem::engine {
+
+struct PrimaryOptions {
+    std::uint64_t epoch_ticks = 0;     // clock ticks between epoch boundaries
+    std::uint64_t slice_ticks = 0;     // at most this long encoding per tick
+    std::uint64_t progress_ticks = 0;  // a progress line this often while syncing (0: never)
+    std::uint32_t max_sync_rounds = 50;  // protect from then on even if the pre-copy did not converge
+    bool epoch_report = false;           // one "checkpoint-epoch:" line per completed epoch
+};
+
+struct PrimaryStats {
+    std::uint64_t backups_joined = 0;
+    std::uint64_t backups_lost = 0;
+    std::uint64_t epochs_completed = 0;
+    std::uint64_t acks = 0;
+    std::uint64_t unexpected_messages = 0;
+    std::uint64_t pause_ticks_total = 0, pause_ticks_max = 0;
+    std::uint64_t dirty_pages_total = 0, stream_bytes_total = 0;
+};
+
+class PrimaryReplicator final : public link::MessageSink {
+public:
+    enum class Phase : std::uint8_t { waiting, syncing, protecting };
+    using SessionSource = std::uint64_t (*)();
+
+    PrimaryReplicator(CheckpointEngine& engine, GuestMemory& reference, StreamQueue& queue, OutputCommitBuffer& output,
+                      link::Transport& transport, const TickClock& clock, Writer& out)
+        : engine_(engine), reference_(reference), queue_(queue), output_(output), transport_(transport), clock_(clock),
+          out_(out) {}
+
+    // Starts the link as the primary (role forced) and waits for a backup; every restart takes a
+    // fresh session id from new_session.
+    Status listen(const link::TransportConfig& config, const link::LinkSecret& secret, SessionSource new_session,
+                  const PrimaryOptions& options);
+    // One timer tick, guest paused; received link frames were handed to the transport before.
+    Status tick();
+    void on_message(const link::Message& message) override;
+
+    Phase phase() const { return phase_; }
+    // Checkpointing runs (dirty tracking and copy-on-write faults belong to the engine).
+    bool capturing() const { return phase_ != Phase::waiting; }
+    bool has_ack() const { return has_ack_; }
+    std::uint64_t acked_epoch() const { return acked_; }
+    std::uint64_t protected_from() const { return protected_from_; }
+    const PrimaryStats& stats() const { return stats_; }
+    void status(Writer& out) const;
+
+private:
+    static constexpr std::size_t kStepRoom = 64 * 1024;  // queue room needed to encode one more page
+
+    Status begin_sync();
+    Status boundary();
+    void pump();
+    void after_transfer();
+    void lose_backup(const char* why);
+    void restart_link();
+    void fail(const char* what, const Error& e);
+
+    CheckpointEngine& engine_;
+    GuestMemory& reference_;
+    StreamQueue& queue_;
+    OutputCommitBuffer& output_;
+    link::Transport& transport_;
+    const TickClock& clock_;
+    Writer& out_;
+
+    link::TransportConfig config_{};
+    link::LinkSecret secret_{};
+    SessionSource new_session_ = nullptr;
+    PrimaryOptions options_{};
+
+    Phase phase_ = Phase::waiting;
+    std::uint64_t hellos_seen_ = 0;
+    bool refusal_reported_ = false;
+    std::uint64_t refused_at_ = 0;
+    std::uint64_t next_epoch_at_ = 0;
+    std::uint64_t last_capture_at_ = 0;
+    std::uint64_t next_progress_at_ = 0;
+    std::uint32_t sync_round_ = 0;
+    std::uint64_t first_epoch_ = 0;
+    std::uint64_t protected_from_ = 0;
+    bool notice_pending_ = false;
+    bool has_ack_ = false;
+    bool announced_protected_ = false;
+    std::uint64_t acked_ = 0;
+    std::uint64_t completed_seen_ = 0;
+    bool completed_any_ = false;
+    PrimaryStats stats_{};
+    std::uint8_t message_[link::kMaxPayload]{};
+};
+
+const char* primary_phase_name(PrimaryReplicator::Phase phase);
+
+}  // namespace tandem::engine

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Protected-pair benchmark (issue 6): figures, not pass/fail.
+
+Two Bochs machines (tests/e2e/pair_lab.py: link through the test hub, client network in a
+namespace, the counter service in the guest), `clock: sync=slowdown` so both machines and the
+client share wall-clock time. Prints:
+  * the failover gap: last reply from the old primary to first reply from the new one, in the
+    client's clock, for several kill points (silence timeout + probe window + restore + resend);
+  * request round trips unprotected (before a backup joins) and protected (output commit: a
+    reply waits for the end of its epoch and the backup's acknowledgement);
+  * the epochs' capture pause, dirty pages and stream bytes from the primary's epoch report.
+Emulated time: Bochs' TSC runs at 50 M instructions/s, so pause microseconds are instruction
+counts / 50. Wall-clock figures depend on the host's load (Bochs may fall behind real time).
+
+Reproduce (root: network namespaces):
+    cmake --build build && sudo python3 tests/bench/pair_bench.py [kills] [epoch_ms] [failover_ms]
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+from e2e_common import require_built  # noqa: E402
+from pair_lab import PROTECTED_BACKUP, PROTECTED_PRIMARY, TOOK_OVER, PairLab  # noqa: E402
+
+TSC_KHZ = 50_000
+EPOCH = re.compile(r"^checkpoint-epoch: (\d+) dirty=(\d+) pause_ticks=(\d+) backlog_ticks=(\d+) bytes=(\d+) ", re.M)
+STEP = 300
+
+
+def wait_count(machine, pattern: str, more_than: int) -> None:
+    deadline = time.monotonic() + STEP
+    while len(re.findall(pattern, machine.tandem_console(), re.M)) <= more_than:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for /{pattern}/")
+        time.sleep(0.2)
+
+
+def summary(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return (f"n={len(values)} min {min(values):.0f} median {statistics.median(values):.0f} "
+            f"mean {statistics.mean(values):.0f} max {max(values):.0f}")
+
+
+def main() -> int:
+    require_built()
+    kills = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    epoch_ms = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    failover_ms = int(sys.argv[3]) if len(sys.argv) > 3 else 300
+    rng = random.Random(1)
+    lab = PairLab("bench-pair", seed=1, epoch_ms=epoch_ms, failover_ms=failover_ms, extra="epoch_report=1")
+    gaps: list[float] = []
+    epochs: list[tuple[int, ...]] = []
+    try:
+        a = lab.boot(0, "primary")
+        a.wait_for(r"^tandem: console ready", STEP)
+        lab.start_client(interval=0.02)
+        lab.wait_replies(50, STEP)
+        unprotected_rtts = [r["rtt"] * 1000 for r in lab.replies()[5:]]
+        machines, primary = lab.machines, 0
+        lab.boot(1, "backup").wait_for(PROTECTED_BACKUP, STEP)
+        a.wait_for(PROTECTED_PRIMARY, STEP)
+        n = len(lab.replies())
+        lab.wait_replies(n + 100, STEP)
+        protected_rtts = [r["rtt"] * 1000 for r in lab.replies()[n:] if r["tries"] == 1]
+        for _ in range(kills):
+            backup = 1 - primary
+            lab.wait_replies(len(lab.replies()) + 20, STEP)
+            time.sleep(rng.uniform(0, 1))
+            console = machines[primary].tandem_console()
+            epochs += [tuple(int(x) for x in m) for m in EPOCH.findall(console)]
+            before = lab.replies()
+            lab.kill(primary)
+            machines[backup].wait_for(TOOK_OVER, STEP)
+            lab.wait_replies(len(before) + 1, STEP)
+            gaps.append((lab.replies()[len(before)]["t"] - before[-1]["t"]) * 1000)
+            protected = len(re.findall(PROTECTED_PRIMARY, machines[backup].tandem_console(), re.M))
+            lab.boot(primary, "backup").wait_for(PROTECTED_BACKUP, STEP)
+            wait_count(machines[backup], PROTECTED_PRIMARY, protected)
+            primary = backup
+        lab.stop_client()
+        replies = lab.replies()
+        values = [r["value"] for r in replies]
+        history_ok = values == list(range(1, len(values) + 1))
+    finally:
+        lab.close()
+
+    steady = [e for e in epochs if e[1] < 4096]  # the full copies are not steady-state epochs
+    print(f"Protected pair in Bochs: epochs of {epoch_ms} ms, failover after {failover_ms} ms of link silence "
+          f"+ a 50 ms probe window; {kills} kill points (seed 1)")
+    print(f"failover gap, client clock (ms):         {summary(gaps)}")
+    print(f"request round trip unprotected (ms):     {summary(unprotected_rtts)}")
+    print(f"request round trip protected (ms):       {summary(protected_rtts)}")
+    print(f"capture pause per epoch (emulated us):   {summary([e[2] * 1000 / TSC_KHZ for e in steady])}")
+    print(f"dirty pages per epoch:                   {summary([float(e[1]) for e in steady])}")
+    print(f"stream bytes per epoch:                  {summary([float(e[4]) for e in steady])}")
+    print(f"client history 1..{len(values)} across {kills} failovers: {'intact' if history_ok else 'BROKEN'}")
+    print("Reproduce: cmake --build build && sudo python3 tests/bench/pair_bench.py "
+          f"{kills} {epoch_ms} {failover_ms}")
+    return 0 if history_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+// The protected pair's protocol, whole, on the host (pair_rig.hpp): joining and the pre-copy,
+// output commit, losing the backup, re-protection, takeover, the split-brain guard, a lossy link.
+#include <doctest/doctest.h>
+
+#include "pair_rig.hpp"
+
+using namespace pair_test;
+using tandem::DirtyTracking;
+using tandem::engine::CaptureMode;
+using Phase = tandem::engine::PrimaryReplicator::Phase;
+using BState = tandem::engine::BackupReplicator::State;
+
+namespace {
+
+constexpr std::uint64_t kPages = 96;
+constexpr std::uint64_t kSecond = 1'000'000'000;
+
+// Every frame produced while output was held left only when the backup held the state that
+// produced it (checked at the moment it left, while the backup was still there).
+void check_output_commit(const PairRig& rig, std::uint64_t up_to_sequence = ~0ull) {
+    unsigned held = 0;
+    for (const Wire::Sent& s : rig.wire.sent) {
+        if (s.sequence > up_to_sequence || !s.produced_protected) continue;
+        ++held;
+        INFO("frame " << s.sequence << " produced in epoch " << s.produced_epoch);
+        CHECK(s.backup_held);
+    }
+    CHECK(held > 0);
+}
+
+void check_in_order(const PairRig& rig) {
+    for (std::size_t i = 0; i < rig.wire.sent.size(); ++i) REQUIRE(rig.wire.sent[i].sequence == i);
+}
+
+}  // namespace
+
+TEST_CASE("pair: a backup joins a running primary, the pre-copy converges, output waits for acknowledgements") {
+    for (auto variant : {std::pair{DirtyTracking::write_protect, CaptureMode::cow},
+                         std::pair{DirtyTracking::ad_bits, CaptureMode::copy}, std::pair{DirtyTracking::pml, CaptureMode::cow}}) {
+        auto [method, mode] = variant;
+        CAPTURE(static_cast<int>(variant.first));
+        PairRig rig(kPages, 11, method, mode);
+        rig.start_primary();
+        rig.run_for(200'000'000);  // the guest runs alone first: output passes straight through
+        CHECK(rig.primary->phase() == Phase::waiting);
+        std::size_t before = rig.wire.sent.size();
+        CHECK(before > 0);
+        rig.start_backup();
+        REQUIRE(rig.run_until([&] { return rig.protected_pair(); }, 10 * kSecond));
+        CHECK(rig.primary_out.contains("backup joined"));
+        CHECK(rig.primary_out.contains("protecting from epoch"));
+        CHECK(rig.primary_out.contains("PROTECTED"));
+        CHECK(rig.backup_out.contains("PROTECTED"));
+        rig.run_for(2 * kSecond);
+        check_output_commit(rig);
+        check_in_order(rig);
+        rig.quiesce_and_compare();
+        CHECK(rig.backup->replicator->stats().unexpected_messages == 0);
+    }
+}
+
+TEST_CASE("pair: the primary that loses its backup releases held output, says so, and serves on unprotected") {
+    PairRig rig(kPages, 12, DirtyTracking::write_protect, CaptureMode::cow);
+    rig.start_primary();
+    rig.start_backup();
+    REQUIRE(rig.run_until([&] { return rig.protected_pair(); }, 10 * kSecond));
+    rig.run_for(300'000'000);
+    rig.kill_backup();
+    std::uint64_t produced_at_kill = rig.frames_produced;
+    REQUIRE(rig.run_until([&] { return rig.primary->phase() == Phase::waiting; }, kSecond));
+    CHECK(rig.primary_out.contains("backup lost (silent on the link)"));
+    CHECK(rig.primary_out.contains("UNPROTECTED"));
+    CHECK(rig.output.held() == 0);
+    // Unprotected: frames leave at once.
+    std::uint64_t sent = rig.wire.sent.size();
+    rig.run_for(200'000'000);
+    CHECK(rig.wire.sent.size() > sent);
+    CHECK(rig.wire.sent.size() == rig.frames_produced);
+    CHECK(rig.frames_produced > produced_at_kill);
+    check_in_order(rig);
+    // Pages protected for the abandoned epoch are writable again: the guest runs on without the
+    // engine (guest_write REQUIREs every write to succeed).
+    CHECK_FALSE(rig.engine->transferring());
+}
+
+TEST_CASE("pair: a restarted backup rejoins, is brought up to date while the guest runs, and protects again") {
+    PairRig rig(kPages, 13, DirtyTracking::pml, CaptureMode::cow);
+    rig.start_primary();
+    rig.start_backup();
+    REQUIRE(rig.run_until([&] { return rig.protected_pair(); }, 10 * kSecond));
+    for (int round = 0; round < 3; ++round) {
+        CAPTURE(round);
+        rig.kill_backup();
+        REQUIRE(rig.run_until([&] { return rig.primary->phase() == Phase::waiting; }, kSecond));
+        rig.run_for(100'000'000);
+        std::uint64_t joined = rig.primary->stats().backups_joined;
+        rig.start_backup();
+        REQUIRE(rig.run_until([&] { return rig.protected_pair(); }, 10 * kSecond));
+        CHECK(rig.primary->stats().backups_joined == joined + 1);
+        rig.quiesce_and_compare();
+    }
+    CHECK(rig.primary->stats().backups_lost == 3);
+}
+
+TEST_CASE("pair: a backup restarted faster than the silence timeout is noticed as a new session") {
+    PairRig rig(kPages, 14, DirtyTracking::write_protect, CaptureMode::cow);
+    rig.start_primary();
+    rig.start_backup();
+    REQUIRE(rig.run_until([&] { return rig.protected_pair(); }, 10 * kSecond));
+    rig.start_backup();  // a new session at once
+    REQUIRE(rig.run_until([&] { return rig.primary->stats().backups_lost == 1; }, kSecond));
+    CHECK(rig.primary_out.contains("new backup session"));
+    REQUIRE(rig.run_until([&] { return rig.protected_pair(); }, 10 * kSecond));
+    rig.quiesce_and_compare();
+}
+
+TEST_CASE("pair: when the primary dies the backup probes, hears nothing, and takes over a state clients agree with") {
+    for (std::uint64_t seed : {21u, 22u, 23u, 24u, 25u}) {
+        CAPTURE(seed);
+        PairRig rig(kPages, seed, DirtyTracking::write_protect, CaptureMode::cow);
+        rig.start_primary();
+        rig.start_backup();
+        REQUIRE(rig.run_until([&] { return rig.protected_pair(); }, 10 * kSecond));
+        rig.run_for(test::mix64(seed) % 500'000'000);  // a random point
+        rig.kill_primary();
+        std::uint64_t killed_at = rig.clock.now;
+        REQUIRE(rig.run_until([&] { return rig.took_over; }, 2 * kSecond));
+        const BackupSide& b = *rig.backup;
+        CHECK(b.prober.probes == 5);
+        CHECK(rig.backup_out.contains("taking over from epoch"));
+        // Silence timeout plus the probe window, not more.
+        CHECK(rig.clock.now - killed_at <= 100'000'000 + 5 * 10'000'000 + 10'000'000);
+        // Whatever any client saw was produced by a state the new primary has.
+        std::uint64_t committed = b.rig.backup->committed_epoch();
+        for (const Wire::Sent& s : rig.wire.sent) {
+            if (s.produced_protected) CHECK(s.produced_epoch <= committed);
+        }
+        CHECK(b.replicator->is_protected());
+    }
+}
+
+TEST_CASE("pair: a partitioned link with both machines alive: the backup does not take over (split-brain guard)") {
+    PairRig rig(kPages, 31, DirtyTracking::write_protect, CaptureMode::cow);
+    rig.start_primary();
+    rig.start_backup();
+    REQUIRE(rig.run_until([&] { return rig.protected_pair(); }, 10 * kSecond));
+    rig.backup->prober.primary_answers = true;  // the primary is alive on the client network
+    rig.link.set_partitioned(true);
+    rig.run_for(kSecond);
+    CHECK_FALSE(rig.took_over);
+    CHECK(rig.backup->prober.probes >= 1);
+    CHECK(rig.backup_out.contains("split-brain guard"));
+    CHECK(rig.backup->replicator->state() == BState::connecting);
+    CHECK_FALSE(rig.backup->rig.backup->has_committed());  // the stale image is gone
+    CHECK(rig.primary->phase() == Phase::waiting);
+    CHECK(rig.output.held() == 0);
+    // Only one machine ever answered clients: the backup never ran the guest, and the primary's
+    // output continues in order.
+    check_in_order(rig);
+    // The link heals: the backup joins again as a new backup and protection resumes.
+    rig.link.set_partitioned(false);
+    REQUIRE(rig.run_until([&] { return rig.protected_pair(); }, 10 * kSecond));
+    rig.quiesce_and_compare();
+}
+
+TEST_CASE("pair: a backup whose primary dies before protection began does not take over") {
+    PairRig rig(512, 41, DirtyTracking::write_protect, CaptureMode::cow);
+    rig.writes_per_tick = 40;  // keeps the pre-copy busy
+    rig.start_primary();
+    rig.start_backup();
+    REQUIRE(rig.run_until([&] { return rig.primary->phase() == Phase::syncing; }, kSecond));
+    rig.run_for(5'000'000);
+    REQUIRE(rig.primary->phase() == Phase::syncing);
+    rig.kill_primary();
+    rig.run_for(kSecond);
+    CHECK_FALSE(rig.took_over);
+    CHECK(rig.backup_out.contains("cannot take over"));
+    CHECK(rig.backup->replicator->state() == BState::connecting);
+}
+
+TEST_CASE("pair: 5% loss and reordering on the link: protection, output commit and a consistent image") {
+    PairRig rig(kPages, 51, DirtyTracking::pml, CaptureMode::cow);
+    test::LinkFaults f;
+    f.loss = 0.05;
+    f.reorder = 0.05;
+    f.reorder_max_ns = 5'000'000;
+    f.jitter_ns = 200'000;
+    rig.link.set_faults(f);
+    rig.start_primary();
+    rig.start_backup();
+    REQUIRE(rig.run_until([&] { return rig.protected_pair(); }, 20 * kSecond));
+    rig.run_for(2 * kSecond);
+    check_output_commit(rig);
+    check_in_order(rig);
+    rig.quiesce_and_compare();
+}
+
+TEST_CASE("pair: a backup with another link key is refused and said so on both sides; the primary serves on") {
+    PairRig rig(kPages, 61, DirtyTracking::write_protect, CaptureMode::cow);
+    rig.start_primary();
+    rig.start_backup(0x41);
+    rig.run_for(kSecond);
+    CHECK(rig.primary->phase() == Phase::waiting);
+    CHECK(rig.primary_out.contains("refused"));
+    CHECK(rig.backup_out.contains("refused"));
+    CHECK(rig.wire.sent.size() == rig.frames_produced);  // unprotected: nothing held
+}

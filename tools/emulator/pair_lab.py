@@ -1,0 +1,171 @@
+"""A protected pair on two Bochs machines for the end-to-end tests, the pair benchmark and the
+demo (issue 6): the replication
+link through the test hub, the client network in a network namespace (one tap per machine on a
+bridge, the client's address on the bridge), the counter-service guest on both, and a real client
+process that retries on timeout and sniffs, on each machine's tap, which machine answered.
+
+The whole test process enters the namespace (netns.ClientNetwork.enter), so the hub, the emulators
+and the client all share it. Machines are "slots" 0 and 1 (fixed MACs); a slot can be killed
+(SIGKILL of its emulator's process group) and booted again in either role."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from netns import ClientNetwork
+from tandem_emu import REPO, Bochs, build_dir, make_iso
+
+sys.path.insert(0, str(REPO / "tools" / "testhub"))
+from testhub import TestHub  # noqa: E402
+
+KEY = "5a" * 32
+GUEST_MAC = "52:54:00:12:34:56"
+GUEST_IP = "10.0.2.15"
+PORT = 7777
+CLIENT = REPO / "tools" / "emulator" / "counter_client.py"
+
+
+def workdir(name: str) -> Path:
+    """A fresh directory under the build tree for one run (kept afterwards for inspection)."""
+    path = build_dir() / "e2e" / name
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+PROTECTED_PRIMARY = r"^pair: PROTECTED: the backup holds epoch"
+PROTECTED_BACKUP = r"^pair: PROTECTED: epoch \d+ committed"
+TOOK_OVER = r"^pair: the guest resumes here from epoch (\d+)"
+
+
+def link_mac(slot: int) -> str:
+    return f"52:54:00:00:01:0{slot + 1}"
+
+
+def client_mac(slot: int) -> str:
+    return f"52:54:00:00:02:0{slot + 1}"
+
+
+class PairLab:
+    def __init__(self, name: str, seed: int = 1, epoch_ms: int = 20, failover_ms: int = 300, hard_timeout: float = 1500,
+                 extra: str = "", **hub_faults):
+        self.wd = workdir(name)
+        self.seed, self.epoch_ms, self.failover_ms, self.extra = seed, epoch_ms, failover_ms, extra
+        self.hard_timeout = hard_timeout
+        self.net = ClientNetwork(taps=2).start()
+        self.net.enter()
+        self.hub = TestHub(self.wd / "hub", ports=2, seed=seed, hard_timeout=hard_timeout, **hub_faults).start()
+        self.machines: dict[int, Bochs] = {}
+        self.boots = 0
+        self.client: subprocess.Popen | None = None
+        self.client_log = self.wd / "client.jsonl"
+        self.isos: dict[tuple[int, str], Path] = {}
+
+    # --- machines ---------------------------------------------------------------------------------
+    def cmdline(self, slot: int, role: str) -> str:
+        return (f"mode=checkpoint role={role} key={KEY} guest_kernel=counter guest_mem=16M "
+                f"guest_mac={GUEST_MAC} guest_ip={GUEST_IP} link_nic={link_mac(slot)} client_nic={client_mac(slot)} "
+                f"epoch_ms={self.epoch_ms} failover_ms={self.failover_ms} {self.extra} "
+                f'"guest_cmdline=ip={GUEST_IP} port={PORT}"')
+
+    def iso(self, slot: int, role: str) -> Path:
+        if (slot, role) not in self.isos:
+            self.isos[(slot, role)] = make_iso(self.wd / f"slot{slot}-{role}.iso", cmdline=self.cmdline(slot, role),
+                                               modules=[(build_dir() / "guests" / "counter.elf", "counter")])
+        return self.isos[(slot, role)]
+
+    def boot(self, slot: int, role: str) -> Bochs:
+        self.boots += 1
+        m = Bochs(self.wd / f"boot{self.boots}-slot{slot}-{role}", self.iso(slot, role), sync="slowdown",
+                  hard_timeout=self.hard_timeout,
+                  nics=[self.hub.e1000(slot, link_mac(slot)), self.net.e1000(slot, client_mac(slot))])
+        self.machines[slot] = m
+        return m.start()
+
+    def kill(self, slot: int) -> float:
+        """SIGKILL of the slot's emulator; returns the client clock's time of the kill."""
+        t = self.client_time()
+        self.machines[slot].kill()
+        return t
+
+    # --- the client -------------------------------------------------------------------------------
+    def start_client(self, count: int = 100000, interval: float = 0.05, timeout: float = 0.3, until: float = 1200):
+        self.client_started = time.monotonic()
+        with open(self.client_log, "w") as log:
+            self.client = subprocess.Popen(
+                ["timeout", "-s", "KILL", str(int(until) + 30), sys.executable, str(CLIENT), "--server", GUEST_IP,
+                 "--port", str(PORT), "--count", str(count), "--interval", str(interval), "--timeout", str(timeout),
+                 "--until", str(until), "--sniff", ",".join(self.net.taps)],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def client_time(self) -> float:
+        return time.monotonic() - self.client_started if self.client else 0.0
+
+    def records(self) -> list[dict]:
+        out = []
+        try:
+            lines = self.client_log.read_text().splitlines()
+        except FileNotFoundError:
+            return out
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass  # a line being written
+        return out
+
+    def replies(self) -> list[dict]:
+        return [r for r in self.records() if r["event"] == "reply"]
+
+    def wait_replies(self, n: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.replies()) < n:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the client got {len(self.replies())} replies, waited for {n}; "
+                                     f"last records: {self.records()[-5:]}")
+            if self.client and self.client.poll() is not None:
+                raise AssertionError(f"the client ended: {self.records()[-5:]}")
+            time.sleep(0.1)
+
+    def stop_client(self) -> None:
+        if self.client and self.client.poll() is None:
+            self.client.kill()
+            self.client.wait()
+
+    def close(self) -> dict:
+        self.stop_client()
+        for m in self.machines.values():
+            m.stop()
+        summary = self.hub.stop() or {}
+        self.net.close()
+        return summary
+
+    # --- judging ----------------------------------------------------------------------------------
+    def check_history(self, test) -> list[dict]:
+        """The client's view: reply values exactly 1, 2, 3, ... N (no repeat, no gap), late replies
+        repeating the value their id got; every reply seen on the wire agrees with that history."""
+        replies = self.replies()
+        values = [r["value"] for r in replies]
+        test.assertEqual(values, list(range(1, len(values) + 1)),
+                         f"client history is not 1..N: {self.first_difference(values)}")
+        by_id = {r["id"]: r["value"] for r in replies}
+        for r in self.records():
+            if r["event"] in ("late", "wire"):
+                parts = r["reply"].split()
+                if len(parts) == 3 and parts[0] == "ok" and int(parts[1]) in by_id:
+                    test.assertEqual(int(parts[2]), by_id[int(parts[1])], f"a reply disagrees with the history: {r}")
+        return replies
+
+    @staticmethod
+    def first_difference(values: list[int]) -> str:
+        for i, v in enumerate(values):
+            if v != i + 1:
+                return f"reply #{i + 1} has value {v} (context {values[max(0, i - 3):i + 4]})"
+        return "?"
+
+    def wire(self) -> list[dict]:
+        return [r for r in self.records() if r["event"] == "wire"]
