@@ -61,7 +61,7 @@ def main() -> int:
     try:
         a = lab.boot(0, "primary")
         a.wait_for(r"^tandem: console ready", STEP)
-        lab.start_client(interval=0.02)
+        lab.start_client(interval=0.02, timeout=0.1)  # retries every 100 ms: the gap's resolution
         lab.wait_replies(50, STEP)
         unprotected_rtts = [r["rtt"] * 1000 for r in lab.replies()[5:]]
         machines, primary = lab.machines, 0
@@ -77,10 +77,10 @@ def main() -> int:
             console = machines[primary].tandem_console()
             epochs += [tuple(int(x) for x in m) for m in EPOCH.findall(console)]
             before = lab.replies()
-            lab.kill(primary)
+            killed_at = lab.kill(primary)
             machines[backup].wait_for(TOOK_OVER, STEP)
-            lab.wait_replies(len(before) + 1, STEP)
-            gaps.append((lab.replies()[len(before)]["t"] - before[-1]["t"]) * 1000)
+            lab.wait_replies(len(before) + 3, STEP)
+            gaps.append(lab.failover_gap(primary, backup, killed_at) * 1000)
             protected = len(re.findall(PROTECTED_PRIMARY, machines[backup].tandem_console(), re.M))
             lab.boot(primary, "backup").wait_for(PROTECTED_BACKUP, STEP)
             wait_count(machines[backup], PROTECTED_PRIMARY, protected)

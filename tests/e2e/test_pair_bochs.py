@@ -76,10 +76,7 @@ class PairCase(unittest.TestCase):
                   f"{replies_at_kill[-1]['value'] if replies_at_kill else 0}", flush=True)
             m = lab.machines[backup].wait_for(TOOK_OVER, STEP)
             lab.wait_replies(len(replies_at_kill) + 3, STEP)
-            after = lab.replies()
-            last_before = replies_at_kill[-1]["t"] if replies_at_kill else killed_at
-            first_after = after[len(replies_at_kill)]["t"]
-            gaps.append(first_after - last_before)
+            gaps.append(lab.failover_gap(primary, backup, killed_at))
             print(f"  machine {backup} took over from epoch {m.group(1)}; client gap {gaps[-1] * 1000:.0f} ms", flush=True)
             # The killed machine comes back as the backup and the pair is protected again.
             protected_before = count(PROTECTED_PRIMARY, lab.machines[backup].tandem_console())

@@ -169,3 +169,11 @@ class PairLab:
 
     def wire(self) -> list[dict]:
         return [r for r in self.records() if r["event"] == "wire"]
+
+    def failover_gap(self, old: int, new: int, killed_at: float) -> float:
+        """Seconds from the old primary's last reply to the new primary's first, as seen on their
+        taps (client clock)."""
+        wire = [w for w in self.wire() if w["reply"].startswith("ok ")]
+        last_old = max((w["t"] for w in wire if w["tap"] == self.net.taps[old] and w["t"] <= killed_at), default=killed_at)
+        first_new = min(w["t"] for w in wire if w["tap"] == self.net.taps[new] and w["t"] > killed_at)
+        return first_new - last_old
