@@ -23,6 +23,7 @@ set(TANDEM_PORTABLE_SOURCES
   arch-x86_64/vmx/vmx_capabilities.cpp
   arch-x86_64/vmx/vmx_controls.cpp
   guest-boot/elf_loader.cpp
+  guest-boot/linux_boot.cpp
   guest-boot/test_guest_boot.cpp
   hypervisor/config/config.cpp
   hypervisor/console/console.cpp

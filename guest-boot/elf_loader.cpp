@@ -78,7 +78,8 @@ bool overlaps(std::uint64_t a0, std::uint64_t a1, std::uint64_t b0, std::uint64_
 
 }  // namespace
 
-Result<LoadedElf> load_elf(std::span<const std::uint8_t> file, GuestMemory& memory, PhysRegion reserved) {
+Result<LoadedElf> load_elf(std::span<const std::uint8_t> file, GuestMemory& memory, PhysRegion reserved,
+                           EntryAddress entry_address) {
     auto header = parse_header(file);
     if (!header) return header.error();
     const Header& h = *header;
@@ -114,9 +115,21 @@ Result<LoadedElf> load_elf(std::span<const std::uint8_t> file, GuestMemory& memo
     result.entry_virtual = h.entry;
     bool entry_found = false;
     result.lowest = ~std::uint64_t{0};
+    if (entry_address == EntryAddress::physical_or_virtual) {
+        for (std::size_t i = 0; i < count && !entry_found; ++i) {
+            const Segment& s = loads[i];
+            if (h.entry >= s.paddr && h.entry - s.paddr < s.filesz) {
+                if (!(s.flags & kPfExecute)) return Error::of("elf: entry point is in a non-executable segment", h.entry);
+                result.entry = h.entry;
+                result.entry_segment_base = s.paddr;
+                entry_found = true;
+            }
+        }
+    }
+    const bool physical_entry = entry_found;
     for (std::size_t i = 0; i < count; ++i) {
         const Segment& s = loads[i];
-        if (h.entry >= s.vaddr && h.entry - s.vaddr < s.filesz) {
+        if (!physical_entry && h.entry >= s.vaddr && h.entry - s.vaddr < s.filesz) {
             if (!(s.flags & kPfExecute)) return Error::of("elf: entry point is in a non-executable segment", h.entry);
             result.entry = s.paddr + (h.entry - s.vaddr);
             result.entry_segment_base = s.paddr;

@@ -28,8 +28,15 @@ struct PhysRegion {
     std::uint64_t end;
 };
 
+// How e_entry is read. An ELF entry point is a virtual address, translated through the segment
+// that holds it. Linux's vmlinux is the exception: its segments are linked high, but its entry is
+// linked as the physical address of startup_64 (ENTRY(phys_startup_64), arch/x86/kernel/
+// vmlinux.lds.S), so `physical_or_virtual` first looks for the entry in a segment's physical range.
+enum class EntryAddress : std::uint8_t { virtual_address, physical_or_virtual };
+
 // Checks `file` completely, then copies every PT_LOAD segment (and zeroes its bss part).
 // Segments may not overlap each other or `reserved`.
-Result<LoadedElf> load_elf(std::span<const std::uint8_t> file, GuestMemory& memory, PhysRegion reserved);
+Result<LoadedElf> load_elf(std::span<const std::uint8_t> file, GuestMemory& memory, PhysRegion reserved,
+                           EntryAddress entry_address = EntryAddress::virtual_address);
 
 }  // namespace tandem::guest_boot

@@ -5,12 +5,16 @@
 # Building the image, its boot media and the host tests.
 TANDEM_BUILD_PACKAGES=(cmake ninja-build clang lld llvm libclang-rt-14-dev doctest-dev python3
                        grub-common grub-pc-bin grub-efi-amd64-bin xorriso mtools)
+# tools/extract_vmlinux decompresses a bzImage's payload (gzip, xz, lzma, zstd).
+TANDEM_BUILD_PACKAGES+=(liblzma-dev zlib1g-dev libzstd-dev)
 # Running it: Bochs (VT-x with EPT), QEMU (boot paths; KVM where the host has nested VT-x).
 TANDEM_RUN_PACKAGES=(bochs bochsbios vgabios bochs-term qemu-system-x86 ipxe-qemu ovmf bsdutils coreutils)
 # The protected-pair demo and tests: a client network in a namespace (ip netns, bridge, taps).
 TANDEM_RUN_PACKAGES+=(iproute2)
 # Only the tests need these.
 TANDEM_TEST_PACKAGES=(libsodium-dev)
+# tests/guests/linux/fetch_assets.sh: the static counter service and the initramfs builder.
+TANDEM_LINUX_GUEST_PACKAGES=(gcc libc6-dev python3 xz-utils)
 
 require_packages() {
   local missing=() pkg

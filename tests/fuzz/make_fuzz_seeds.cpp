@@ -1,6 +1,6 @@
 // Writes the fuzzers' seed corpora (raw bytes, which libFuzzer needs) from the unit-test
 // fixtures and a few synthetic inputs:  make_fuzz_seeds FIXTURES_DIR OUTPUT_DIR
-// Output: OUTPUT_DIR/{multiboot2,multiboot1,config}/<name>.
+// Output: OUTPUT_DIR/{multiboot2,multiboot1,config,linux_boot}/<name>.
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -9,6 +9,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "linux_image_builder.hpp"  // tests/unit
 
 namespace fs = std::filesystem;
 using Bytes = std::vector<std::uint8_t>;
@@ -72,6 +74,34 @@ Bytes multiboot1_seed() {
     return b;
 }
 
+// Small bzImages and vmlinux-like ELF files (tests/unit/linux_image_builder.hpp) that load into
+// fuzz_linux_boot.cpp's 4 MiB of guest RAM: kernel at 2 MiB, init_size 1 MiB.
+void linux_boot_seeds(const fs::path& dir) {
+    test::BzImageSpec spec;
+    spec.kernel_size = 0x1000;
+    spec.payload_offset = 0x100;
+    spec.payload_length = 0x400;
+    spec.pref_address = 0x200000;
+    Bytes image = test::BzImageBuilder::build(spec);
+    image.push_back(0x23);  // the fuzzer's knob: initrd size and page size
+    write(dir / "bzimage", image);
+    test::BzImageSpec old = spec;
+    old.setup_sects = 0;
+    old.jump_length = 0x66;
+    old.version = 0x020c;
+    old.relocatable = 0;
+    write(dir / "bzimage_setup0_fixed", test::BzImageBuilder::build(old));
+    test::BzImageSpec tight = spec;
+    tight.init_size = 0x200000;
+    tight.payload_offset = 0;
+    tight.payload_length = 0;
+    Bytes tight_image = test::BzImageBuilder::build(tight);
+    tight_image.push_back(0xc0);
+    write(dir / "bzimage_tight", tight_image);
+    write(dir / "vmlinux", test::vmlinux_like(0x200000).build());
+    write(dir / "vmlinux_virtual_entry", test::vmlinux_like(0x200000, true).build());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -81,7 +111,7 @@ int main(int argc, char** argv) {
     }
     try {
         fs::path fixtures = argv[1], out = argv[2];
-        for (const char* d : {"multiboot2", "multiboot1", "config"}) fs::create_directories(out / d);
+        for (const char* d : {"multiboot2", "multiboot1", "config", "linux_boot"}) fs::create_directories(out / d);
 
         Bytes grub = read_hex(fixtures / "mbi_grub_bochs.hex");
         write(out / "multiboot2" / "grub_bochs", grub);
@@ -104,6 +134,8 @@ int main(int argc, char** argv) {
         // Past the 4096 bytes of storage, so the fuzzer's length limit starts above it.
         write(out / "config" / "too_long", "mode=lockstep guest_cmdline=" + std::string(4100, 'x'));
         write(out / "config" / "errors", std::string("bogus=1 mode=fast quiet mode=migrate \"unterminated"));
+
+        linux_boot_seeds(out / "linux_boot");
     } catch (const std::exception& e) {
         std::cerr << "make_fuzz_seeds: " << e.what() << "\n";
         return 1;
