@@ -23,7 +23,6 @@ set(TANDEM_PORTABLE_SOURCES
   arch-x86_64/vmx/vmx_capabilities.cpp
   arch-x86_64/vmx/vmx_controls.cpp
   guest-boot/elf_loader.cpp
-  guest-boot/linux_boot.cpp
   guest-boot/test_guest_boot.cpp
   hypervisor/config/config.cpp
   hypervisor/console/console.cpp
@@ -71,6 +70,14 @@ set(TANDEM_PORTABLE_SOURCES
   replication/link/client_probe.cpp
   hypervisor/net/gratuitous_arp.cpp
   replication/link/transport.cpp
+  guest-boot/linux_boot.cpp
+  hypervisor/devices/apic_timer.cpp
+  hypervisor/devices/local_apic_model.cpp
+  hypervisor/devices/ioapic_model.cpp
+  hypervisor/devices/pic8259_model.cpp
+  hypervisor/devices/pit_counter.cpp
+  hypervisor/devices/pit8254_model.cpp
+  hypervisor/devices/cmos_rtc_model.cpp
 )
 
 set(TANDEM_IMAGE_SOURCES

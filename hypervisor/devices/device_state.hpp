@@ -26,5 +26,10 @@ protected:
 
 // Stable device ids.
 inline constexpr std::uint16_t kDeviceIdUart0 = 1;
+inline constexpr std::uint16_t kDeviceIdLocalApic0 = 3;  // 2 is virtio-net0 (virtio/virtio_net.hpp)
+inline constexpr std::uint16_t kDeviceIdIoApic0 = 4;
+inline constexpr std::uint16_t kDeviceIdPic = 5;
+inline constexpr std::uint16_t kDeviceIdPit = 6;
+inline constexpr std::uint16_t kDeviceIdRtc = 7;
 
 }  // namespace tandem
