@@ -78,6 +78,11 @@ set(TANDEM_PORTABLE_SOURCES
   hypervisor/devices/pit_counter.cpp
   hypervisor/devices/pit8254_model.cpp
   hypervisor/devices/cmos_rtc_model.cpp
+  arch-x86_64/acpi/rsdp.cpp
+  arch-x86_64/acpi/rsdp_scan.cpp
+  arch-x86_64/acpi/tables.cpp
+  arch-x86_64/acpi/mcfg.cpp
+  arch-x86_64/acpi/pci_access_plan.cpp
 )
 
 set(TANDEM_IMAGE_SOURCES
@@ -98,6 +103,7 @@ set(TANDEM_IMAGE_SOURCES
   arch-x86_64/cpu/exception_stubs.S
   arch-x86_64/cpu/halt.cpp
   arch-x86_64/nic/machine_nics.cpp
+  arch-x86_64/nic/machine_pci.cpp
   arch-x86_64/paging/host_paging.cpp
   arch-x86_64/serial/uart16550.cpp
   arch-x86_64/time/tsc_calibration.cpp

@@ -16,6 +16,7 @@
 #include "arch-x86_64/cpu/descriptor_tables.hpp"
 #include "arch-x86_64/cpu/intrinsics.hpp"
 #include "arch-x86_64/nic/machine_nics.hpp"
+#include "arch-x86_64/nic/machine_pci.hpp"
 #include "arch-x86_64/paging/host_paging.hpp"
 #include "arch-x86_64/serial/console_uart.hpp"
 #include "arch-x86_64/time/tsc_calibration.hpp"
@@ -157,6 +158,7 @@ extern "C" [[noreturn]] void kernel_main(std::uint32_t magic, std::uint32_t info
             frames.free_ranges().size());
 
     run_selftest(config.selftest);
+    discover_pci(boot_info);  // part of the boot report: listed even where VT-x is refused below
 
     CpuIdentity cpu = read_cpu_identity();
     println(out, "cpu: {} \"{}\" family {} model {} stepping {}", cpu.vendor, cpu.brand, hex(cpu.family),

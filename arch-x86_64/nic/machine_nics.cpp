@@ -3,24 +3,13 @@
 #include <new>
 
 #include "arch-x86_64/cpu/intrinsics.hpp"
+#include "arch-x86_64/nic/machine_pci.hpp"
 #include "arch-x86_64/paging/host_paging.hpp"
 #include "hypervisor/console/console.hpp"
-#include "nic-drivers/pci/enumerate.hpp"
-#include "nic-drivers/pci/mechanism1.hpp"
-#include "nic-drivers/pci/print.hpp"
 #include "nic-drivers/registry.hpp"
 
 namespace tandem::x86 {
 namespace {
-
-struct PortIo {
-    std::uint8_t in8(std::uint16_t port) { return inb(port); }
-    std::uint16_t in16(std::uint16_t port) { return inw(port); }
-    std::uint32_t in32(std::uint16_t port) { return inl(port); }
-    void out8(std::uint16_t port, std::uint8_t v) { outb(port, v); }
-    void out16(std::uint16_t port, std::uint16_t v) { outw(port, v); }
-    void out32(std::uint16_t port, std::uint32_t v) { outl(port, v); }
-};
 
 // Ring and buffer memory: frames of the allocator, identity-mapped write-back RAM (x86 DMA is
 // cache-coherent), never mapped into the guest.
@@ -90,13 +79,10 @@ Result<nic::Nic*> choose(const char* key, const NicSelector& selector, Probed* p
 Result<MachineNics> setup_nics(const Config& config, FrameAllocator& frames, std::uint64_t tsc_khz, bool need_link,
                                bool need_client) {
     Writer& out = console();
-    static PortIo ports;
-    static pci::Mechanism1ConfigSpace<PortIo> config_space(ports);
-    static pci::DeviceList devices;
-    pci::ScanSummary scan = pci::enumerate(config_space, devices);
-    println(out, "pci: {} function(s) on {} bus(es){}", scan.functions, scan.buses,
-            scan.dropped != 0 ? " (some not listed: the table is full)" : "");
-    pci::print_devices(out, devices);
+    // Enumerated and listed in the boot report, through ECAM or mechanism #1 (machine_pci.hpp).
+    MachinePci pci = machine_pci();
+    pci::ConfigSpace& config_space = pci.config;
+    const pci::DeviceList& devices = pci.devices;
 
     static FrameDma dma(frames);
     static TscDelay delay(tsc_khz);

@@ -1,5 +1,5 @@
-// The machine's NICs: PCI enumeration at boot (configuration mechanism #1), every NIC a driver
-// knows probed with its registers mapped uncached and its rings in frames from the allocator,
+// The machine's NICs: of the PCI functions the boot report enumerated (machine_pci.hpp, ECAM or
+// configuration mechanism #1), every NIC a driver knows probed with its registers mapped uncached and its rings in frames from the allocator,
 // then the replication-link NIC and the client NIC chosen by link_nic= / client_nic= (PCI
 // address or MAC), with a clear message naming what was found when a choice cannot be met.
 #pragma once

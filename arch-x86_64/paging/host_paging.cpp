@@ -47,4 +47,21 @@ Status map_device_memory(std::uint64_t phys, std::uint64_t size) {
     return success();
 }
 
+Status map_firmware_tables(std::uint64_t phys, std::uint64_t size) {
+    if (host_tables == nullptr) return Error::of("paging: host page tables are not active yet");
+    if (size == 0) return success();
+    if (phys + size < phys || phys + size > kCanonicalLowerLimit) return Error::of("paging: firmware table beyond the mappable range", phys);
+    std::uint64_t start = phys & ~(kSmallPage - 1);
+    std::uint64_t end = (phys + size + kSmallPage - 1) & ~(kSmallPage - 1);
+    if (start == 0) return Error::of("paging: page 0 stays unmapped");
+    bool mapped = false;
+    for (std::uint64_t page = start; page != end; page += kSmallPage) {
+        if (host_tables->translate(page)) continue;
+        if (auto s = host_tables->map(page, page, kSmallPage, kReadOnlyData, true); !s) return s;
+        mapped = true;
+    }
+    if (mapped) write_cr3(read_cr3());  // as map_device_memory (SDM Vol. 3A §5.10.4.1)
+    return success();
+}
+
 }  // namespace tandem::x86

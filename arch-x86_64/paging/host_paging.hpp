@@ -23,5 +23,10 @@ Result<HostPagingReport> activate_host_paging(std::span<const boot::MemoryRegion
 // the registers are then reached at their physical address. Mapping an already mapped range is
 // refused.
 Status map_device_memory(std::uint64_t phys, std::uint64_t size);
+// Maps firmware's tables (ACPI, ACPI 6.5 §5.2) for reading: read-only, never executable,
+// write-back (they are memory; the MTRRs still rule), identity, page by page. Pages already
+// mapped (the RAM and ACPI ranges of the memory map, a BAR) stay as they are; page 0 is refused,
+// so a null pointer still faults.
+Status map_firmware_tables(std::uint64_t phys, std::uint64_t size);
 
 }  // namespace tandem::x86

@@ -56,6 +56,16 @@ class SkylakeBoot(unittest.TestCase):
         self.assertEqual(found, self.module_sizes)
         self.assertIn("boot: 2 module(s)", self.console)
 
+    def test_pci_through_mechanism1(self):
+        """Bochs' i440fx has ACPI tables but no MCFG: configuration mechanism #1, said so, and the
+        functions listed in the boot report, before the CPU check."""
+        self.assertRegex(self.console, r'(?m)^acpi: RSDP revision \d "[^"]*" from the boot loader; RSDT at '
+                                       r'0x[0-9a-f]+ lists \d+ tables; no MCFG$')
+        self.assertIn("pci: configuration mechanism #1 (no ACPI MCFG table)", self.console)
+        self.assertNotIn("pci: ECAM", self.console)
+        before_cpu = self.console[:self.console.index("\ncpu: ")]
+        self.assertRegex(before_cpu, r"(?m)^pci: 00:00\.0 8086:1237 class 06\.00 \(Host bridge\)")
+
     def test_capabilities_show_ept_ad_and_pml(self):
         self.assertIn("vmx: VT-x yes, EPT yes, EPT A/D yes, PML yes, VPID yes, unrestricted guest yes", self.console)
         self.assertIn("dirty tracking available: PML", self.console)

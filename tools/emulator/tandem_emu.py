@@ -271,22 +271,24 @@ class Bochs(EmulatorRun):
 
 class Qemu(EmulatorRun):
     """QEMU (x86_64). boot: 'cdrom' | 'disk' (ISO attached as a raw hard disk: the USB-stick case)
-    | 'pxe' (GRUB over TFTP from `tftp_dir`) | 'kernel' (multiboot 1 -kernel) | 'uefi' (OVMF)."""
+    | 'pxe' (GRUB over TFTP from `tftp_dir`) | 'kernel' (multiboot 1 -kernel) | 'uefi' (OVMF).
+    machine: 'pc' (i440fx, no ACPI MCFG table) or 'q35' (PCI Express, ECAM described by an MCFG)."""
 
     name = "qemu"
 
     def __init__(self, workdir: Path, boot: str = "cdrom", iso: Path | None = None,
                  tftp_dir: Path | None = None, kernel: Path | None = None, append: str = "",
                  memory_mib: int = 256, kvm: bool = False, hard_timeout: float = 120,
-                 extra: list[str] | None = None):
+                 extra: list[str] | None = None, machine: str = "pc"):
         super().__init__(workdir, hard_timeout)
+        self.machine = machine
         self.boot, self.iso, self.tftp_dir, self.kernel, self.append = boot, iso, tftp_dir, kernel, append
         self.memory_mib, self.kvm = memory_mib, kvm
         self.extra = extra or []
         self.name = f"qemu ({boot}{', kvm' if kvm else ', tcg'})"
 
     def command(self) -> list[str]:
-        cmd = ["qemu-system-x86_64", "-machine", "pc", "-m", str(self.memory_mib), "-display", "none",
+        cmd = ["qemu-system-x86_64", "-machine", self.machine, "-m", str(self.memory_mib), "-display", "none",
                "-no-reboot", "-monitor", "none", "-serial", f"file:{self.serial_path}"]
         cmd += ["-accel", "kvm", "-cpu", "host"] if self.kvm else ["-accel", "tcg"]
         if self.boot == "cdrom":
