@@ -78,6 +78,12 @@ set(TANDEM_PORTABLE_SOURCES
   hypervisor/devices/pit_counter.cpp
   hypervisor/devices/pit8254_model.cpp
   hypervisor/devices/cmos_rtc_model.cpp
+  guest-boot/acpi/aml_writer.cpp
+  guest-boot/acpi/aml_resources.cpp
+  guest-boot/acpi/dsdt.cpp
+  guest-boot/acpi/fadt.cpp
+  guest-boot/acpi/madt.cpp
+  guest-boot/acpi/guest_acpi.cpp
   arch-x86_64/acpi/rsdp.cpp
   arch-x86_64/acpi/rsdp_scan.cpp
   arch-x86_64/acpi/tables.cpp

@@ -13,6 +13,8 @@ TANDEM_RUN_PACKAGES=(bochs bochsbios vgabios bochs-term qemu-system-x86 ipxe-qem
 TANDEM_RUN_PACKAGES+=(iproute2)
 # Only the tests need these.
 TANDEM_TEST_PACKAGES=(libsodium-dev)
+# tests/unit/test_guest_acpi.cpp: ACPICA's iasl and acpiexec are the oracle for the guest's ACPI tables.
+TANDEM_TEST_PACKAGES+=(acpica-tools)
 # tests/guests/linux/fetch_assets.sh: the static counter service and the initramfs builder.
 TANDEM_LINUX_GUEST_PACKAGES=(gcc libc6-dev python3 xz-utils)
 

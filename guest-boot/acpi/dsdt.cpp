@@ -1,0 +1,57 @@
+#include "guest-boot/acpi/dsdt.hpp"
+
+#include "guest-boot/acpi/aml_resources.hpp"
+
+namespace tandem::guest_boot::acpi {
+namespace {
+
+void write_com1(aml::Writer& w, const Com1Config& com1) {
+    aml::Writer::Mark device = w.open_device("COM1");
+    w.name("_HID");
+    w.eisa_id("PNP0501");
+    w.name("_UID");
+    w.integer(0);
+    w.name("_CRS");
+    aml::Writer::Mark crs = aml::open_resource_template(w);
+    aml::io_port(w, com1.port, 8);
+    aml::extended_interrupt(w, Trigger::edge, Polarity::active_high, false, com1.gsi);
+    aml::close_resource_template(w, crs);
+    w.close(device);
+}
+
+void write_virtio_mmio(aml::Writer& w, std::size_t index, const VirtioMmioDevice& dev) {
+    constexpr char kHex[] = "0123456789ABCDEF";
+    const char name[4] = {'V', 'R', kHex[(index >> 4) & 0xf], kHex[index & 0xf]};
+    aml::Writer::Mark device = w.open_device(std::string_view{name, sizeof name});
+    w.name("_HID");
+    w.string("LNRO0005");
+    w.name("_UID");
+    w.integer(index);
+    w.name("_CCA");
+    w.integer(1);
+    w.name("_CRS");
+    aml::Writer::Mark crs = aml::open_resource_template(w);
+    aml::memory32_fixed(w, true, static_cast<std::uint32_t>(dev.base), dev.size);
+    aml::extended_interrupt(w, dev.trigger, Polarity::active_high, false, dev.gsi);
+    aml::close_resource_template(w, crs);
+    w.close(device);
+}
+
+}  // namespace
+
+void write_dsdt_body(aml::Writer& w, const AcpiConfig& config) {
+    w.name("_S5");
+    aml::Writer::Mark s5 = w.open_package(4);
+    w.integer(config.s5_sleep_type);
+    w.integer(0);
+    w.integer(0);
+    w.integer(0);
+    w.close(s5);
+
+    aml::Writer::Mark sb = w.open_scope("\\_SB");
+    if (config.com1.present) write_com1(w, config.com1);
+    for (std::size_t i = 0; i < config.virtio_devices.size(); ++i) write_virtio_mmio(w, i, config.virtio_devices[i]);
+    w.close(sb);
+}
+
+}  // namespace tandem::guest_boot::acpi

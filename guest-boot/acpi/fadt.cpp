@@ -1,0 +1,50 @@
+#include "guest-boot/acpi/fadt.hpp"
+
+#include "guest-boot/acpi/sdt_header.hpp"
+
+namespace tandem::guest_boot::acpi {
+namespace {
+
+// An 8-bit System I/O register accessed by byte (§5.2.3.2).
+Gas io_byte_register(std::uint16_t port) {
+    Gas g{};
+    g.address_space = kGasSystemIo;
+    g.bit_width = 8;
+    g.bit_offset = 0;
+    g.access_size = kGasAccessByte;
+    g.address = port;
+    return g;
+}
+
+}  // namespace
+
+Fadt make_fadt(const AcpiConfig& config, std::uint64_t dsdt_address) {
+    Fadt f{};
+    f.header = make_sdt_header("FACP", sizeof(Fadt), kFadtRevision);
+    f.fadt_minor_version = kFadtMinorRevision;
+    // Only the 64-bit pointer: when X_DSDT is non-zero the 32-bit DSDT field is ignored (§5.2.9),
+    // and ACPICA warns when both are set and differ.
+    f.x_dsdt = dsdt_address;
+    // PWR_BUTTON and SLP_BUTTON say there is no fixed-feature button, which a hardware-reduced
+    // platform cannot have anyway (as Firecracker writes them).
+    f.flags = kFadtHwReducedAcpi | kFadtResetRegSup | kFadtPwrButton | kFadtSlpButton;
+    // Linux 6.1's acpi_parse_fadt (arch/x86/kernel/acpi/boot.c) reads 8042 (clear: the i8042
+    // driver does not probe), VGA Not Present (no legacy VGA probing) and CMOS RTC Not Present;
+    // pci_acpi_init (drivers/pci/pci-acpi.c) turns PCI MSI off on MSI Not Supported.
+    std::uint16_t iapc = kIapcVgaNotPresent;
+    if (config.has_8042) iapc |= kIapc8042;
+    if (!config.msi_supported) iapc |= kIapcMsiNotSupported;
+    if (!config.cmos_rtc_present) iapc |= kIapcCmosRtcNotPresent;
+    f.iapc_boot_arch = iapc;
+    f.reset_reg = io_byte_register(config.reset_port);
+    f.reset_value = config.reset_value;
+    f.sleep_control_reg = io_byte_register(config.sleep_control_port);
+    f.sleep_status_reg = io_byte_register(config.sleep_status_port);
+    __builtin_memcpy(f.hypervisor_vendor_id, kHypervisorVendorId, sizeof kHypervisorVendorId);
+
+    auto* bytes = reinterpret_cast<std::uint8_t*>(&f);
+    seal_table(std::span<std::uint8_t>{bytes, sizeof f});
+    return f;
+}
+
+}  // namespace tandem::guest_boot::acpi
