@@ -27,7 +27,7 @@ Result<bool> Virtqueue::has_available() const {
     return *idx != state_.last_avail;
 }
 
-Result<Chain> Virtqueue::pop(Chain& out) {
+Result<Chain> Virtqueue::pop(Chain& out, bool indirect) {
     QueueState& q = state_;
     auto avail_idx = memory_->load<std::uint16_t>(q.avail + 2);
     if (!avail_idx) return avail_idx.error();
@@ -42,28 +42,61 @@ Result<Chain> Virtqueue::pop(Chain& out) {
 
     out = Chain{};
     out.head = *head;
+    // Walk the chain in the ring's descriptor table; an indirect head switches to its table.
+    std::uint64_t table = q.desc;
+    std::uint32_t entries = q.size;
+    bool in_indirect = false;
     std::uint16_t index = *head;
-    for (std::uint32_t hops = 0;; ++hops) {
-        if (hops == q.size || out.count == Chain::kMaxSegments) return Error::of("virtqueue: descriptor chain too long or looping", *head);
-        std::uint64_t at = q.desc + kDescSize * index;
-        auto addr = memory_->load<std::uint64_t>(at);
-        auto len = memory_->load<std::uint32_t>(at + 8);
-        auto flags = memory_->load<std::uint16_t>(at + 12);
-        auto next = memory_->load<std::uint16_t>(at + 14);
-        if (!addr || !len || !flags || !next) return Error::of("virtqueue: descriptor outside guest RAM", at);
-        if (*flags & kDescIndirect) return Error::of("virtqueue: indirect descriptors were not negotiated", index);
-        if (!memory_->contains(*addr, *len)) return Error::of("virtqueue: buffer outside guest RAM", *addr);
-        bool writable = *flags & kDescWrite;
+    for (std::uint32_t hops = 0;;) {
+        // A chain no longer than its table (§2.6.5.2, §2.6.5.3.1): this also ends loops.
+        if (hops == entries || out.count == Chain::kMaxSegments) {
+            return Error::of("virtqueue: descriptor chain too long or looping", *head);
+        }
+        ++hops;
+        std::uint64_t at = table + kDescSize * index;
+        std::uint8_t raw[kDescSize];
+        if (!memory_->read(at, raw)) return Error::of("virtqueue: descriptor outside guest RAM", at);
+        std::uint64_t addr = 0;
+        std::uint32_t len = 0;
+        for (int i = 7; i >= 0; --i) addr = (addr << 8) | raw[i];
+        for (int i = 11; i >= 8; --i) len = (len << 8) | raw[i];
+        auto flags = static_cast<std::uint16_t>(raw[12] | raw[13] << 8);
+        auto next = static_cast<std::uint16_t>(raw[14] | raw[15] << 8);
+        if (flags & kDescIndirect) {
+            // §2.6.5.3.1: only if negotiated, never with NEXT, never inside an indirect table;
+            // the table is whole descriptors inside guest RAM. Linux puts it at the head.
+            if (!indirect) return Error::of("virtqueue: indirect descriptors were not negotiated", index);
+            if (in_indirect) return Error::of("virtqueue: indirect descriptor inside an indirect table", index);
+            if (hops != 1) return Error::of("virtqueue: indirect descriptor not at the head of its chain", index);
+            if (flags & kDescNext) return Error::of("virtqueue: indirect descriptor with a next descriptor", index);
+            if (len == 0 || len % kDescSize != 0 || len / kDescSize > Chain::kMaxSegments) {
+                return Error::of("virtqueue: indirect table of impossible length", len);
+            }
+            if (!memory_->contains(addr, len)) return Error::of("virtqueue: indirect table outside guest RAM", addr);
+            table = addr;
+            entries = len / kDescSize;
+            in_indirect = true;
+            index = 0;
+            hops = 0;
+            continue;
+        }
+        if (!memory_->contains(addr, len)) return Error::of("virtqueue: buffer outside guest RAM", addr);
+        bool writable = flags & kDescWrite;
         // Readable segments come before writable ones in a chain (§2.6.4.2).
         if (!writable && out.writable_bytes != 0) return Error::of("virtqueue: readable buffer after a writable one", index);
-        out.segments[out.count++] = {*addr, *len, writable};
-        (writable ? out.writable_bytes : out.readable_bytes) += *len;
-        if (!(*flags & kDescNext)) break;
-        if (*next >= q.size) return Error::of("virtqueue: next descriptor index out of range", *next);
-        index = *next;
+        out.segments[out.count++] = {addr, len, writable};
+        (writable ? out.writable_bytes : out.readable_bytes) += len;
+        if (!(flags & kDescNext)) break;
+        if (next >= entries) return Error::of("virtqueue: next descriptor index out of range", next);
+        index = next;
     }
     ++q.last_avail;
     return out;
+}
+
+bool Virtqueue::interrupt_suppressed() const {
+    auto flags = memory_->load<std::uint16_t>(state_.avail);
+    return flags && (*flags & kAvailNoInterrupt) != 0;
 }
 
 Status Virtqueue::push_used(std::uint16_t head, std::uint32_t written) {

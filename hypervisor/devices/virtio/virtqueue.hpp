@@ -2,7 +2,9 @@
 // descriptor chain the driver made available, hand back used buffers. The driver is the guest:
 // every ring index, descriptor index, chain length, address and length is checked against the
 // queue size and guest RAM before use, and a malformed queue puts the device in an error state
-// (reported once) instead of being trusted.
+// (reported once) instead of being trusted. Indirect descriptors (§2.6.5.3) are followed when the
+// device negotiated VIRTIO_F_RING_INDIRECT_DESC: only as a chain's head (Linux's virtio_ring
+// and QEMU use them only so), never nested, at most Chain::kMaxSegments entries per table.
 #pragma once
 
 #include <cstddef>
@@ -15,6 +17,7 @@ namespace tandem::virtio {
 
 inline constexpr std::uint16_t kDescNext = 1, kDescWrite = 2, kDescIndirect = 4;
 inline constexpr std::uint16_t kMaxQueueSize = 256;
+inline constexpr std::uint16_t kAvailNoInterrupt = 1;  // VIRTQ_AVAIL_F_NO_INTERRUPT (§2.6.7)
 
 struct Segment {
     std::uint64_t gpa;
@@ -23,7 +26,9 @@ struct Segment {
 };
 
 struct Chain {
-    static constexpr std::size_t kMaxSegments = 16;
+    // Linux 6.1 posts at most MAX_SKB_FRAGS + 2 = 19 segments per chain (virtio_net's tx with
+    // scatter-gather, its "big packets" rx), directly or in one indirect table; 64 is ample.
+    static constexpr std::size_t kMaxSegments = 64;
     std::uint16_t head = 0;
     Segment segments[kMaxSegments]{};
     std::size_t count = 0;
@@ -52,8 +57,12 @@ public:
     Status validate() const;
     // True if the driver has made a buffer available that the device has not taken.
     Result<bool> has_available() const;
-    // Takes the next available chain. Fails on any malformed descriptor.
-    Result<Chain> pop(Chain& out);
+    // Takes the next available chain. Fails on any malformed descriptor; an indirect descriptor
+    // is malformed unless `indirect` (VIRTIO_F_RING_INDIRECT_DESC negotiated).
+    Result<Chain> pop(Chain& out, bool indirect = false);
+    // The driver's VIRTQ_AVAIL_F_NO_INTERRUPT hint (§2.6.7): true if it asks for no interrupt
+    // (false if the ring cannot be read: then the device interrupts, the safe choice).
+    bool interrupt_suppressed() const;
     // Returns a chain to the driver with `written` bytes written into its writable segments.
     Status push_used(std::uint16_t head, std::uint32_t written);
 
