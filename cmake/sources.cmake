@@ -19,6 +19,7 @@ set(TANDEM_PORTABLE_SOURCES
   arch-x86_64/vmx/vcpu_cr.cpp
   arch-x86_64/vmx/vcpu_mmio.cpp
   arch-x86_64/vmx/vcpu_msr.cpp
+  arch-x86_64/vmx/vcpu_interrupts.cpp
   arch-x86_64/vmx/vcpu_report.cpp
   arch-x86_64/vmx/vmx_capabilities.cpp
   arch-x86_64/vmx/vmx_controls.cpp
@@ -78,6 +79,8 @@ set(TANDEM_PORTABLE_SOURCES
   hypervisor/devices/pit_counter.cpp
   hypervisor/devices/pit8254_model.cpp
   hypervisor/devices/cmos_rtc_model.cpp
+  hypervisor/devices/power_control.cpp
+  hypervisor/devices/pc_platform.cpp
   guest-boot/acpi/aml_writer.cpp
   guest-boot/acpi/aml_resources.cpp
   guest-boot/acpi/dsdt.cpp
@@ -99,6 +102,7 @@ set(TANDEM_IMAGE_SOURCES
   arch-x86_64/boot/checkpoint_loopback.cpp
   arch-x86_64/boot/guest_image.cpp
   arch-x86_64/boot/guest_launch.cpp
+  arch-x86_64/boot/linux_guest.cpp
   arch-x86_64/boot/guest_network.cpp
   arch-x86_64/boot/link_glue.cpp
   arch-x86_64/boot/link_runner.cpp

@@ -15,6 +15,8 @@ TANDEM_RUN_PACKAGES+=(iproute2)
 TANDEM_TEST_PACKAGES=(libsodium-dev)
 # tests/unit/test_guest_acpi.cpp: ACPICA's iasl and acpiexec are the oracle for the guest's ACPI tables.
 TANDEM_TEST_PACKAGES+=(acpica-tools)
+# tests/e2e/test_linux_bochs.py: the HTTP client of the Linux guest's test.
+TANDEM_TEST_PACKAGES+=(curl)
 # tests/guests/linux/fetch_assets.sh: the static counter service and the initramfs builder.
 TANDEM_LINUX_GUEST_PACKAGES=(gcc libc6-dev python3 xz-utils)
 

@@ -4,10 +4,12 @@
 #include "arch-x86_64/boot/console_input.hpp"
 #include "arch-x86_64/boot/guest_image.hpp"
 #include "arch-x86_64/boot/guest_network.hpp"
+#include "arch-x86_64/boot/linux_guest.hpp"
 #include "arch-x86_64/nic/machine_nics.hpp"
 #include "arch-x86_64/paging/host_paging.hpp"
 #include "arch-x86_64/paging/identity_window.hpp"
 #include "arch-x86_64/vmx/virtual_machine.hpp"
+#include "arch-x86_64/vmx/vmcs_guest_clock.hpp"
 #include "arch-x86_64/vmx/vmx_root.hpp"
 #include "guest-boot/elf_loader.hpp"
 #include "guest-boot/test_guest_abi.hpp"
@@ -15,6 +17,7 @@
 #include "arch-x86_64/serial/console_uart.hpp"
 #include "hypervisor/console/console.hpp"
 #include "hypervisor/console/shell.hpp"
+#include "hypervisor/devices/pc_platform.hpp"
 #include "hypervisor/devices/uart16550_model.hpp"
 #include "hypervisor/util/fnv.hpp"
 
@@ -47,6 +50,26 @@ void command_failover(void* context, std::string_view, Writer& out) {
     c->session->request_failover();
 }
 
+// Ends the guest when it powers itself off or asks for a reboot (checked on every tick).
+class PowerWatch final : public TickListener {
+public:
+    PowerWatch(Vcpu& vcpu, const PowerControl& power) : vcpu_(vcpu), power_(power) {}
+    void on_tick() override {
+        if (power_.request() != PowerControl::Request::none && vcpu_.running()) vcpu_.stop(power_.describe());
+    }
+
+private:
+    Vcpu& vcpu_;
+    const PowerControl& power_;
+};
+
+bool wants_linux(const Config& config, const boot::BootInfo& boot) {
+    const boot::BootModule* m = find_module(boot, config.guest_kernel);
+    if (m == nullptr) return false;  // load_test_guest reports the missing module
+    return is_linux_kernel({reinterpret_cast<const std::uint8_t*>(m->start), static_cast<std::size_t>(m->end - m->start)},
+                           config);
+}
+
 }  // namespace
 
 void launch_guest(const LaunchContext& c) {
@@ -57,7 +80,11 @@ void launch_guest(const LaunchContext& c) {
     if (auto s = allocate_guest_memory(c.frames, c.config.guest_mem, memory); !s) {
         return report_problem("guest memory", s.error());
     }
-    auto entry = load_test_guest(c.config, c.boot, memory);
+    bool linux_guest = wants_linux(c.config, c.boot);
+    auto entry = linux_guest ? load_linux_guest(c.config, c.boot, memory,
+                                                c.config.has_guest_mac ? abi::kVirtioNetMmio : 0,
+                                                static_cast<std::uint32_t>(virtio::VirtioMmioNet::kSize))
+                             : load_test_guest(c.config, c.boot, memory);
     if (!entry) return;
 
     static PortIoBus io(out);
@@ -76,19 +103,41 @@ void launch_guest(const LaunchContext& c) {
     VmSetup setup{c.msrs, c.caps, c.frames, memory, *entry, c.tsc_khz};
     setup.small_pages = checkpointing;
     setup.pml = checkpointing && *method == DirtyTracking::pml;
+    setup.local_apic = linux_guest;
     if (auto s = vm.create(setup, io, out); !s) return report_problem("VM setup", s.error());
 
     static LoopbackSession session(vm, memory, out);
     session.add_device(uart);
+    static MmioBus mmio;
+
+    // An unmodified kernel gets the PC around its CPU: APIC, IOAPIC, PIC, PIT, RTC, power ports.
+    PcPlatform* pc = nullptr;
+    if (linux_guest) {
+        static VmcsGuestClock clock(vm.vmcs(), vm.platform());
+        static PcPlatform platform(clock, out, PcPlatformConfig{c.tsc_khz * 1000, 0, kLinuxPowerPorts});
+        if (auto s = platform.attach(io, mmio); !s) return report_problem("its devices", s.error());
+        for (StatefulDevice* d : platform.devices()) session.add_device(*d);
+        vm.vcpu().set_interrupts(&platform);
+        uart.set_interrupt_line(&platform.irq_lines(), Uart16550Model::kIrqPin);
+        vm.vcpu().set_mmio_bus(&mmio);
+        vm.vcpu().set_timer_reload(c.tsc_khz >> c.caps.preemption_timer_shift);  // 1 ms ticks
+        static PowerWatch watch(vm.vcpu(), platform.power());
+        (void)vm.add_tick_listener(watch);
+        pc = &platform;
+        println(out, "vm: PC devices: local APIC (xAPIC page, TSC-deadline timer) at {}, IOAPIC at {}, 8259 PIC "
+                     "pair (masked), 8254 PIT, CMOS RTC; APIC timer crystal {} Hz",
+                hex(LocalApicModel::kDefaultBase), hex(IoApicModel::kBase), apic_timer_clock(c.tsc_khz * 1000).crystal_hz);
+    }
 
     // The guest's network: a virtio-net card on the client NIC (guest_mac= asks for it).
-    static MmioBus mmio;
     virtio::VirtioMmioNet* net = nullptr;
     if (c.config.has_guest_mac) {
         auto nics = setup_nics(c.config, c.frames, c.tsc_khz, false, true);
         if (!nics) return report_problem("the client NIC for the guest's network", nics.error());
         static ClientNicSender sender(*nics->client);
         static virtio::VirtioMmioNet device(memory, sender, c.config.guest_mac.bytes, out);
+        // The Linux guest's ACPI tables give the card this IOAPIC input (linux_guest.hpp).
+        if (pc != nullptr) device.set_interrupt_line(&pc->irq_lines(), kLinuxVirtioNetGsi);
         static GuestNetwork network(*nics->client, device, c.config.guest_mac);
         if (auto s = mmio.attach(abi::kVirtioNetMmio, virtio::VirtioMmioNet::kSize, device); !s) {
             return report_problem("its devices", s.error());
@@ -127,6 +176,11 @@ void launch_guest(const LaunchContext& c) {
     }
     if (checkpointing) session.finish();
     GuestRunResult* result = &run;
+    if (pc != nullptr) {
+        println(out, "vm: {} interrupts injected, {} HLT exits; local APIC: {} interrupts accepted, {} timer expiries",
+                run.stats.injected_interrupts, run.stats.halts, pc->local_apic().stats().accepted,
+                pc->local_apic().stats().timer_expiries);
+    }
 
     const GuestEnd& end = result->end;
     if (end.kind == GuestEnd::Kind::exited) {

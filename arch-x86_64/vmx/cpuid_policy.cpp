@@ -20,7 +20,7 @@ constexpr std::uint32_t kLeaf1EcxXsave = bit(26);
 constexpr std::uint64_t kCr4OsXsave = 1ull << 18;
 
 // CPUID.(7,0) (SDM Vol. 2A Table 3-8).
-constexpr std::uint32_t kLeaf7EbxHidden = bit(2) /*SGX*/ | bit(12) /*RDT-M*/ | bit(14) /*MPX*/ | bit(15) /*RDT-A*/ |
+constexpr std::uint32_t kLeaf7EbxHidden = bit(1) /*IA32_TSC_ADJUST: not virtualised*/ | bit(2) /*SGX*/ | bit(12) /*RDT-M*/ | bit(14) /*MPX*/ | bit(15) /*RDT-A*/ |
                                           bit(25) /*PT*/;
 constexpr std::uint32_t kLeaf7EbxInvpcid = bit(10);
 constexpr std::uint32_t kLeaf7EcxHidden = bit(5) /*WAITPKG*/ | bit(30) /*SGX_LC*/ | bit(31) /*PKS*/;
@@ -28,11 +28,13 @@ constexpr std::uint32_t kLeaf7EcxHidden = bit(5) /*WAITPKG*/ | bit(30) /*SGX_LC*
 constexpr std::uint32_t kLeaf7EdxHidden = bit(15) /*hybrid*/ | bit(26) /*IBRS/IBPB*/ | bit(27) /*STIBP*/ |
                                           bit(28) /*L1D_FLUSH*/ | bit(29) /*ARCH_CAPABILITIES*/ |
                                           bit(30) /*CORE_CAPABILITIES*/ | bit(31) /*SSBD*/;
-constexpr std::uint32_t kLeafDSub1EaxXsaves = bit(3);
+constexpr std::uint32_t kLeafDSub1EaxXsaves = bit(3), kLeafDSub1EaxXsavec = bit(1);
 constexpr std::uint32_t kXsaveMpxComponents = bit(3) | bit(4);
 constexpr std::uint32_t kExt1EcxHidden = bit(2) /*SVM*/;
 constexpr std::uint32_t kExt1EdxRdtscp = bit(27);
 constexpr std::uint32_t kExt7EdxInvariantTsc = bit(8);
+constexpr std::uint32_t kLeaf1EdxApic = bit(9), kLeaf1EcxTscDeadline = bit(24);
+constexpr std::uint32_t kTscLeaf = 0x15, kFrequencyLeaf = 0x16;
 
 }  // namespace
 
@@ -47,13 +49,23 @@ CpuidValues guest_cpuid(const CpuidSource& host, const CpuidPolicy& p, std::uint
         return {0, 0, 0, 0};
     }
     std::uint32_t max_basic = host.cpuid(0, 0).eax;
+    if (p.local_apic && max_basic < kFrequencyLeaf) max_basic = kFrequencyLeaf;
     std::uint32_t max_extended = host.cpuid(0x80000000, 0).eax;
     bool basic = leaf < 0x80000000;
     if ((basic && leaf > max_basic) || (!basic && leaf > max_extended)) return {0, 0, 0, 0};
 
     CpuidValues v = host.cpuid(leaf, subleaf);
+    if (p.local_apic && leaf == kTscLeaf) return {1, p.tsc_per_crystal, p.crystal_hz, 0};
+    if (p.local_apic && leaf == kFrequencyLeaf) {
+        // Base and maximum frequency in MHz: Linux's early CPU-frequency estimate, which it would
+        // otherwise measure against the PIT (native_calibrate_cpu_early).
+        auto mhz = static_cast<std::uint32_t>(static_cast<std::uint64_t>(p.crystal_hz) * p.tsc_per_crystal / 1000000);
+        return {mhz, mhz, 0, 0};
+    }
     switch (leaf) {
         case 0x0:
+            v.eax = max_basic;
+            return v;
         case 0x2:
         case 0x80000000:
         case 0x80000002:
@@ -66,6 +78,10 @@ CpuidValues guest_cpuid(const CpuidSource& host, const CpuidPolicy& p, std::uint
             v.ecx = (v.ecx & ~kLeaf1EcxHidden) | kLeaf1EcxHypervisor;
             if ((v.ecx & kLeaf1EcxXsave) && (guest_cr4 & kCr4OsXsave)) v.ecx |= bit(27);
             v.edx &= ~kLeaf1EdxHidden;
+            if (p.local_apic) {
+                v.edx |= kLeaf1EdxApic;
+                v.ecx |= kLeaf1EcxTscDeadline;
+            }
             // One logical processor, APIC ID 0; keep the CLFLUSH line size (bits 15:8).
             v.ebx = (v.ebx & 0xff00u) | (1u << 16);
             return v;
@@ -86,13 +102,19 @@ CpuidValues guest_cpuid(const CpuidSource& host, const CpuidPolicy& p, std::uint
             if (subleaf == 0) v.eax &= ~kXsaveMpxComponents;
             if (subleaf == 3 || subleaf == 4) return {0, 0, 0, 0};
             if (subleaf == 1 && !p.xsaves) v.eax &= ~kLeafDSub1EaxXsaves;
+            // A kernel uses the compacted format with XSAVEC too, sizing it by subleaf 1's EBX,
+            // which Bochs fills with the standard format's size (Linux then warns "XSAVE
+            // consistency problem"). The unmodified guest gets the standard format only.
+            if (subleaf == 1 && p.local_apic) v.eax &= ~kLeafDSub1EaxXsavec;
             return v;
         case 0x80000001:
             v.ecx &= ~kExt1EcxHidden;
             if (!p.rdtscp) v.edx &= ~kExt1EdxRdtscp;
             return v;
         case 0x80000007:
-            return {0, 0, 0, v.edx & kExt7EdxInvariantTsc};
+            // The guest's TSC is the host's plus an offset: invariant when the host's is, and
+            // always with a local APIC (its timers count on it).
+            return {0, 0, 0, (v.edx & kExt7EdxInvariantTsc) | (p.local_apic ? kExt7EdxInvariantTsc : 0)};
         default:
             // 3 (serial number), 5 (MONITOR), 6 (power), 0xa (PMU), 0xb/0x1f (topology), 0xf/0x10
             // (RDT), 0x12 (SGX), 0x14 (PT) and everything newer: not offered.

@@ -26,6 +26,14 @@ struct CpuidPolicy {
     bool rdtscp = false;               // the secondary controls enabled these instructions
     bool invpcid = false;
     bool xsaves = false;
+    // The guest has a local APIC (an unmodified kernel, PcPlatform): APIC and TSC-deadline in
+    // leaf 1, invariant TSC, and leaf 0x15 describing the TSC and the APIC timer's clock as
+    // TSC = crystal * tsc_per_crystal, so Linux takes both frequencies from CPUID instead of
+    // calibrating against a PIT it does not use. x2APIC stays hidden: Linux would leave x2APIC
+    // mode anyway without interrupt remapping (local_apic_model.hpp).
+    bool local_apic = false;
+    std::uint32_t crystal_hz = 0;
+    std::uint32_t tsc_per_crystal = 1;
 };
 
 // guest_cr4 supplies OSXSAVE, which CPUID.1:ECX[27] mirrors.

@@ -54,6 +54,7 @@ void Vcpu::stop(const char* reason) {
 void Vcpu::handle_exit() {
     ExitReasonField field{low32(vmcs_.read(vmcs::exit_reason))};
     reason_ = field.basic();
+    ticked_ = false;
     ++stats_.exits;
     auto index = static_cast<std::size_t>(reason_);
     if (index < sizeof(stats_.exits_by_reason) / sizeof(stats_.exits_by_reason[0])) ++stats_.exits_by_reason[index];
@@ -246,23 +247,6 @@ void Vcpu::on_ept_violation() {
     if (!emulate_mmio(*device, offset)) {
         stop_with_report("MMIO access by an instruction tandem does not emulate");
     }
-}
-
-void Vcpu::on_hlt() {
-    // No device can raise an interrupt for the guest yet (no timer or interrupt controller
-    // model), so a halted guest would never run again.
-    stop_with_report("the guest halted (HLT) and no device can wake it");
-}
-
-void Vcpu::on_preemption_timer() {
-    vmcs_.write(vmcs::preemption_timer_value, config_.preemption_timer_reload);
-    if (hooks_ != nullptr) hooks_->on_timer(*this);
-}
-
-void Vcpu::on_interrupt_window() {
-    // Nothing in tandem requests interrupt windows yet; turn the exiting off again so a stale
-    // request cannot make the guest exit on every instruction.
-    vmcs_.write(vmcs::primary_controls, vmcs_.read(vmcs::primary_controls) & ~proc::interrupt_window_exiting);
 }
 
 }  // namespace tandem::x86

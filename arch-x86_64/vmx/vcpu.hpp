@@ -12,6 +12,7 @@
 #include "arch-x86_64/vmx/guest_registers.hpp"
 #include "arch-x86_64/vmx/vmcs_access.hpp"
 #include "hypervisor/console/writer.hpp"
+#include "hypervisor/devices/guest_interrupt_source.hpp"
 #include "hypervisor/devices/mmio_bus.hpp"
 #include "hypervisor/devices/port_io.hpp"
 #include "hypervisor/vm/guest_memory.hpp"
@@ -42,12 +43,15 @@ struct VcpuStats {
     std::uint64_t injected_exceptions = 0;
     std::uint64_t unknown_msr_accesses = 0;
     std::uint64_t mmio_accesses = 0;
+    std::uint64_t injected_interrupts = 0;
+    std::uint64_t halts = 0;
 };
 
 struct VcpuConfig {
     CpuidPolicy cpuid;
     CrPolicy cr;
     std::uint64_t preemption_timer_reload = 0;  // ticks between timer exits
+    unsigned preemption_timer_shift = 0;        // the timer counts once every 2^shift TSC cycles
     std::uint64_t supported_xcr0 = 0;           // host CPUID.(0xd,0) EDX:EAX
 };
 
@@ -92,7 +96,19 @@ public:
 
     void set_hooks(VcpuHooks* hooks) { hooks_ = hooks; }
     void set_mmio_bus(MmioBus* bus) { mmio_ = bus; }
-    void set_timer_reload(std::uint64_t ticks) { config_.preemption_timer_reload = ticks; }
+    void set_timer_reload(std::uint64_t ticks) {
+        config_.preemption_timer_reload = ticks;
+        next_tick_tsc_ = 0;
+    }
+    // A guest with interrupt controllers and timers: APIC MSRs go to it, its vectors are
+    // injected, HLT waits for them, and the preemption timer also wakes the guest at its
+    // deadlines. Without one (test guests) none of that happens.
+    void set_interrupts(GuestInterruptSource* interrupts) { interrupts_ = interrupts; }
+    // Before every VM entry: injects what the guest can take now and sets the preemption timer
+    // for the next tick or timer deadline, whichever comes first.
+    void prepare_entry();
+    // Whether the last exit was a periodic tick (tick listeners and hooks run on those only).
+    bool ticked() const { return ticked_; }
     const VcpuConfig& config() const { return config_; }
     GuestMemory& memory() { return *memory_; }
     void set_memory(GuestMemory& memory) { memory_ = &memory; }
@@ -121,6 +137,10 @@ private:
     void on_hlt();
     void on_preemption_timer();
     void on_interrupt_window();
+    void inject_pending_interrupt();
+    std::uint64_t tick_period_tsc() const {
+        return config_.preemption_timer_reload << config_.preemption_timer_shift;
+    }
     bool guest_cpl0() const;
     // CR0/CR4 as the guest sees them: its own bits from the register, tandem's (the masked
     // ones) from the read shadows (SDM Vol. 3C §26.6.6).
@@ -139,6 +159,9 @@ private:
     ExitReason reason_{};
     VcpuHooks* hooks_ = nullptr;
     MmioBus* mmio_ = nullptr;
+    GuestInterruptSource* interrupts_ = nullptr;
+    std::uint64_t next_tick_tsc_ = 0;  // host TSC of the next tick (with interrupts_; 0: not yet set)
+    bool ticked_ = false;
 };
 
 }  // namespace tandem::x86

@@ -40,6 +40,13 @@ constexpr std::uint32_t low32(std::uint64_t v) { return static_cast<std::uint32_
 void Vcpu::on_rdmsr() {
     std::uint32_t msr = low32(regs_[Gpr::rcx]);
     std::uint64_t value = 0;
+    if (interrupts_ != nullptr && interrupts_->handles_msr(msr)) {
+        auto r = interrupts_->read_msr(msr);
+        if (!r) return inject_exception(13, true, 0);
+        regs_[Gpr::rax] = low32(*r);
+        regs_[Gpr::rdx] = *r >> 32;
+        return advance_rip();
+    }
     switch (msr) {
         case kTsc: value = platform_.read_tsc() + vmcs_.read(vmcs::tsc_offset); break;
         case kPlatformId: value = 0; break;
@@ -62,6 +69,10 @@ void Vcpu::on_rdmsr() {
 void Vcpu::on_wrmsr() {
     std::uint32_t msr = low32(regs_[Gpr::rcx]);
     std::uint64_t value = (regs_[Gpr::rdx] << 32) | low32(regs_[Gpr::rax]);
+    if (interrupts_ != nullptr && interrupts_->handles_msr(msr)) {
+        if (!interrupts_->write_msr(msr, value)) return inject_exception(13, true, 0);
+        return advance_rip();
+    }
     switch (msr) {
         case kTsc:
             // Writing the TSC moves the guest's clock: keep it in the offset (SDM Vol. 3C §26.6.5).

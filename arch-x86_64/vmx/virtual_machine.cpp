@@ -9,6 +9,7 @@
 #include "arch-x86_64/vmx/vmx_instructions.hpp"
 #include "arch-x86_64/vmx/xcr0.hpp"
 #include "hypervisor/console/console.hpp"
+#include "hypervisor/devices/pc_platform.hpp"
 
 extern "C" int vmx_run(tandem::x86::GuestRegisters* regs, int launched);
 extern "C" char vmx_exit_entry[];
@@ -150,8 +151,18 @@ Status VirtualMachine::create(const VmSetup& setup, PortIoBus& io, Writer& conso
     config.cpuid.rdtscp = (controls->secondary & proc2::enable_rdtscp) != 0;
     config.cpuid.invpcid = (controls->secondary & proc2::enable_invpcid) != 0;
     config.cpuid.xsaves = (controls->secondary & proc2::enable_xsaves) != 0;
+    if (setup.local_apic) {
+        ApicTimerClock apic_clock = apic_timer_clock(setup.tsc_khz * 1000);
+        config.cpuid.local_apic = true;
+        // XSAVES would need IA32_XSS emulated, and Bochs reports a compacted size Linux rejects
+        // ("XSAVE consistency problem"): the kernel uses XSAVEOPT/XSAVE and the standard format.
+        config.cpuid.xsaves = false;
+        config.cpuid.crystal_hz = apic_clock.crystal_hz;
+        config.cpuid.tsc_per_crystal = apic_clock.tsc_per_tick;
+    }
     config.cr = cr;
     config.preemption_timer_reload = reload;
+    config.preemption_timer_shift = caps.preemption_timer_shift;
     // MPX is hidden from the guest, so its state components are not the guest's to enable.
     config.supported_xcr0 = platform_.supported_xcr0() & ~kXcr0Mpx;
 
@@ -179,6 +190,8 @@ Status VirtualMachine::use_memory(GuestMemory& memory) {
 GuestRunResult VirtualMachine::run() {
     Vcpu& vcpu = *vcpu_;
     while (vcpu.running()) {
+        vcpu.prepare_entry();
+        if (!vcpu.running()) break;
         int status = vmx_run(&vcpu.regs(), launched_ ? 1 : 0);
         if (status != 0) {
             std::uint32_t error = status == 2 ? HardwareVmcs::last_error() : 0;
@@ -189,7 +202,7 @@ GuestRunResult VirtualMachine::run() {
         }
         launched_ = true;
         vcpu.handle_exit();
-        if (vcpu.last_exit_reason() == ExitReason::preemption_timer) {
+        if (vcpu.ticked()) {
             for (std::size_t i = 0; i < tick_count_; ++i) tick_listeners_[i]->on_tick();
         }
     }

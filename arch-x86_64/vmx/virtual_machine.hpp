@@ -26,6 +26,7 @@ struct VmSetup {
     bool small_pages = false;  // 4 KiB EPT leaves only (dirty tracking needs one flag per page)
     bool pml = false;          // enable page-modification logging
     std::uint64_t timer_period_ms = 10;
+    bool local_apic = false;   // the guest has PcPlatform's devices: CPUID says so (cpuid_policy.hpp)
 };
 
 // Work done between guest instructions at every timer tick (console input, housekeeping).

@@ -64,6 +64,9 @@ void LocalApicModel::reset_registers() {
     svr_ = 0xff;
     esr_ = esr_pending_ = 0;
     icr_ = 0;
+    xapic_icr_high_ = 0;
+    xapic_ldr_ = 0;
+    xapic_dfr_ = 0xffffffff;
     for (auto& lvt : lvt_) lvt = kLvtMask;
     irr_.clear_all();
     isr_.clear_all();
@@ -325,13 +328,83 @@ Status LocalApicModel::write_apic_base(std::uint64_t value) {
     apic_base_ = value | kBaseBsp;  // one vCPU: always the bootstrap processor
     // Register contents do not survive the disabled state (SDM §11.12.5.1).
     if (to == 0 && from != 0) reset_registers();
-    if (to == 1 && from != 1) {
-        report_once(kReportLeftX2apic,
-                    "the guest put its APIC in xAPIC mode (IA32_APIC_BASE {}); tandem models only the x2APIC "
-                    "MSR interface, not the xAPIC page at 0xfee00000",
-                    apic_base_);
-    }
     return success();
+}
+
+// ---- the xAPIC page ----------------------------------------------------------------------
+
+namespace {
+constexpr unsigned kDfrIndex = 0x0e, kIcrHighIndex = 0x31;
+}  // namespace
+
+std::uint64_t LocalApicModel::mmio_read(std::uint64_t offset, unsigned size) {
+    if (size != 4 || (offset & 0xf) != 0 || offset >= kXapicPageSize || apic_mode(apic_base_) != 1) return 0;
+    advance(clock_.guest_tsc());
+    auto index = static_cast<unsigned>(offset >> 4);
+    switch (index) {
+        case kId: return 0;  // APIC id 0 in bits 31:24
+        case kLdr: return xapic_ldr_;
+        case kDfrIndex: return xapic_dfr_;
+        case kIcr: return static_cast<std::uint32_t>(icr_);
+        case kIcrHighIndex: return xapic_icr_high_;
+        case kSelfIpi: return 0;  // x2APIC only
+        default: {
+            auto r = read_register(index);
+            return r ? static_cast<std::uint32_t>(*r) : 0;
+        }
+    }
+}
+
+void LocalApicModel::mmio_write(std::uint64_t offset, unsigned size, std::uint64_t value64) {
+    if (size != 4 || (offset & 0xf) != 0 || offset >= kXapicPageSize || apic_mode(apic_base_) != 1) return;
+    advance(clock_.guest_tsc());
+    auto value = static_cast<std::uint32_t>(value64);
+    auto index = static_cast<unsigned>(offset >> 4);
+    switch (index) {
+        case kId: return;  // one CPU: its id stays 0
+        case kLdr: xapic_ldr_ = value & 0xff000000u; return;
+        case kDfrIndex: xapic_dfr_ = value | 0x0fffffffu; return;
+        case kIcrHighIndex: xapic_icr_high_ = value & 0xff000000u; return;
+        case kIcr: {
+            // In x2APIC form: the 8-bit xAPIC destination becomes APIC 0 (physical 0, or logical
+            // when it names this APIC's flat-model bit), broadcast (0xff), or nobody.
+            std::uint64_t low = value & ~static_cast<std::uint32_t>(kIcrReserved | kIcrDeliveryStatus);
+            std::uint32_t dest8 = xapic_icr_high_ >> 24;
+            bool logical = (low >> 11) & 1;
+            std::uint32_t destination = 0;
+            if (dest8 == 0xff) {
+                destination = kBroadcast;
+            } else if (logical) {
+                destination = (dest8 & (xapic_ldr_ >> 24)) ? kLdrApic0 : 0x10000;  // 0x10000: another cluster
+            } else {
+                destination = dest8 == 0 ? 0 : dest8;
+            }
+            icr_ = low;
+            send_ipi(static_cast<std::uint64_t>(destination) << 32 | low);
+            return;
+        }
+        case kEoi: end_of_interrupt(); return;
+        case kEsr:
+            esr_ = esr_pending_;
+            esr_pending_ = 0;
+            return;
+        case kSelfIpi: return;
+        case kLvtCmciReg: (void)write_lvt(kLvtCmci, value & kLvtWritable[kLvtCmci]); return;
+        default:
+            if (index >= kLvtTimerReg && index <= kLvtErrorReg) {
+                auto lvt = static_cast<Lvt>(kLvtTimer + (index - kLvtTimerReg));
+                std::uint32_t v = value & kLvtWritable[lvt];
+                // A reserved timer mode (3) is ignored, as other reserved bits are.
+                if (lvt == kLvtTimer && ((v >> kLvtTimerModeShift) & 3) == 3) v &= ~(3u << kLvtTimerModeShift);
+                (void)write_lvt(lvt, v);
+                return;
+            }
+            if (index == kTpr) value &= 0xff;
+            if (index == kSvr) value &= kSvrWritable;
+            if (index == kDivideConfig) value &= 0x0b;
+            (void)write_register(index, value);  // read-only and reserved registers: dropped
+            return;
+    }
 }
 
 void LocalApicModel::save_state(ByteWriter& out) const {
@@ -347,10 +420,13 @@ void LocalApicModel::save_state(ByteWriter& out) const {
         for (unsigned i = 0; i < ApicVectorSet::kWords; ++i) out.put(set->word(i));
     }
     timer_.save(out);
+    out.put(xapic_icr_high_);
+    out.put(xapic_ldr_);
+    out.put(xapic_dfr_);
 }
 
 Status LocalApicModel::restore_state(std::uint16_t version, std::span<const std::uint8_t> in) {
-    if (version != 1) return Error::of("lapic0: unsupported state version", version);
+    if (version != 2) return Error::of("lapic0: unsupported state version", version);
     ByteReader r(in);
     std::uint64_t tsc_per_tick = 0, base = 0, icr = 0;
     std::uint8_t tpr = 0;
@@ -369,6 +445,11 @@ Status LocalApicModel::restore_state(std::uint16_t version, std::span<const std:
     if (!ok) return Error::of("lapic0: truncated state");
     ApicTimer timer(config_.tsc_per_apic_tick);
     if (auto s = timer.load(r); !s) return s;
+    std::uint32_t icr_high = 0, ldr = 0, dfr = 0;
+    if (!(r.get(icr_high) && r.get(ldr) && r.get(dfr))) return Error::of("lapic0: truncated state");
+    if ((icr_high & 0x00ffffffu) || (ldr & 0x00ffffffu) || (dfr & 0x0fffffffu) != 0x0fffffffu) {
+        return Error::of("lapic0: reserved xAPIC register bits in state");
+    }
     if (r.remaining() != 0) return Error::of("lapic0: trailing bytes in state", r.remaining());
     if (tsc_per_tick != config_.tsc_per_apic_tick) {
         return Error::of("lapic0: state from an APIC timer with another clock (tsc_per_apic_tick)", tsc_per_tick);
@@ -397,6 +478,9 @@ Status LocalApicModel::restore_state(std::uint16_t version, std::span<const std:
     esr_ = esr;
     esr_pending_ = esr_pending;
     icr_ = icr;
+    xapic_icr_high_ = icr_high;
+    xapic_ldr_ = ldr;
+    xapic_dfr_ = dfr;
     for (unsigned i = 0; i < kLvtCount; ++i) lvt_[i] = lvt[i];
     irr_ = sets[0];
     isr_ = sets[1];

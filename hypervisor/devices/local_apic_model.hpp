@@ -9,8 +9,11 @@
 // IA32_APIC_BASE values and transitions). Interrupts are injected by the caller: pending_vector()
 // says whether one may be delivered now, acknowledge() moves it from IRR to ISR as it is injected.
 //
-// Only the x2APIC register interface exists: the xAPIC MMIO page at 0xfee00000 is not modelled,
-// so a guest that leaves x2APIC mode is reported once on the log. Nothing drives LINT0, LINT1,
+// Both register interfaces exist: the x2APIC MSRs, and the xAPIC page at 0xfee00000 (SDM §11.4.1,
+// Table 11-1) as an MmioDevice, which answers only in xAPIC mode. Linux needs the page: without
+// interrupt remapping it leaves x2APIC mode unless it recognises the hypervisor (arch/x86/kernel/
+// apic/apic.c, try_to_enable_x2apic), so tandem's guest starts in xAPIC mode
+// (LocalApicConfig::x2apic_at_reset false) and keeps the TSC-deadline MSR, which works in both. Nothing drives LINT0, LINT1,
 // the thermal, performance-counter or CMCI entries: they hold what the guest writes and never
 // fire. IPIs reach only APIC 0 itself (fixed or lowest priority); others are dropped, and
 // reported once.
@@ -25,6 +28,7 @@
 #include "hypervisor/devices/apic_vector_set.hpp"
 #include "hypervisor/devices/device_state.hpp"
 #include "hypervisor/devices/guest_clock.hpp"
+#include "hypervisor/devices/mmio_bus.hpp"
 #include "hypervisor/util/result.hpp"
 
 namespace tandem {
@@ -50,7 +54,7 @@ struct LocalApicStats {
     std::uint64_t eoi_broadcasts = 0;  // EOIs of level-triggered vectors sent to the IOAPIC
 };
 
-class LocalApicModel final : public ApicInterruptSink, public StatefulDevice {
+class LocalApicModel final : public ApicInterruptSink, public StatefulDevice, public MmioDevice {
 public:
     static constexpr std::uint32_t kMsrApicBase = 0x1b;
     static constexpr std::uint32_t kMsrTscDeadline = 0x6e0;
@@ -72,6 +76,13 @@ public:
     Result<std::uint64_t> read_msr(std::uint32_t msr);
     Status write_msr(std::uint32_t msr, std::uint64_t value);
 
+    // The xAPIC page (attach at kDefaultBase, kXapicPageSize). Registers are 32 bits on 16-byte
+    // boundaries; other accesses, and any access outside xAPIC mode, read 0 and are dropped.
+    // Unlike the MSRs, the page never faults: reserved bits are ignored (SDM §11.4.1).
+    static constexpr std::uint64_t kXapicPageSize = 0x1000;
+    std::uint64_t mmio_read(std::uint64_t offset, unsigned size) override;
+    void mmio_write(std::uint64_t offset, unsigned size, std::uint64_t value) override;
+
     // A fixed interrupt from the IOAPIC (or any other source) into the IRR.
     bool accept(std::uint8_t vector, bool level_triggered) override;
     // The highest IRR vector whose priority class is above the PPR's, if any (SDM §11.8.3.1).
@@ -90,7 +101,7 @@ public:
     const LocalApicStats& stats() const { return stats_; }
 
     std::uint16_t state_id() const override { return kDeviceIdLocalApic0; }
-    std::uint16_t state_version() const override { return 1; }
+    std::uint16_t state_version() const override { return 2; }
     const char* state_name() const override { return "lapic0"; }
     void save_state(ByteWriter& out) const override;
     Status restore_state(std::uint16_t version, std::span<const std::uint8_t> in) override;
@@ -121,6 +132,9 @@ private:
     std::uint32_t svr_ = 0xff;
     std::uint32_t esr_ = 0, esr_pending_ = 0;
     std::uint64_t icr_ = 0;
+    std::uint32_t xapic_icr_high_ = 0;      // xAPIC ICR bits 63:32 (destination in 63:56)
+    std::uint32_t xapic_ldr_ = 0;           // xAPIC logical destination (bits 31:24)
+    std::uint32_t xapic_dfr_ = 0xffffffff;  // xAPIC destination format (flat model at reset)
     std::uint32_t lvt_[kLvtCount]{};
     ApicVectorSet irr_, isr_, tmr_;
     ApicTimer timer_;

@@ -4,7 +4,8 @@ namespace tandem {
 namespace {
 constexpr std::uint8_t kLcrDlab = 0x80;
 constexpr std::uint8_t kLsrThrEmpty = 0x20, kLsrTransmitterEmpty = 0x40;
-constexpr std::uint8_t kIirNoInterrupt = 0x01, kIirFifosEnabled = 0xc0;
+constexpr std::uint8_t kIirNoInterrupt = 0x01, kIirThrEmpty = 0x02, kIirFifosEnabled = 0xc0;
+constexpr std::uint8_t kIerThrEmpty = 0x02, kMcrOut2 = 0x08;
 // Modem status with loopback off: CTS, DSR and DCD asserted, so drivers that wait for the
 // modem lines (Linux's 8250 does for flow control) see a connected terminal.
 constexpr std::uint8_t kMsrConnected = 0xb0;
@@ -14,7 +15,13 @@ std::uint32_t Uart16550Model::read(std::uint16_t port, unsigned) {
     switch (port - kBase) {
         case 0: return (lcr_ & kLcrDlab) ? dll_ : 0;  // receive buffer: nothing received
         case 1: return (lcr_ & kLcrDlab) ? dlm_ : ier_;
-        case 2: return kIirNoInterrupt | ((fcr_ & 1) ? kIirFifosEnabled : 0);
+        case 2: {
+            std::uint8_t fifos = (fcr_ & 1) ? kIirFifosEnabled : 0;
+            if (!interrupt_pending()) return kIirNoInterrupt | fifos;
+            thre_pending_ = false;  // reading IIR with THRE as its source clears it
+            update_line();
+            return kIirThrEmpty | fifos;
+        }
         case 3: return lcr_;
         case 4: return mcr_;
         case 5: return kLsrThrEmpty | kLsrTransmitterEmpty;
@@ -35,20 +42,30 @@ void Uart16550Model::write(std::uint16_t port, unsigned, std::uint32_t value) {
         case 0:
             if (lcr_ & kLcrDlab) {
                 dll_ = byte;
-            } else if (!(mcr_ & 0x10)) {  // loopback mode keeps bytes off the line
-                transmit(byte);
+            } else {
+                if (!(mcr_ & 0x10)) transmit(byte);  // loopback mode keeps bytes off the line
+                // The byte leaves at once: THR is empty again, which is a new THRE interrupt.
+                thre_pending_ = true;
+                update_line();
             }
             return;
         case 1:
             if (lcr_ & kLcrDlab) {
                 dlm_ = byte;
             } else {
+                // Enabling ETBEI with THR empty raises THRE at once (as real 16550s do; Linux's
+                // 8250 probes for this and falls back to polling without it).
+                if ((byte & kIerThrEmpty) && !(ier_ & kIerThrEmpty)) thre_pending_ = true;
                 ier_ = byte & 0x0f;
+                update_line();
             }
             return;
         case 2: fcr_ = byte; return;
         case 3: lcr_ = byte; return;
-        case 4: mcr_ = byte & 0x1f; return;
+        case 4:
+            mcr_ = byte & 0x1f;
+            update_line();
+            return;
         case 7: scratch_ = byte; return;
         default: return;  // LSR and MSR are read-only
     }
@@ -73,6 +90,13 @@ void Uart16550Model::transmit(std::uint8_t byte) {
     }
 }
 
+void Uart16550Model::update_line() {
+    bool up = interrupt_pending() && (mcr_ & kMcrOut2);
+    if (up == line_up_) return;
+    line_up_ = up;
+    if (irq_ != nullptr) irq_->set_irq(pin_, up);
+}
+
 void Uart16550Model::flush() {
     if (line_length_ != 0) emit_line();
 }
@@ -89,10 +113,11 @@ void Uart16550Model::save_state(ByteWriter& out) const {
     out.put<std::uint8_t>(just_wrapped_ ? 1 : 0);
     out.put<std::uint16_t>(static_cast<std::uint16_t>(line_length_));
     out.put_bytes({reinterpret_cast<const std::uint8_t*>(line_), line_length_});
+    out.put<std::uint8_t>(thre_pending_ ? 1 : 0);
 }
 
 Status Uart16550Model::restore_state(std::uint16_t version, std::span<const std::uint8_t> in) {
-    if (version != 2) return Error::of("uart0: unsupported state version", version);
+    if (version != 3) return Error::of("uart0: unsupported state version", version);
     ByteReader r(in);
     std::uint8_t regs[7];
     for (std::uint8_t& reg : regs) {
@@ -106,6 +131,8 @@ Status Uart16550Model::restore_state(std::uint16_t version, std::span<const std:
     if (!r.get(length) || length >= kLineMax || !r.get_bytes(line, length)) {
         return Error::of("uart0: bad line buffer in state", length);
     }
+    std::uint8_t thre = 0;
+    if (!r.get(thre) || thre > 1) return Error::of("uart0: bad interrupt flag in state");
     if (r.remaining() != 0) return Error::of("uart0: trailing bytes in state", r.remaining());
     ier_ = regs[0];
     lcr_ = regs[1];
@@ -117,6 +144,8 @@ Status Uart16550Model::restore_state(std::uint16_t version, std::span<const std:
     for (std::size_t i = 0; i < length; ++i) line_[i] = static_cast<char>(line[i]);
     line_length_ = length;
     just_wrapped_ = wrapped != 0;
+    thre_pending_ = thre != 0;
+    update_line();
     return success();
 }
 

@@ -3,6 +3,13 @@
 // serial line and still be told apart. The receive side is idle for now (no input to the guest).
 // Registers follow the PC16550D data sheet; the model never blocks: the transmitter is always
 // ready (LSR.THRE and TEMT set).
+//
+// The transmitter-empty interrupt (PC16550D "Interrupt Identification Register"): pending when
+// THRE becomes set (at once after every THR write, and when IER.ETBEI is turned on with THR
+// empty), reported by IIR 0x02 and cleared by reading IIR or writing THR. The interrupt line
+// (optional: set_interrupt_line) is that pending state AND IER.ETBEI AND MCR.OUT2, the PC's gate
+// for COM port interrupts. Linux's 8250 driver sends its tty output (what userspace writes to the
+// console) on these interrupts; without them it falls back to a slow poll.
 #pragma once
 
 #include <cstddef>
@@ -10,6 +17,7 @@
 
 #include "hypervisor/console/writer.hpp"
 #include "hypervisor/devices/device_state.hpp"
+#include "hypervisor/devices/interrupt_line.hpp"
 #include "hypervisor/devices/port_io.hpp"
 
 namespace tandem {
@@ -20,7 +28,14 @@ public:
     static constexpr std::uint16_t kPorts = 8;
     static constexpr std::size_t kLineMax = 160;
 
+    static constexpr unsigned kIrqPin = 4;  // COM1: ISA IRQ 4
+
     explicit Uart16550Model(Writer& console) : console_(console) {}
+    void set_interrupt_line(IrqLines* lines, unsigned pin = kIrqPin) {
+        irq_ = lines;
+        pin_ = pin;
+        update_line();
+    }
 
     std::uint32_t read(std::uint16_t port, unsigned size) override;
     void write(std::uint16_t port, unsigned size, std::uint32_t value) override;
@@ -29,7 +44,7 @@ public:
     std::uint64_t bytes_transmitted() const { return transmitted_; }
 
     std::uint16_t state_id() const override { return kDeviceIdUart0; }
-    std::uint16_t state_version() const override { return 2; }
+    std::uint16_t state_version() const override { return 3; }
     const char* state_name() const override { return "uart0"; }
     // Registers and the partly assembled output line (so no output is lost or repeated).
     void save_state(ByteWriter& out) const override;
@@ -38,12 +53,18 @@ public:
 private:
     void transmit(std::uint8_t byte);
     void emit_line();
+    bool interrupt_pending() const { return thre_pending_ && (ier_ & 0x02); }
+    void update_line();
 
     Writer& console_;
     std::uint8_t ier_ = 0, lcr_ = 0, mcr_ = 0, scratch_ = 0, dll_ = 1, dlm_ = 0, fcr_ = 0;
     char line_[kLineMax]{};
     std::size_t line_length_ = 0;
     bool just_wrapped_ = false;
+    bool thre_pending_ = false;
+    IrqLines* irq_ = nullptr;
+    unsigned pin_ = kIrqPin;
+    bool line_up_ = false;
     std::uint64_t transmitted_ = 0;
 };
 

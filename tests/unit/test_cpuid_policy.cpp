@@ -67,12 +67,12 @@ TEST_CASE("leaves 0, 2 and the brand string pass through; 4 drops the sharing co
     check(guest_cpuid(host, p, 4, 2, 0), {0, 0, 0, 0});  // no such cache level on the host
 }
 
-TEST_CASE("leaf 7: SGX, RDT, MPX, PT, WAITPKG, PKS and speculation-control enumeration hidden") {
+TEST_CASE("leaf 7: TSC_ADJUST, SGX, RDT, MPX, PT, WAITPKG, PKS and speculation-control enumeration hidden") {
     FakePlatform host;
     CpuidPolicy p = full_policy();
-    check(guest_cpuid(host, p, 7, 0, 0), {0, 0xd19f2ffb, 0x8, 0x400});
+    check(guest_cpuid(host, p, 7, 0, 0), {0, 0xd19f2ff9, 0x8, 0x400});
     p.invpcid = false;
-    check(guest_cpuid(host, p, 7, 0, 0), {0, 0xd19f2bfb, 0x8, 0x400});
+    check(guest_cpuid(host, p, 7, 0, 0), {0, 0xd19f2bf9, 0x8, 0x400});
     check(guest_cpuid(host, p, 7, 1, 0), {0, 0, 0, 0});  // further subleaves are not offered
     host.table[{7, 0}].eax = 2;                          // even if the host has them
     CHECK(guest_cpuid(host, p, 7, 0, 0).eax == 0);
@@ -132,3 +132,22 @@ TEST_CASE("hidden leaves and leaves past the host's maximum are all zero") {
 }
 
 }  // TEST_SUITE
+
+TEST_CASE("a guest with a local APIC: APIC and TSC-deadline bits, invariant TSC, leaves 0x15 and 0x16") {
+    FakePlatform host;
+    CpuidPolicy p = full_policy();
+    CHECK((guest_cpuid(host, p, 1, 0, 0).edx & (1u << 9)) == 0);  // test guests: no APIC
+    CHECK(guest_cpuid(host, p, 0x15, 0, 0).ecx == 0);
+    p.local_apic = true;
+    p.crystal_hz = 50'000'000;
+    p.tsc_per_crystal = 2;
+    CpuidValues one = guest_cpuid(host, p, 1, 0, 0);
+    CHECK((one.edx & (1u << 9)) != 0);    // APIC
+    CHECK((one.ecx & (1u << 24)) != 0);   // TSC-deadline
+    CHECK((one.ecx & (1u << 21)) == 0);   // x2APIC stays hidden
+    CHECK(guest_cpuid(host, p, 0, 0, 0).eax >= 0x16);
+    check(guest_cpuid(host, p, 0x15, 0, 0), {1, 2, 50'000'000, 0});  // TSC = 100 MHz
+    check(guest_cpuid(host, p, 0x16, 0, 0), {100, 100, 0, 0});
+    CHECK((guest_cpuid(host, p, 0x80000007, 0, 0).edx & (1u << 8)) != 0);
+    CHECK((guest_cpuid(host, p, 0xd, 1, 0).eax & 0x2) == 0);  // no XSAVEC: the standard format only
+}

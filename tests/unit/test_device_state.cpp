@@ -68,6 +68,7 @@ Bytes state_with_line(std::size_t length) {
     Bytes b = {0, 0x03, 0, 0, 1, 0, 0, 0};  // registers, then "not wrapped"
     ckpt::StreamBuilder::le(b, length, 2);
     b.insert(b.end(), length, 'x');
+    b.push_back(0);  // no THRE interrupt pending
     return b;
 }
 
@@ -76,11 +77,11 @@ Bytes state_with_line(std::size_t length) {
 TEST_CASE("device state: the UART's identity and encoding") {
     Uart u;
     CHECK(u.uart.state_id() == tandem::kDeviceIdUart0);
-    CHECK(u.uart.state_version() == 2);
+    CHECK(u.uart.state_version() == 3);
     CHECK(std::string(u.uart.state_name()) == "uart0");
-    CHECK(u.save() == Bytes{0, 0, 0, 0, 1, 0, 0, 0, 0, 0});  // reset values: divisor 1, not wrapped, no line
+    CHECK(u.save() == Bytes{0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0});  // reset values: divisor 1, not wrapped, no line, no THRE interrupt
     configure(u);
-    CHECK(u.save() == Bytes{0x05, 0x1b, 0x0b, 0x5a, 0x03, 0x01, 0xc7, 0, 9, 0, 'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r'});
+    CHECK(u.save() == Bytes{0x05, 0x1b, 0x0b, 0x5a, 0x03, 0x01, 0xc7, 0, 9, 0, 'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 1});  // THR written: THRE pending
     // A writer too small is marked overflowed, never overrun.
     Bytes small(5, 0xee);
     tandem::ByteWriter w({small.data(), 4});
@@ -95,7 +96,7 @@ TEST_CASE("device state: a restored UART is the saved one: registers and the par
     Bytes saved = a.save();
     Uart b;
     b.send("something else");
-    REQUIRE(err(b.uart.restore_state(2, saved)) == "");
+    REQUIRE(err(b.uart.restore_state(3, saved)) == "");
     CHECK(b.console.str().empty());  // restoring emits nothing
     CHECK(b.registers() == a.registers());
     CHECK(b.save() == saved);
@@ -112,7 +113,7 @@ TEST_CASE("device state: the UART restores any number of times, from any state")
     Uart b;
     for (int i = 0; i < 5; ++i) {
         CAPTURE(i);
-        REQUIRE(err(b.uart.restore_state(2, saved)) == "");
+        REQUIRE(err(b.uart.restore_state(3, saved)) == "");
         CHECK(b.save() == saved);
         b.send("!\n");
         CHECK(b.console.str() == "guest: hello wor!\n");
@@ -121,7 +122,7 @@ TEST_CASE("device state: the UART restores any number of times, from any state")
         b.console.clear();
     }
     Uart fresh;
-    REQUIRE(err(b.uart.restore_state(2, fresh.save())) == "");
+    REQUIRE(err(b.uart.restore_state(3, fresh.save())) == "");
     CHECK(b.registers() == fresh.registers());
     b.console.clear();
     b.uart.flush();
@@ -145,22 +146,26 @@ TEST_CASE("device state: malformed UART states are refused and change nothing") 
         CHECK(u.console.str() == "guest: hello world\n");
     };
     for (std::size_t n = 0; n < good.size(); ++n) {
-        check_refused(Bytes(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n)), 2,
-                      n < 7 ? "uart0: truncated state"
-                      : n == 7 ? "uart0: bad wrap flag in state"
-                               : "uart0: bad line buffer in state");
+        check_refused(Bytes(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n)), 3,
+                      n < 7             ? "uart0: truncated state"
+                      : n == 7          ? "uart0: bad wrap flag in state"
+                      : n + 1 < good.size() ? "uart0: bad line buffer in state"
+                                        : "uart0: bad interrupt flag in state");
     }
     Bytes longer = good;
     longer.push_back(0);
-    check_refused(longer, 2, "uart0: trailing bytes in state");
-    check_refused(state_with_line(Uart16550Model::kLineMax + 1), 2, "uart0: bad line buffer in state");
-    check_refused(state_with_line(0xffff), 2, "uart0: bad line buffer in state");
+    check_refused(longer, 3, "uart0: trailing bytes in state");
+    check_refused(state_with_line(Uart16550Model::kLineMax + 1), 3, "uart0: bad line buffer in state");
+    check_refused(state_with_line(0xffff), 3, "uart0: bad line buffer in state");
+    Bytes bad_interrupt = good;
+    bad_interrupt.back() = 2;
+    check_refused(bad_interrupt, 3, "uart0: bad interrupt flag in state");
     Bytes bad_flag = good;
     bad_flag[7] = 2;
-    check_refused(bad_flag, 2, "uart0: bad wrap flag in state");
-    check_refused(good, 1, "uart0: unsupported state version");
-    check_refused(good, 3, "uart0: unsupported state version");
-    CHECK(err(Uart{}.uart.restore_state(2, state_with_line(Uart16550Model::kLineMax - 1))) == "");
+    check_refused(bad_flag, 3, "uart0: bad wrap flag in state");
+    check_refused(good, 2, "uart0: unsupported state version");
+    check_refused(good, 4, "uart0: unsupported state version");
+    CHECK(err(Uart{}.uart.restore_state(3, state_with_line(Uart16550Model::kLineMax - 1))) == "");
 }
 
 // Regression test (bug found and fixed): uart16550_model.cpp:102 (`length > kLineMax`) accepts a line of exactly kLineMax (160)
@@ -170,7 +175,7 @@ TEST_CASE("device state: malformed UART states are refused and change nothing") 
 // never emitted at 160 again. Expected: the state is refused like any other impossible one.
 TEST_CASE("device state: a UART state with a full, unemitted line is refused") {
     Uart u;
-    CHECK(err(u.uart.restore_state(2, state_with_line(Uart16550Model::kLineMax))) == "uart0: bad line buffer in state");
+    CHECK(err(u.uart.restore_state(3, state_with_line(Uart16550Model::kLineMax))) == "uart0: bad line buffer in state");
 }
 
 // Regression test (bug found and fixed): uart16550_model.cpp save_state/restore_state (lines 87-91, 93-115) leave out just_wrapped_
@@ -183,7 +188,7 @@ TEST_CASE("device state: a UART restored right after a wrapped line ends it as t
     a.send(std::string(Uart16550Model::kLineMax, 'a'));  // emitted at once; its '\n' is still to come
     Bytes saved = a.save();
     Uart b;
-    REQUIRE(err(b.uart.restore_state(2, saved)) == "");
+    REQUIRE(err(b.uart.restore_state(3, saved)) == "");
     a.console.clear();
     a.send("\nnext\n");
     b.send("\nnext\n");
@@ -192,7 +197,7 @@ TEST_CASE("device state: a UART restored right after a wrapped line ends it as t
     Uart c;  // the other way round: c has just wrapped, the state it gets has not
     c.send(std::string(Uart16550Model::kLineMax, 'c'));
     Uart fresh;
-    REQUIRE(err(c.uart.restore_state(2, fresh.save())) == "");
+    REQUIRE(err(c.uart.restore_state(3, fresh.save())) == "");
     c.console.clear();
     c.send("\n");
     fresh.send("\n");
@@ -219,4 +224,40 @@ TEST_CASE("device state: the UART's state through a checkpoint into the backup, 
     }
     CHECK(a.in(kIir) == 0xc1);  // FIFOs on, no interrupt: the register set really was non-default
     CHECK(a.in(kMsr) == 0xb0);
+}
+
+// The transmitter-empty interrupt as Linux's 8250 driver uses it (PC16550D IIR, IER, MCR.OUT2).
+TEST_CASE("UART: THRE interrupt raised on ETBEI and after each byte, cleared by IIR, gated by OUT2") {
+    struct Lines final : tandem::IrqLines {
+        std::vector<std::pair<unsigned, bool>> calls;
+        void set_irq(unsigned pin, bool asserted) override { calls.emplace_back(pin, asserted); }
+    } lines;
+    Uart u;
+    u.uart.set_interrupt_line(&lines);
+    CHECK(u.in(kIir) == 0x01);          // nothing pending
+    u.out(kMcr, 0x08);                  // OUT2: interrupts reach the PIC/IOAPIC
+    u.out(kIer, 0x02);                  // ETBEI with THR empty: THRE at once
+    REQUIRE(lines.calls.size() == 1);
+    CHECK(lines.calls.back() == std::pair<unsigned, bool>{4, true});
+    CHECK(u.in(kIir) == 0x02);          // THRE, and reading it clears it
+    CHECK(lines.calls.back() == std::pair<unsigned, bool>{4, false});
+    CHECK(u.in(kIir) == 0x01);
+    u.out(kThr, 'a');                   // the byte leaves at once: THRE again
+    CHECK(lines.calls.back() == std::pair<unsigned, bool>{4, true});
+    u.out(kMcr, 0x00);                  // OUT2 off: the line drops, the interrupt stays pending
+    CHECK(lines.calls.back() == std::pair<unsigned, bool>{4, false});
+    CHECK(u.in(kIir) == 0x02);
+    u.out(kIer, 0x00);
+    u.out(kThr, 'b');
+    CHECK(u.in(kIir) == 0x01);          // ETBEI off: pending THRE is not reported
+    // A restored UART drives its line as the saved one would.
+    u.out(kMcr, 0x08);
+    u.out(kIer, 0x02);
+    Bytes saved = u.save();
+    Lines other;
+    Uart v;
+    v.uart.set_interrupt_line(&other);
+    REQUIRE(err(v.uart.restore_state(3, saved)) == "");
+    REQUIRE_FALSE(other.calls.empty());
+    CHECK(other.calls.back() == std::pair<unsigned, bool>{4, true});
 }

@@ -1,0 +1,103 @@
+// Interrupts, HLT and the timer for a guest with interrupt controllers (GuestInterruptSource):
+// external-interrupt injection on VM entry (Intel SDM Vol. 3C §27.6), interrupt-window exiting
+// when the guest cannot take one yet (§26.6.2, §28.2), HLT through the guest activity state
+// (§25.4.2: entering in the HLT state lets the preemption timer and injected events wake it),
+// and the VMX-preemption timer (§26.5.1) set for the earlier of the next periodic tick and the
+// next guest timer deadline. Test guests have no interrupt source: for them HLT ends the guest
+// and the timer only ticks, as before.
+#include "arch-x86_64/vmx/exit_qualification.hpp"
+#include "arch-x86_64/vmx/vcpu.hpp"
+#include "arch-x86_64/vmx/vmx_controls.hpp"
+
+namespace tandem::x86 {
+namespace {
+
+constexpr std::uint64_t kRflagsIf = 1ull << 9;
+constexpr std::uint64_t kActivityActive = 0, kActivityHlt = 1;
+constexpr std::uint64_t kBlockingStiOrMovSs = 3;
+constexpr std::uint32_t kEventValid = 1u << 31;
+
+}  // namespace
+
+void Vcpu::on_hlt() {
+    if (interrupts_ == nullptr) {
+        // No device can raise an interrupt for a test guest, so a halted one would never run again.
+        return stop_with_report("the guest halted (HLT) and no device can wake it");
+    }
+    ++stats_.halts;
+    advance_rip();
+    if (!(vmcs_.read(vmcs::guest_rflags) & kRflagsIf)) {
+        // Nothing but an NMI or INIT (neither of which tandem sends) ends HLT with interrupts off:
+        // the guest has stopped itself for good (Linux does this after a failed power-off).
+        return stop("the guest halted with interrupts disabled and can never run again");
+    }
+    // An interrupt already waiting is injected on this entry; otherwise the guest waits in the
+    // HLT state until prepare_entry() injects one.
+    if (!interrupts_->pending_vector()) vmcs_.write(vmcs::guest_activity_state, kActivityHlt);
+}
+
+void Vcpu::on_preemption_timer() {
+    if (interrupts_ == nullptr) {
+        vmcs_.write(vmcs::preemption_timer_value, config_.preemption_timer_reload);
+        ticked_ = true;
+        if (hooks_ != nullptr) hooks_->on_timer(*this);
+        return;
+    }
+    // The timer may have been set for a guest deadline before the tick: only a tick that is
+    // due runs the periodic work (prepare_entry() handles the deadline).
+    std::uint64_t now = platform_.read_tsc();
+    if (now < next_tick_tsc_) return;
+    next_tick_tsc_ = now + tick_period_tsc();
+    ticked_ = true;
+    if (hooks_ != nullptr) hooks_->on_timer(*this);
+}
+
+void Vcpu::on_interrupt_window() {
+    // The guest can take an interrupt now: prepare_entry() injects it. Turn the exiting off so a
+    // stale request cannot make the guest exit after every instruction.
+    vmcs_.write(vmcs::primary_controls, vmcs_.read(vmcs::primary_controls) & ~proc::interrupt_window_exiting);
+}
+
+void Vcpu::inject_pending_interrupt() {
+    std::uint64_t controls = vmcs_.read(vmcs::primary_controls);
+    auto set_window = [&](bool on) {
+        std::uint64_t wanted = on ? controls | proc::interrupt_window_exiting : controls & ~proc::interrupt_window_exiting;
+        if (wanted != controls) vmcs_.write(vmcs::primary_controls, wanted);
+    };
+    auto vector = interrupts_->pending_vector();
+    if (!vector) return set_window(false);
+    // Another event (an exception, or one whose delivery an exit interrupted) goes in first.
+    bool event_queued = (vmcs_.read(vmcs::entry_interruption_info) & kEventValid) != 0;
+    bool can_take = (vmcs_.read(vmcs::guest_rflags) & kRflagsIf) &&
+                    !(vmcs_.read(vmcs::guest_interruptibility) & kBlockingStiOrMovSs);
+    if (event_queued || !can_take) return set_window(true);
+    interrupts_->acknowledge();
+    vmcs_.write(vmcs::entry_interruption_info, InterruptionInfo::external(*vector).raw);
+    ++stats_.injected_interrupts;
+    // Delivery ends HLT; the return address is the instruction after it.
+    if (vmcs_.read(vmcs::guest_activity_state) == kActivityHlt) {
+        vmcs_.write(vmcs::guest_activity_state, kActivityActive);
+    }
+    set_window(false);
+}
+
+void Vcpu::prepare_entry() {
+    if (interrupts_ == nullptr || !running()) return;
+    std::uint64_t host_now = platform_.read_tsc();
+    std::uint64_t offset = vmcs_.read(vmcs::tsc_offset);
+    std::uint64_t guest_now = host_now + offset;
+    interrupts_->advance(guest_now);
+    inject_pending_interrupt();
+
+    if (next_tick_tsc_ == 0) next_tick_tsc_ = host_now + tick_period_tsc();
+    std::uint64_t wait = next_tick_tsc_ > host_now ? next_tick_tsc_ - host_now : 0;
+    if (auto deadline = interrupts_->next_deadline()) {
+        std::uint64_t until = *deadline > guest_now ? *deadline - guest_now : 0;
+        if (until < wait) wait = until;
+    }
+    std::uint64_t ticks = wait >> config_.preemption_timer_shift;
+    if (ticks > 0xffffffffu) ticks = 0xffffffffu;
+    vmcs_.write(vmcs::preemption_timer_value, ticks);
+}
+
+}  // namespace tandem::x86

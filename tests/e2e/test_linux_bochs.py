@@ -1,0 +1,120 @@
+"""Debian's stock kernel under tandem (issue 7, standalone): booted from its uncompressed vmlinux
+and from its bzImage to the test initramfs' userspace, serving the counter service and HTTP on its
+virtio-net card to real clients in a network namespace, and powering itself off through ACPI.
+Judged by the guest's own console (its kernel log and its init's lines), the clients' results
+checked against the assets' blob digest, and tandem's report of the guest's end.
+
+The assets come from tests/guests/linux/fetch_assets.sh (the CTest fixture e2e.linux_assets runs it
+first: Debian's packages fetched with apt, never installed)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import unittest
+
+from e2e_common import BUILD, REPO, Bochs, make_iso, require_built, workdir
+from netns import ClientNetwork
+
+ASSETS = BUILD / "guest-assets"
+CLIENT = REPO / "tools" / "emulator" / "counter_client.py"
+GUEST_MAC = "52:54:00:12:34:56"
+POWERED_OFF = "tandem: guest stopped: the guest powered itself off (ACPI S5)"
+
+# What the kernel must never print under tandem: WARN_ON splats, MSR accesses it did not expect
+# to fault, and clocksource or timer trouble.
+KERNEL_TROUBLE = re.compile(
+    r"WARNING: CPU:|Call Trace:|unchecked MSR access|BUG:|Oops|Kernel panic|"
+    r"clocksource.*unstable|Marking TSC unstable|timekeeping watchdog|Unstable clock|"
+    r"TSC.*(?:skew|not reliable)|APIC timer.*(?:disabled|broken)|hrtimer: interrupt took", re.I)
+
+
+def guest_lines(console: str) -> list[str]:
+    return [line[len("guest: "):] for line in console.splitlines() if line.startswith("guest: ")]
+
+
+def linux_iso(wd, kernel: str, guest_cmdline: str, extra: str = ""):
+    cmdline = f'guest_kernel=linux guest_initrd=initrd guest_mem=128M {extra} "guest_cmdline={guest_cmdline}"'
+    return make_iso(wd / "tandem.iso", cmdline, [(ASSETS / kernel, "linux"), (ASSETS / "initramfs.cpio.gz", "initrd")])
+
+
+class LinuxTestCase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        require_built()
+        for name in ("vmlinux", "bzImage", "initramfs.cpio.gz", "blob.sha256"):
+            if not (ASSETS / name).exists():
+                raise AssertionError(f"{ASSETS / name} is missing: run tests/guests/linux/fetch_assets.sh "
+                                     "(the e2e.linux_assets fixture does)")
+
+    def check_clean_kernel_log(self, console: str) -> list[str]:
+        lines = guest_lines(console)
+        trouble = [line for line in lines if KERNEL_TROUBLE.search(line)]
+        self.assertEqual(trouble, [], "the kernel complained")
+        self.assertIn("TSC deadline timer available", console)
+        self.assertRegex(console, r"clocksource: Switched to clocksource tsc\n")
+        self.assertIn("tandem-guest: init running on Linux 6.1", console)
+        return lines
+
+
+class Standalone(LinuxTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if os.geteuid() != 0:
+            raise AssertionError("the network tests need root (network namespaces); CI runs them as root")
+
+    def test_vmlinux_serves_counter_and_http_then_powers_off(self):
+        wd = workdir("linux-standalone")
+        blob_sha = (ASSETS / "blob.sha256").read_text().split()[0]
+        with ClientNetwork(taps=1) as net:
+            iso = linux_iso(wd, "vmlinux", "console=ttyS0 nokaslr tsc=reliable tandem.poweroff=60",
+                            extra=f"guest_mac={GUEST_MAC}")
+            m = Bochs(wd, iso, sync="slowdown", megs=512, hard_timeout=600, prefix=net.prefix(),
+                      nics=[net.e1000(0, "52:54:00:00:02:01", card=0)])
+            with m:
+                m.wait_for(r"^guest: tandem-guest: userspace ready: eth0", 300)
+                counter = subprocess.run(net.prefix() + [sys.executable, str(CLIENT), "--count", "20", "--timeout",
+                                                         "1", "--until", "120"],
+                                         capture_output=True, text=True, timeout=180)
+                body = wd / "blob.bin"
+                curl = subprocess.run(net.prefix() + ["curl", "--silent", "--show-error", "--max-time", "120",
+                                                      "--retry", "3", "-o", str(body), "http://10.0.2.15/blob.bin"],
+                                      capture_output=True, text=True, timeout=400)
+                m.wait_for(re.escape(POWERED_OFF), 240)
+        console = m.tandem_console()
+        records = [json.loads(line) for line in counter.stdout.splitlines() if line.startswith("{")]
+        self.assertEqual([r["value"] for r in records if r["event"] == "reply"], list(range(1, 21)),
+                         counter.stdout[-2000:] + counter.stderr[-2000:])
+        self.assertEqual(curl.returncode, 0, curl.stderr)
+        data = body.read_bytes()
+        self.assertEqual(len(data), 1 << 20)
+        self.assertEqual(hashlib.sha256(data).hexdigest(), blob_sha)
+        self.check_clean_kernel_log(console)
+        self.assertIn("vm: Linux guest 'linux' (vmlinux at 0x1000000", console)
+        self.assertIn("tandem-guest: powering off", console)
+        self.assertIn(POWERED_OFF, console)
+        self.assertNotIn("the device needs a reset", console)  # no descriptor the kernel gave was refused
+        self.assertRegex(console, r"vm: virtio-net: [1-9]\d* frames sent, [1-9]\d* received")
+
+
+class BzImage(LinuxTestCase):
+    def test_bzimage_boots_to_userspace_and_powers_off(self):
+        wd = workdir("linux-bzimage")
+        iso = linux_iso(wd, "bzImage", "console=ttyS0 nokaslr tsc=reliable tandem.poweroff=1")
+        m = Bochs(wd, iso, sync="none", megs=512, hard_timeout=600)
+        with m:
+            m.wait_for(re.escape(POWERED_OFF), 560)
+        console = m.tandem_console()
+        self.assertIn("vm: Linux guest 'linux' (bzImage at 0x1000000", console)
+        self.check_clean_kernel_log(console)
+        self.assertIn("tandem-guest: userspace up WITHOUT network", console)  # no guest_mac: no card
+        self.assertIn("tandem-guest: powering off", console)
+
+
+if __name__ == "__main__":
+    unittest.main()
