@@ -50,26 +50,6 @@ void command_failover(void* context, std::string_view, Writer& out) {
     c->session->request_failover();
 }
 
-// Ends the guest when it powers itself off or asks for a reboot (checked on every tick).
-class PowerWatch final : public TickListener {
-public:
-    PowerWatch(Vcpu& vcpu, const PowerControl& power) : vcpu_(vcpu), power_(power) {}
-    void on_tick() override {
-        if (power_.request() != PowerControl::Request::none && vcpu_.running()) vcpu_.stop(power_.describe());
-    }
-
-private:
-    Vcpu& vcpu_;
-    const PowerControl& power_;
-};
-
-bool wants_linux(const Config& config, const boot::BootInfo& boot) {
-    const boot::BootModule* m = find_module(boot, config.guest_kernel);
-    if (m == nullptr) return false;  // load_test_guest reports the missing module
-    return is_linux_kernel({reinterpret_cast<const std::uint8_t*>(m->start), static_cast<std::size_t>(m->end - m->start)},
-                           config);
-}
-
 }  // namespace
 
 void launch_guest(const LaunchContext& c) {
@@ -80,7 +60,7 @@ void launch_guest(const LaunchContext& c) {
     if (auto s = allocate_guest_memory(c.frames, c.config.guest_mem, memory); !s) {
         return report_problem("guest memory", s.error());
     }
-    bool linux_guest = wants_linux(c.config, c.boot);
+    bool linux_guest = configured_for_linux(c.config, c.boot);
     auto entry = linux_guest ? load_linux_guest(c.config, c.boot, memory,
                                                 c.config.has_guest_mac ? abi::kVirtioNetMmio : 0,
                                                 static_cast<std::uint32_t>(virtio::VirtioMmioNet::kSize))
@@ -121,7 +101,7 @@ void launch_guest(const LaunchContext& c) {
         uart.set_interrupt_line(&platform.irq_lines(), Uart16550Model::kIrqPin);
         vm.vcpu().set_mmio_bus(&mmio);
         vm.vcpu().set_timer_reload(c.tsc_khz >> c.caps.preemption_timer_shift);  // 1 ms ticks
-        static PowerWatch watch(vm.vcpu(), platform.power());
+        static GuestPowerWatch watch(vm.vcpu(), platform.power());
         (void)vm.add_tick_listener(watch);
         pc = &platform;
         println(out, "vm: PC devices: local APIC (xAPIC page, TSC-deadline timer) at {}, IOAPIC at {}, 8259 PIC "

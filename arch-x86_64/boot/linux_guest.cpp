@@ -55,6 +55,12 @@ bool is_linux_kernel(std::span<const std::uint8_t> file, const Config& config) {
     return is_elf(file) && (!config.guest_initrd.empty() || has_linux_note(file));
 }
 
+bool configured_for_linux(const Config& config, const boot::BootInfo& boot) {
+    const boot::BootModule* m = find_module(boot, config.guest_kernel);
+    if (m == nullptr) return false;  // the loader reports the missing module
+    return is_linux_kernel(module_bytes(*m), config);
+}
+
 Result<GuestEntry> load_linux_guest(const Config& config, const boot::BootInfo& boot, GuestMemory& memory,
                                     std::uint64_t virtio_net_base, std::uint32_t virtio_net_size) {
     Writer& out = console();

@@ -10,6 +10,7 @@
 
 #include "arch-x86_64/boot/boot_info.hpp"
 #include "arch-x86_64/vmx/guest_entry.hpp"
+#include "arch-x86_64/vmx/virtual_machine.hpp"
 #include "hypervisor/config/config.hpp"
 #include "hypervisor/devices/power_control.hpp"
 #include "hypervisor/vm/guest_memory.hpp"
@@ -22,6 +23,24 @@ inline constexpr std::uint64_t kLinuxAcpiCapacity = 0x20000;
 inline constexpr std::uint64_t kLinuxLowRamEnd = 0x9f000;       // below: RAM; up to 1 MiB: reserved
 inline constexpr std::uint32_t kLinuxVirtioNetGsi = 5;
 inline constexpr PowerPorts kLinuxPowerPorts{};
+
+// guest_kernel= names a Linux kernel among the boot modules (see is_linux_kernel). Both machines
+// of a pair carry the same modules: the backup, which loads nothing, learns from them which
+// virtual platform to build so that the primary's checkpoints fit it.
+bool configured_for_linux(const Config& config, const boot::BootInfo& boot);
+
+// Ends the guest when it powers itself off or asks for a reboot (a tick listener's work).
+class GuestPowerWatch final : public TickListener {
+public:
+    GuestPowerWatch(Vcpu& vcpu, const PowerControl& power) : vcpu_(vcpu), power_(power) {}
+    void on_tick() override {
+        if (power_.request() != PowerControl::Request::none && vcpu_.running()) vcpu_.stop(power_.describe());
+    }
+
+private:
+    Vcpu& vcpu_;
+    const PowerControl& power_;
+};
 
 // A Linux kernel rather than a tandem test guest: a bzImage ("HdrS" at 0x202), or an ELF image
 // when guest_initrd= is given or the ELF carries Linux's version note.

@@ -1,5 +1,9 @@
 #include "arch-x86_64/boot/pair_session.hpp"
 
+#include "arch-x86_64/boot/linux_guest.hpp"
+#include "arch-x86_64/vmx/vmcs_guest_clock.hpp"
+#include "hypervisor/devices/pc_platform.hpp"
+
 #include "arch-x86_64/boot/console_input.hpp"
 #include "arch-x86_64/boot/guest_image.hpp"
 #include "arch-x86_64/boot/guest_network.hpp"
@@ -164,9 +168,12 @@ public:
         replicator_ = &replicator;
     }
 
-    static constexpr std::size_t kMaxDevices = 4;
-    void add_device(StatefulDevice& d) {
-        if (count_ < kMaxDevices) devices_[count_++] = &d;
+    // The UART, virtio-net and the PC platform's five models.
+    static constexpr std::size_t kMaxDevices = 8;
+    Status add_device(StatefulDevice& d) {
+        if (count_ == kMaxDevices) return Error::of("pair: too many devices to checkpoint (a tandem bug)", d.state_id());
+        devices_[count_++] = &d;
+        return success();
     }
 
     void on_timer(Vcpu& vcpu) override {
@@ -286,10 +293,18 @@ void run_pair(const PairContext& c) {
 
     GuestEntry entry{};
     entry.mode = guest_boot::EntryMode::real16;  // the backup's vCPU is replaced at takeover
+    // An unmodified Linux kernel gets the PC platform on both machines (the backup learns it from
+    // the same modules, linux_guest.hpp), so the checkpoints' device states fit.
+    bool linux_guest = configured_for_linux(config, c.boot);
     if (!backup_role) {
-        auto loaded = load_test_guest(config, c.boot, ram);
+        auto loaded = linux_guest ? load_linux_guest(config, c.boot, ram, config.has_guest_mac ? abi::kVirtioNetMmio : 0,
+                                                     static_cast<std::uint32_t>(virtio::VirtioMmioNet::kSize))
+                                  : load_test_guest(config, c.boot, ram);
         if (!loaded) return;
         entry = *loaded;
+    } else if (linux_guest) {
+        println(out, "pair: the guest is a Linux kernel ('{}'): this backup builds the same PC platform",
+                config.guest_kernel);
     }
 
     static PortIoBus io(out);
@@ -299,7 +314,21 @@ void run_pair(const PairContext& c) {
     VmSetup setup{c.msrs, c.caps, c.frames, ram, entry, c.tsc_khz};
     setup.small_pages = true;
     setup.pml = *method == DirtyTracking::pml;
+    setup.local_apic = linux_guest;
     if (auto s = vm.create(setup, io, out); !s) return report_problem("VM setup", s.error());
+    static MmioBus mmio;
+    PcPlatform* pc = nullptr;
+    if (linux_guest) {
+        static VmcsGuestClock guest_clock(vm.vmcs(), vm.platform());
+        static PcPlatform platform(guest_clock, out, PcPlatformConfig{c.tsc_khz * 1000, 0, kLinuxPowerPorts});
+        if (auto s = platform.attach(io, mmio); !s) return report_problem("its devices", s.error());
+        vm.vcpu().set_interrupts(&platform);
+        vm.vcpu().set_mmio_bus(&mmio);
+        uart.set_interrupt_line(&platform.irq_lines(), Uart16550Model::kIrqPin);
+        static GuestPowerWatch watch(vm.vcpu(), platform.power());
+        (void)vm.add_tick_listener(watch);
+        pc = &platform;
+    }
 
     // The engine (used by the primary, and by the backup once it took over).
     static dirty::DirtyBitmap current(bits->subspan(0, words), pages), sending(bits->subspan(words, words), pages);
@@ -308,7 +337,6 @@ void run_pair(const PairContext& c) {
     static checkpoint::EpochEncoder encoder(queue);
 
     // The guest's network, its output through the commit buffer.
-    static MmioBus mmio;
     static DropBackend no_network;
     virtio::NetBackend* backend = &no_network;
     if (config.has_guest_mac) {
@@ -321,6 +349,7 @@ void run_pair(const PairContext& c) {
     if (config.has_guest_mac) {
         static virtio::VirtioMmioNet device(ram, output, config.guest_mac.bytes, out);
         static GuestNetwork guest_network(*nics->client, device, config.guest_mac);
+        if (pc != nullptr) device.set_interrupt_line(&pc->irq_lines(), kLinuxVirtioNetGsi);
         net = &device;
         network = &guest_network;
         if (auto s = mmio.attach(abi::kVirtioNetMmio, virtio::VirtioMmioNet::kSize, device); !s) {
@@ -359,8 +388,17 @@ void run_pair(const PairContext& c) {
                                                vm.dirty_control(), machine, encoder, machine, mode, true);
         static engine::PrimaryReplicator replicator(engine, reference, queue, output, transport, machine, out);
         machine.attach(engine, replicator);
-        machine.add_device(uart);
-        if (net != nullptr) machine.add_device(*net);
+        Status added = machine.add_device(uart);
+        if (added && net != nullptr) added = machine.add_device(*net);
+        if (pc != nullptr) {
+            for (StatefulDevice* d : pc->devices()) {
+                if (added) added = machine.add_device(*d);
+            }
+        }
+        if (!added) {
+            report_problem("checkpointing", added.error());
+            return false;
+        }
         primary_ptr = &replicator;
         ram.set_write_observer(&engine);
         vm.vcpu().set_hooks(&machine);
@@ -424,10 +462,14 @@ void run_pair(const PairContext& c) {
         if (auto s = restore_cpu_state(image.committed_cpu(), vm.vmcs(), vcpu.regs(), vm.platform(), vcpu.config().cr); !s) {
             return report_problem("the takeover (vCPU state)", s.error());
         }
-        StatefulDevice* devices[] = {&uart, net};
+        StatefulDevice* devices[8] = {&uart, net};
+        std::size_t device_count = 2;
+        if (pc != nullptr) {
+            for (StatefulDevice* d : pc->devices()) devices[device_count++] = d;
+        }
         for (const checkpoint::DeviceStateBlob& d : image.committed_devices()) {
             bool found = false;
-            for (StatefulDevice* dev : devices) {
+            for (StatefulDevice* dev : std::span<StatefulDevice* const>(devices, device_count)) {
                 if (dev == nullptr || dev->state_id() != d.id) continue;
                 found = true;
                 if (auto s = dev->restore_state(d.version, {d.bytes, d.size}); !s) {

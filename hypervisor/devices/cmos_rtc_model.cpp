@@ -307,7 +307,8 @@ Status CmosRtcModel::restore_state(std::uint16_t version, std::span<const std::u
         return Error::of("rtc: truncated state");
     }
     if (r.remaining() != 0) return Error::of("rtc: trailing bytes in state", r.remaining());
-    if (tsc_hz != tsc_hz_) return Error::of("rtc: state from a guest with another TSC frequency", tsc_hz);
+    // The guest's TSC frequency travels with its state (see pit8254_model.cpp).
+    if (tsc_hz == 0) return Error::of("rtc: zero TSC frequency in state");
     if (index > 0x7f || (a & ~kAWritable)) return Error::of("rtc: bad index or register A in state", a);
     if ((b & kBSet) && (b & kBUie)) return Error::of("rtc: SET and UIE together in state", b);
     bool irqf = (c & b & kBInterruptEnables) != 0;
@@ -316,6 +317,7 @@ Status CmosRtcModel::restore_state(std::uint16_t version, std::span<const std::u
     }
     auto seconds = static_cast<std::int64_t>(base);
     if (seconds < kMinSeconds || seconds > kMaxSeconds) return Error::of("rtc: time out of range in state", base);
+    tsc_hz_ = tsc_hz;
     index_ = index;
     a_ = a;
     b_ = b;

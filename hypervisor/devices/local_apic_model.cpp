@@ -443,7 +443,11 @@ Status LocalApicModel::restore_state(std::uint16_t version, std::span<const std:
         }
     }
     if (!ok) return Error::of("lapic0: truncated state");
-    ApicTimer timer(config_.tsc_per_apic_tick);
+    // The timer's clock travels with the guest's state (see pit8254_model.cpp): a backup adopts it.
+    if (tsc_per_tick == 0 || tsc_per_tick > ApicTimer::kMaxTscPerTick) {
+        return Error::of("lapic0: bad APIC timer clock (tsc_per_apic_tick) in state", tsc_per_tick);
+    }
+    ApicTimer timer(tsc_per_tick);
     if (auto s = timer.load(r); !s) return s;
     std::uint32_t icr_high = 0, ldr = 0, dfr = 0;
     if (!(r.get(icr_high) && r.get(ldr) && r.get(dfr))) return Error::of("lapic0: truncated state");
@@ -451,9 +455,6 @@ Status LocalApicModel::restore_state(std::uint16_t version, std::span<const std:
         return Error::of("lapic0: reserved xAPIC register bits in state");
     }
     if (r.remaining() != 0) return Error::of("lapic0: trailing bytes in state", r.remaining());
-    if (tsc_per_tick != config_.tsc_per_apic_tick) {
-        return Error::of("lapic0: state from an APIC timer with another clock (tsc_per_apic_tick)", tsc_per_tick);
-    }
     if ((base & reserved_base_bits(config_.physical_address_bits)) || apic_mode(base) == 3 || !(base & kBaseBsp)) {
         return Error::of("lapic0: bad IA32_APIC_BASE in state", base);
     }
@@ -477,6 +478,7 @@ Status LocalApicModel::restore_state(std::uint16_t version, std::span<const std:
     svr_ = svr;
     esr_ = esr;
     esr_pending_ = esr_pending;
+    config_.tsc_per_apic_tick = tsc_per_tick;
     icr_ = icr;
     xapic_icr_high_ = icr_high;
     xapic_ldr_ = ldr;

@@ -119,11 +119,14 @@ Status Pit8254Model::restore_state(std::uint16_t version, std::span<const std::u
         if (auto s = counters[i].load(r, i < 2); !s) return s;
     }
     if (r.remaining() != 0) return Error::of("pit: trailing bytes in state", r.remaining());
-    if (tsc_hz != tsc_hz_) return Error::of("pit: state from a guest with another TSC frequency", tsc_hz);
+    // The guest's TSC frequency travels with its state: a backup whose own calibration differs
+    // slightly keeps the clock the guest was booted with (Linux read it once, from CPUID).
+    if (tsc_hz == 0) return Error::of("pit: zero TSC frequency in state");
     if ((port_b & ~kPortBWritable) || line > 1) return Error::of("pit: bad port 0x61 or line state", port_b);
     if (((port_b & kPortBGate2) != 0) != counters[2].gate()) {
         return Error::of("pit: gate 2 disagrees with port 0x61 in state");
     }
+    tsc_hz_ = tsc_hz;
     port_b_ = port_b;
     line_ = line == 1;
     synced_tick_ = synced;

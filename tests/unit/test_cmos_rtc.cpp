@@ -343,7 +343,7 @@ TEST_CASE("device state: malformed RTC states are refused and change nothing") {
     };
     // Layout: tsc_hz 0, index 8, A 9, B 10, C 11, alarms 12, line 15, RAM 16, time 130,
     // origin 138, divider 146, synced 154.
-    refused(0, {1}, "rtc: state from a guest with another TSC frequency");
+    refused(0, {0, 0, 0, 0, 0, 0, 0, 0}, "rtc: zero TSC frequency in state");
     refused(8, {0x80}, "rtc: bad index or register A in state");
     refused(9, {0xa6}, "rtc: bad index or register A in state");
     refused(10, {0x92}, "rtc: SET and UIE together in state");

@@ -658,7 +658,8 @@ TEST_CASE("device state: malformed APIC states are refused and change nothing") 
     };
     // Layout: tsc_per_tick 0, apic_base 8, tpr 16, svr 17, esr 21, esr_pending 25, icr 29,
     // lvt 37 (7 x 4: cmci, timer, ...), irr 65, isr 97, tmr 129, timer 161.
-    refused(0, {2}, "lapic0: state from an APIC timer with another clock (tsc_per_apic_tick)");
+    refused(0, {0, 0, 0, 0, 0, 0, 0, 0}, "lapic0: bad APIC timer clock (tsc_per_apic_tick) in state");
+    refused(0, {0, 0, 0, 0x02}, "lapic0: bad APIC timer clock (tsc_per_apic_tick) in state");  // 2^25: above 2^24
     refused(8, {0x00, 0x05}, "lapic0: bad IA32_APIC_BASE in state");  // EXTD without EN
     refused(9, {0x02}, "lapic0: bad IA32_APIC_BASE in state");         // bit 9 reserved
     refused(8, {0x00, 0x0c}, "lapic0: bad IA32_APIC_BASE in state");   // BSP clear

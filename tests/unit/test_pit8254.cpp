@@ -484,7 +484,7 @@ TEST_CASE("device state: malformed PIT states are refused and change nothing") {
     // Layout: tsc_hz 0, port 0x61 8, line 9, synced tick 10, counters at 18, 47, 76: mode 0,
     // access 1, bcd 2, count register 3, flags 5, latched count 6, latched status 8, n 9,
     // start 13, clocks 21.
-    refused(0, {0}, "pit: state from a guest with another TSC frequency");
+    refused(0, {0, 0, 0, 0, 0, 0, 0, 0}, "pit: zero TSC frequency in state");
     refused(8, {0x11}, "pit: bad port 0x61 or line state");
     refused(9, {2}, "pit: bad port 0x61 or line state");
     refused(8, {0x00}, "pit: gate 2 disagrees with port 0x61 in state");
@@ -499,3 +499,16 @@ TEST_CASE("device state: malformed PIT states are refused and change nothing") {
 }
 
 }  // TEST_SUITE
+
+// A backup calibrates its TSC a little differently from the primary: the guest's frequency (the
+// one it was booted with) travels with the state and is adopted, so counts go on at its rate.
+TEST_CASE("a restored PIT keeps the saved guest's TSC frequency") {
+    Pit a;  // kTscPerTick TSC cycles per PIT tick
+    a.program(0, 2, 1000);
+    a.at_tick(250);
+    Pit b(Pit8254Model::kFrequencyHz * kTscPerTick + 12345);
+    REQUIRE(status_message(b.pit.restore_state(1, a.save())) == "");
+    b.clock.tsc = a.clock.tsc;
+    CHECK(b.pit.tick_at(b.clock.tsc + 7 * kTscPerTick) == a.pit.tick_at(a.clock.tsc + 7 * kTscPerTick));
+    CHECK(b.save() == a.save());
+}

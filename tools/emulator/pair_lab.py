@@ -52,8 +52,11 @@ def client_mac(slot: int) -> str:
 
 class PairLab:
     def __init__(self, name: str, seed: int = 1, epoch_ms: int = 20, failover_ms: int = 300, hard_timeout: float = 1500,
-                 extra: str = "", **hub_faults):
+                 extra: str = "", guest: str = "counter", **hub_faults):
+        """guest: "counter" (tandem's counter-service test guest) or "linux" (Debian's kernel with the
+        test initramfs from tests/guests/linux/fetch_assets.sh, serving the same protocol)."""
         self.wd = workdir(name)
+        self.guest = guest
         self.seed, self.epoch_ms, self.failover_ms, self.extra = seed, epoch_ms, failover_ms, extra
         self.hard_timeout = hard_timeout
         self.net = ClientNetwork(taps=2).start()
@@ -67,21 +70,31 @@ class PairLab:
 
     # --- machines ---------------------------------------------------------------------------------
     def cmdline(self, slot: int, role: str) -> str:
-        return (f"mode=checkpoint role={role} key={KEY} guest_kernel=counter guest_mem=16M "
-                f"guest_mac={GUEST_MAC} guest_ip={GUEST_IP} link_nic={link_mac(slot)} client_nic={client_mac(slot)} "
-                f"epoch_ms={self.epoch_ms} failover_ms={self.failover_ms} {self.extra} "
-                f'"guest_cmdline=ip={GUEST_IP} port={PORT}"')
+        common = (f"mode=checkpoint role={role} key={KEY} guest_mac={GUEST_MAC} guest_ip={GUEST_IP} "
+                  f"link_nic={link_mac(slot)} client_nic={client_mac(slot)} "
+                  f"epoch_ms={self.epoch_ms} failover_ms={self.failover_ms} {self.extra} ")
+        if self.guest == "linux":
+            return (common + "guest_kernel=linux guest_initrd=initrd guest_mem=128M "
+                    f'"guest_cmdline=console=ttyS0 nokaslr tsc=reliable tandem.ip={GUEST_IP}/24 '
+                    f'tandem.counter_port={PORT}"')
+        return common + f'guest_kernel=counter guest_mem=16M "guest_cmdline=ip={GUEST_IP} port={PORT}"'
+
+    def modules(self) -> list[tuple[Path, str]]:
+        if self.guest == "linux":
+            assets = build_dir() / "guest-assets"
+            return [(assets / "vmlinux", "linux"), (assets / "initramfs.cpio.gz", "initrd")]
+        return [(build_dir() / "guests" / "counter.elf", "counter")]
 
     def iso(self, slot: int, role: str) -> Path:
         if (slot, role) not in self.isos:
             self.isos[(slot, role)] = make_iso(self.wd / f"slot{slot}-{role}.iso", cmdline=self.cmdline(slot, role),
-                                               modules=[(build_dir() / "guests" / "counter.elf", "counter")])
+                                               modules=self.modules())
         return self.isos[(slot, role)]
 
     def boot(self, slot: int, role: str) -> Bochs:
         self.boots += 1
         m = Bochs(self.wd / f"boot{self.boots}-slot{slot}-{role}", self.iso(slot, role), sync="slowdown",
-                  hard_timeout=self.hard_timeout,
+                  hard_timeout=self.hard_timeout, megs=1024 if self.guest == "linux" else 256,
                   nics=[self.hub.e1000(slot, link_mac(slot)), self.net.e1000(slot, client_mac(slot))])
         self.machines[slot] = m
         return m.start()
