@@ -853,6 +853,11 @@ TEST_CASE("virtio-net/Linux: version 1 states are accepted; malformed states ref
     bad = v2;
     bad[1] = 1;  // Status above 8 bits
     CHECK_FALSE(c.dev->restore_state(2, bad).ok());
+    // Regression (found by fuzz.virtio_net): a queue's ready flag other than 0 or 1 was taken as
+    // "ready" and saved back as 1, so a restored state did not save as it was given.
+    bad = v2;
+    bad[33 + 2] = 2;  // rx queue ready
+    CHECK_FALSE(c.dev->restore_state(2, bad).ok());
     // A ready queue outside guest RAM.
     bad = v2;
     bad[33 + 3 + 7] = 0x7f;  // rx desc, top byte

@@ -315,6 +315,7 @@ Status VirtioMmioNet::restore_state(std::uint16_t version, std::span<const std::
     std::uint8_t link = 1;
     std::uint64_t features = 0;
     QueueState qs[2];
+    std::uint8_t ready_flags = 0;
     r.get(status);
     r.get(dsel);
     r.get(drsel);
@@ -334,11 +335,12 @@ Status VirtioMmioNet::restore_state(std::uint16_t version, std::span<const std::
         r.get(s.used);
         r.get(s.last_avail);
         r.get(s.used_idx);
+        ready_flags |= ready;
         s.ready = ready != 0;
     }
     if (r.failed() || r.remaining() != 0) return Error::of("virtio-net0: malformed state");
     // Refuse values this device never produces (Status is 8 bits, two InterruptStatus bits).
-    if (link > 1 || (isr & ~(kInterruptUsedBuffer | kInterruptConfig)) != 0 || status > 0xff) {
+    if (link > 1 || ready_flags > 1 || (isr & ~(kInterruptUsedBuffer | kInterruptConfig)) != 0 || status > 0xff) {
         return Error::of("virtio-net0: impossible state values");
     }
     for (const QueueState& s : qs) {
