@@ -48,6 +48,46 @@ if threading.current_thread() is threading.main_thread() and signal.getsignal(si
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every process below pid (from /proc), children first found first."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _kill_and_wait(pids: list[int], timeout: float = 10.0) -> None:
+    """SIGKILL to each pid still alive, then wait (bounded) until none is left but zombies."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        while time.monotonic() < deadline:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                break  # gone
+            if state == "Z":
+                break  # dead; its sockets are closed
+            time.sleep(0.05)
+
+
 class EmulatorTimeout(AssertionError):
     """The expected console output did not appear before the deadline."""
 
@@ -96,6 +136,7 @@ class EmulatorRun:
     def stop(self) -> None:
         if self.proc is None:
             return
+        descendants = _descendants(self.proc.pid) if self.proc.poll() is None else []
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGTERM)
@@ -108,17 +149,23 @@ class EmulatorRun:
                 except ProcessLookupError:
                     pass
                 self.proc.wait()
+        _kill_and_wait(descendants)
         if self in _live_runs:
             _live_runs.remove(self)
 
     def kill(self) -> None:
         """Pulls the plug: SIGKILL to the emulator's whole process group at once (no shutdown)."""
         if self.proc is not None and self.proc.poll() is None:
+            descendants = _descendants(self.proc.pid)
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
             self.proc.wait()
+            # `script` runs Bochs in a session of its own, outside the process group: end it too
+            # and wait until it is gone, or a machine booted next in its place may find the old
+            # one still holding its NIC's socket ("could not bind ... Address already in use").
+            _kill_and_wait(descendants)
 
     def send(self, text: str) -> None:
         """Types text on the machine's console (only for runs with an interactive console)."""
