@@ -18,12 +18,10 @@ std::uint32_t drain_pml(PmlLog& log, DirtyBitmap& dirty, std::uint32_t* outside)
 
 void DirtyTracker::begin() {
     current_.clear();
-    for (std::uint64_t page = 0; page < current_.pages(); ++page) {
-        if (method_ == DirtyTracking::write_protect) {
-            ept_.set_write_protect(page, true);
-        } else {
-            ept_.test_and_clear_dirty(page);
-        }
+    if (method_ == DirtyTracking::write_protect) {
+        ept_.set_write_protect_range(0, current_.pages(), true);
+    } else {
+        ept_.clear_dirty_range(0, current_.pages(), nullptr);
     }
     if (pml_ != nullptr) pml_->reset_index();
     ept_.invalidate();
@@ -53,9 +51,7 @@ void DirtyTracker::harvest(DirtyBitmap& out) {
             break;
         case DirtyTracking::ad_bits:
             out.copy_from(current_);  // pages the hypervisor wrote (mark())
-            for (std::uint64_t p = 0; p < out.pages(); ++p) {
-                if (ept_.test_and_clear_dirty(p)) out.set(p);
-            }
+            ept_.clear_dirty_range(0, out.pages(), &out);
             break;
         case DirtyTracking::write_protect:
             for (std::uint64_t p = current_.next(0); p < current_.pages(); p = current_.next(p + 1)) {

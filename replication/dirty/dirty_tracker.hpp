@@ -23,6 +23,19 @@ public:
     // Flushes cached EPT translations (INVEPT) after entries changed.
     virtual void invalidate() = 0;
 
+    // The same over pages [first, first + count). A join touches every page of guest RAM in one
+    // pause and an A/D scan every page at each epoch: an implementation walks each leaf table
+    // once instead of once per page (these defaults take the single-page path).
+    virtual void set_write_protect_range(std::uint64_t first, std::uint64_t count, bool protect) {
+        for (std::uint64_t p = first; p < first + count; ++p) set_write_protect(p, protect);
+    }
+    // Clears the dirty flags of the range; the pages that had one are set in *was_dirty if given.
+    virtual void clear_dirty_range(std::uint64_t first, std::uint64_t count, DirtyBitmap* was_dirty) {
+        for (std::uint64_t p = first; p < first + count; ++p) {
+            if (test_and_clear_dirty(p) && was_dirty != nullptr) was_dirty->set(p);
+        }
+    }
+
 protected:
     ~EptDirtyControl() = default;
 };

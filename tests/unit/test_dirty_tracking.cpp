@@ -296,3 +296,39 @@ TEST_CASE("dirty tracking: EptDirtyControlImpl never creates an entry for an unm
     CHECK(r.memory.stores.empty());
     CHECK_FALSE(r.ept.translate(4097 * 4096).has_value());
 }
+
+// The range forms walk each leaf table once; they must change exactly what the single-page forms
+// change, across table boundaries, over a 2 MiB leaf, unmapped pages and a lone page.
+TEST_CASE("dirty tracking: EptDirtyControlImpl range forms equal the single-page forms") {
+    constexpr std::uint64_t kFirst = 300, kCount = 4100 - 300;  // pages 300..4099: 4 MiB of 4 KiB leaves, the 2 MiB leaf, page 4096
+    EptRig ranged, single;
+    for (std::uint64_t p : {300ull, 511ull, 512ull, 1023ull, 4096ull, 5ull}) {
+        ranged.set_dirty(p);
+        single.set_dirty(p);
+    }
+    std::uint64_t words[128]{};
+    dirty::DirtyBitmap was_dirty(words, 8192);
+    ranged.control.clear_dirty_range(kFirst, kCount, &was_dirty);
+    std::vector<std::uint64_t> expected_dirty;
+    for (std::uint64_t p = kFirst; p < kFirst + kCount; ++p) {
+        if (single.control.test_and_clear_dirty(p)) expected_dirty.push_back(p);
+    }
+    CHECK(expected_dirty == std::vector<std::uint64_t>{300, 511, 512, 1023, 4096});
+    std::vector<std::uint64_t> got_dirty;
+    for (std::uint64_t p = was_dirty.next(0); p < was_dirty.pages(); p = was_dirty.next(p + 1)) got_dirty.push_back(p);
+    CHECK(got_dirty == expected_dirty);
+    CHECK(ranged.all_leaves() == single.all_leaves());
+    CHECK(x86::EptEntry{ranged.leaf(5)}.dirty());  // outside the range: untouched
+
+    ranged.control.set_write_protect_range(kFirst, kCount, true);
+    for (std::uint64_t p = kFirst; p < kFirst + kCount; ++p) single.control.set_write_protect(p, true);
+    CHECK(ranged.all_leaves() == single.all_leaves());
+    CHECK_FALSE(x86::EptEntry{ranged.leaf(4096)}.writable());
+    CHECK(x86::EptEntry{ranged.leaf(299)}.writable());
+    CHECK(ranged.ept.translate(2048 * 4096)->entry.writable());  // the 2 MiB leaf is not tracked
+    ranged.control.set_write_protect_range(kFirst, kCount, false);
+    for (std::uint64_t p = kFirst; p < kFirst + kCount; ++p) single.control.set_write_protect(p, false);
+    CHECK(ranged.all_leaves() == single.all_leaves());
+    CHECK_FALSE(ranged.ept.translate(4097 * 4096).has_value());  // no entry created
+    CHECK(ranged.invalidations == 0);
+}
