@@ -386,7 +386,7 @@ void run_pair(const PairContext& c) {
         static PrimaryMachine machine(vm, link_nic, receiver, tracker);
         static engine::CheckpointEngine engine(engine::EngineMemory{ram, reference, slots, *slot_of_page, sending}, tracker,
                                                vm.dirty_control(), machine, encoder, machine, mode, true);
-        static engine::PrimaryReplicator replicator(engine, reference, queue, output, transport, machine, out);
+        static engine::PrimaryReplicator replicator(engine, queue, output, transport, machine, out);
         machine.attach(engine, replicator);
         Status added = machine.add_device(uart);
         if (added && net != nullptr) added = machine.add_device(*net);

@@ -18,12 +18,15 @@ Status BackupImage::begin_epoch(std::uint64_t epoch, std::uint64_t guest_ram, st
     device_count_[committed_slot_ ^ 1] = 0;
     epoch_ = epoch;
     in_epoch_ = true;
+    direct_ = !has_committed_;
     return success();
 }
 
 void BackupImage::reset() {
+    // No clearing of the image here: with nothing committed its content is undefined, the first
+    // epoch writes it directly and end_epoch zeroes what that epoch did not send. Clearing
+    // guest-sized memory at every new session kept the backup off the link for as long.
     abandon_epoch();
-    (void)image_.fill(0, 0, image_.size());  // the whole image: cannot fail
     has_committed_ = false;
     committed_epoch_ = 0;
     device_count_[0] = device_count_[1] = 0;
@@ -34,29 +37,43 @@ Status BackupImage::stage_page(RecordType kind, std::uint64_t gpa, std::span<con
     if (gpa % kPageSize != 0 || !image_.contains(gpa, kPageSize)) return Error::of("checkpoint: page outside guest RAM", gpa);
     std::uint64_t page = gpa / kPageSize;
     if (staged_.test(page)) return Error::of("checkpoint: page sent twice in one epoch", gpa);
-    if (staged_count_ >= staged_gpa_.size() || (staged_count_ + 1) * kPageSize > staging_.size()) {
+    if (!direct_ && (staged_count_ >= staged_gpa_.size() || (staged_count_ + 1) * kPageSize > staging_.size())) {
         return Error::of("checkpoint: staging area full", staged_count_);
     }
+    if (auto s = decode_page(kind, gpa, data); !s) return s;
+    if (direct_) {
+        // The session's first epoch (nothing committed to protect from a partial epoch).
+        if (auto s = image_.write(gpa, page_); !s) return s;
+    } else {
+        if (auto s = staging_.write(staged_count_ * kPageSize, page_); !s) return s;
+        staged_gpa_[staged_count_] = gpa;
+    }
+    ++staged_count_;
+    staged_.set(page);
+    return success();
+}
+
+Status BackupImage::decode_page(RecordType kind, std::uint64_t gpa, std::span<const std::uint8_t> data) {
     switch (kind) {
         case RecordType::page_full:
             if (data.size() != kPageSize) return Error::of("checkpoint: full page of the wrong size", data.size());
             __builtin_memcpy(page_, data.data(), kPageSize);
-            break;
+            return success();
         case RecordType::page_zero:
             __builtin_memset(page_, 0, kPageSize);
-            break;
+            return success();
         case RecordType::page_delta:
-            // A delta is against the committed copy of the page.
-            if (auto s = image_.read(gpa, page_); !s) return s;
-            if (auto s = apply_delta(data, page_); !s) return s;
-            break;
+            // A delta is against the committed copy of the page; in a session's first epoch
+            // against zero, as the primary encodes it.
+            if (direct_) {
+                __builtin_memset(page_, 0, kPageSize);
+            } else if (auto s = image_.read(gpa, page_); !s) {
+                return s;
+            }
+            return apply_delta(data, page_);
         default:
             return Error::of("checkpoint: not a page record", static_cast<std::uint64_t>(kind));
     }
-    if (auto s = staging_.write(staged_count_ * kPageSize, page_); !s) return s;
-    staged_gpa_[staged_count_++] = gpa;
-    staged_.set(page);
-    return success();
 }
 
 Status BackupImage::stage_cpu(std::span<const std::uint8_t> encoded) {
@@ -88,7 +105,14 @@ Status BackupImage::end_epoch(std::uint64_t epoch, std::uint32_t pages) {
     if (pages != staged_count_) return Error::of("checkpoint: EPOCH_END page count differs from the pages received", pages);
     if (!cpu_staged_) return Error::of("checkpoint: epoch without CPU state", epoch);
     // Everything arrived and checked: apply. Nothing below can fail for a valid staging area.
-    for (std::uint64_t i = 0; i < staged_count_; ++i) {
+    if (direct_) {
+        // The pages are in place; any the first epoch did not send are zero.
+        std::uint64_t guest_pages = image_.size() / kPageSize;
+        for (std::uint64_t p = 0; p < guest_pages && staged_count_ < guest_pages; ++p) {
+            if (!staged_.test(p)) (void)image_.fill(p * kPageSize, 0, kPageSize);  // inside the image
+        }
+    }
+    for (std::uint64_t i = 0; !direct_ && i < staged_count_; ++i) {
         if (auto s = staging_.read(i * kPageSize, page_); !s) return s;
         if (auto s = image_.write(staged_gpa_[i], page_); !s) return s;
     }

@@ -1,7 +1,9 @@
 // The backup's copy of the guest (DESIGN §3 step 6): the image of the last committed epoch, and
 // the staging area where the epoch being received is assembled. An epoch is applied only when it
 // arrived whole and its digest matched (end_epoch); until then the committed image is untouched,
-// so a partial epoch is never applied.
+// so a partial epoch is never applied. The exception is a session's first epoch: with nothing
+// committed there is nothing to protect, so it goes straight into the image (a full copy of the
+// guest staged and then copied again would keep the backup off the link for a guest-sized copy).
 #pragma once
 
 #include <cstddef>
@@ -40,8 +42,8 @@ public:
     Status end_epoch(std::uint64_t epoch, std::uint32_t pages);
     // Drops a partly received epoch (the stream broke): the committed image stays.
     void abandon_epoch();
-    // Forgets everything: a zero image, nothing committed (a new primary session starts over
-    // with a full copy, encoded against an all-zero reference).
+    // Forgets everything: nothing committed (a new primary session starts over with a full copy,
+    // encoded against an all-zero reference; pages it does not send are zero once committed).
     void reset();
 
     bool has_committed() const { return has_committed_; }
@@ -55,12 +57,16 @@ public:
     std::uint64_t staged_pages() const { return staged_count_; }
 
 private:
+    // The page a record describes, into page_.
+    Status decode_page(RecordType kind, std::uint64_t gpa, std::span<const std::uint8_t> data);
+
     GuestMemory& image_;
     GuestMemory& staging_;
     std::span<std::uint64_t> staged_gpa_;
     dirty::DirtyBitmap staged_;
     std::uint64_t staged_count_ = 0;
     bool in_epoch_ = false;
+    bool direct_ = false;  // the epoch is the session's first: staged straight into the image
     std::uint64_t epoch_ = 0;
     bool cpu_staged_ = false;
 

@@ -2,7 +2,7 @@
 
 #include "hypervisor/util/byte_stream.hpp"
 #include "hypervisor/util/bytes.hpp"
-#include "hypervisor/util/fnv.hpp"
+#include "replication/checkpoint/stream_digest.hpp"
 
 namespace tandem::checkpoint {
 namespace {
@@ -72,7 +72,7 @@ Status StreamDecoder::record(RecordType type, std::span<const std::uint8_t> p) {
             digest_ = kFnv64Offset;
             records_in_epoch_ = 0;
         }
-        digest_ = fnv1a64(buffer_, kRecordHeader + p.size(), digest_);
+        digest_ = stream_digest(buffer_, kRecordHeader + p.size(), digest_);
         ++records_in_epoch_;
     }
     ByteReader r(p);

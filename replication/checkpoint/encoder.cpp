@@ -1,7 +1,7 @@
 #include "replication/checkpoint/encoder.hpp"
 
 #include "hypervisor/util/byte_stream.hpp"
-#include "hypervisor/util/fnv.hpp"
+#include "replication/checkpoint/stream_digest.hpp"
 #include "replication/checkpoint/delta_codec.hpp"
 
 namespace tandem::checkpoint {
@@ -21,13 +21,17 @@ bool all_zero(std::span<const std::uint8_t> bytes) {
 }
 }  // namespace
 
+// The digest hashes a header and its payload apart; equal to the decoder's whole-record hash
+// only while the header is a whole number of digest words.
+static_assert(kRecordHeader % 8 == 0);
+
 Status EpochEncoder::emit(RecordType type, std::span<const std::uint8_t> payload) {
     if (payload.size() > kMaxRecordPayload) return Error::of("checkpoint: record payload too large", payload.size());
     std::uint8_t header[kRecordHeader] = {static_cast<std::uint8_t>(type), 0, 0, 0};
     store_le<std::uint32_t>(header + 4, static_cast<std::uint32_t>(payload.size()));
     if (type != RecordType::epoch_end) {
-        digest_ = fnv1a64(header, kRecordHeader, digest_);
-        digest_ = fnv1a64(payload.data(), payload.size(), digest_);
+        digest_ = stream_digest(header, kRecordHeader, digest_);
+        digest_ = stream_digest(payload.data(), payload.size(), digest_);
     }
     if (auto s = sink_->write({header, kRecordHeader}); !s) return s;
     if (auto s = sink_->write(payload); !s) return s;

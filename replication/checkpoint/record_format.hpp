@@ -4,7 +4,8 @@
 //   PAGE_FULL | PAGE_ZERO | PAGE_DELTA   (any number, each page at most once per epoch)
 //   CPU_STATE    the vCPU (cpu_state.hpp)
 //   DEVICE_STATE one per device model (its id, its own version, its bytes)
-//   EPOCH_END    epoch number, counts, FNV-1a digest over every byte of the epoch before it
+//   EPOCH_END    epoch number, counts, digest over every byte of the epoch before it
+//                (stream_digest.hpp)
 //
 // Each record: u8 type, u8 flags (0), u16 reserved (0), u32 payload length, payload. All
 // integers little-endian. The decoder (decoder.hpp) checks every field against these limits;
@@ -15,7 +16,7 @@
 
 namespace tandem::checkpoint {
 
-inline constexpr std::uint32_t kFormatVersion = 1;
+inline constexpr std::uint32_t kFormatVersion = 2;  // 2: word-wise stream digest
 inline constexpr std::uint32_t kPageSize = 4096;
 inline constexpr std::uint32_t kRecordHeader = 8;
 

@@ -14,11 +14,9 @@ Status CheckpointEngine::start() {
 }
 
 void CheckpointEngine::abandon() {
-    if (transferring_ && mode_ == CaptureMode::cow && !tracker_.protects_pages()) {
-        std::uint64_t pages = m_.sending.pages();
-        for (std::uint64_t p = m_.sending.next(cursor_); p < pages; p = m_.sending.next(p + 1)) {
-            if (m_.slot_of_page[p] == kNoSlot) ept_.set_write_protect(p, false);
-        }
+    if (transferring_ && cow_epoch_ && !tracker_.protects_pages()) {
+        // Only checkpointing protects guest RAM in this method: everything may be writable again.
+        ept_.set_write_protect_range(0, m_.sending.pages(), false);
         ept_.invalidate();
     }
     for (auto& slot : m_.slot_of_page) slot = kNoSlot;
@@ -41,6 +39,11 @@ Status CheckpointEngine::epoch_boundary() {
 
 Status CheckpointEngine::capture(bool everything) {
     std::uint64_t begin = clock_.now();
+    // The first epoch (everything, for a peer holding nothing) is always copy-on-write and
+    // encoded against an all-zero reference: copying or clearing all of guest RAM during the
+    // pause would stop the guest, and a peer waiting on the link, for a whole memory copy.
+    full_epoch_ = everything;
+    cow_epoch_ = everything || mode_ == CaptureMode::cow;
     if (everything) {
         m_.sending.set_all();
     } else {
@@ -65,13 +68,17 @@ Status CheckpointEngine::capture(bool everything) {
 
     slots_used_ = 0;
     std::uint64_t pages = m_.sending.pages();
-    if (mode_ == CaptureMode::copy) {
+    if (!cow_epoch_) {
         for (std::uint64_t p = m_.sending.next(0); p < pages; p = m_.sending.next(p + 1)) {
             if (auto s = copy_page_to_slot(p); !s) return s;
         }
     } else {
         // Copy-on-write: protect the set; the guest may run on at once.
-        if (!tracker_.protects_pages()) {
+        if (tracker_.protects_pages()) {
+            // Already protected by the tracker (every page since begin() or the harvest).
+        } else if (everything) {
+            ept_.set_write_protect_range(0, pages, true);
+        } else {
             for (std::uint64_t p = m_.sending.next(0); p < pages; p = m_.sending.next(p + 1)) {
                 ept_.set_write_protect(p, true);
             }
@@ -107,12 +114,16 @@ Status CheckpointEngine::transfer(std::uint64_t max_pages) {
         Status s = slot != kNoSlot ? m_.staging.read(static_cast<std::uint64_t>(slot) * kPage, page_)
                                    : m_.guest.read(p * kPage, page_);
         if (!s) return s;
-        if (auto r = m_.reference.read(p * kPage, reference_page_); !r) return r;
+        if (full_epoch_) {
+            __builtin_memset(reference_page_, 0, kPage);  // the peer starts from nothing
+        } else if (auto r = m_.reference.read(p * kPage, reference_page_); !r) {
+            return r;
+        }
         if (auto e = encoder_.page(p * kPage, page_, reference_page_, deltas_); !e) return e;
         if (auto w = m_.reference.write(p * kPage, reference_page_); !w) return w;
         if (slot != kNoSlot) {
             m_.slot_of_page[p] = kNoSlot;
-        } else if (mode_ == CaptureMode::cow && !tracker_.protects_pages()) {
+        } else if (cow_epoch_ && !tracker_.protects_pages()) {
             ept_.set_write_protect(p, false);  // encoded: the guest may write it freely again
         }
         cursor_ = p + 1;
@@ -146,8 +157,7 @@ bool CheckpointEngine::on_write_fault(std::uint64_t gpa) {
     if (page >= m_.sending.pages()) return false;
     // Guest RAM is only ever write-protected by checkpointing, so the fault is ours. Copy-on-
     // write first: the page belongs to the epoch being sent and is not encoded yet.
-    if (mode_ == CaptureMode::cow && transferring_ && m_.sending.test(page) && page >= cursor_ &&
-        m_.slot_of_page[page] == kNoSlot) {
+    if (cow_epoch_ && transferring_ && m_.sending.test(page) && page >= cursor_ && m_.slot_of_page[page] == kNoSlot) {
         if (!copy_page_to_slot(page)) return false;
         ++stats_.cow_copies;
     }
@@ -158,7 +168,7 @@ bool CheckpointEngine::on_write_fault(std::uint64_t gpa) {
 
 void CheckpointEngine::before_write(std::uint64_t gpa, std::uint64_t length) {
     for (std::uint64_t page = gpa / kPage; page <= (gpa + length - 1) / kPage && page < m_.sending.pages(); ++page) {
-        if (mode_ == CaptureMode::cow && transferring_ && m_.sending.test(page) && page >= cursor_ &&
+        if (cow_epoch_ && transferring_ && m_.sending.test(page) && page >= cursor_ &&
             m_.slot_of_page[page] == kNoSlot) {
             if (copy_page_to_slot(page)) ++stats_.cow_copies;
         }

@@ -45,7 +45,8 @@ public:
         : m_(memory), tracker_(tracker), ept_(ept), state_(state), encoder_(encoder), clock_(clock), mode_(mode),
           deltas_(deltas) {}
 
-    // Epoch 0: every page is in the first checkpoint; tracking starts.
+    // Epoch 0: every page is in the first checkpoint, encoded against nothing (the reference
+    // need not be cleared); tracking starts. Copy-on-write even with capture=copy.
     Status start();
     // An epoch boundary (the guest is paused): completes the previous epoch's transfer if it is
     // still going, then captures the next epoch. stats() describes it afterwards.
@@ -91,6 +92,8 @@ private:
     bool deltas_;
 
     bool transferring_ = false;
+    bool full_epoch_ = false;  // the epoch being sent is the first, whole one
+    bool cow_epoch_ = false;   // its pages are copied on write (capture=cow, or the first epoch)
     std::uint64_t cursor_ = 0;          // pages below this are encoded
     std::uint32_t slots_used_ = 0;
     std::uint64_t next_epoch_ = 0;

@@ -62,8 +62,9 @@ void PrimaryReplicator::lose_backup(const char* why) {
 
 Status PrimaryReplicator::begin_sync() {
     hellos_seen_ = transport_.stats().peer_hellos_after_established;
-    // The new backup starts from a zero image: deltas are against what it holds.
-    if (auto s = reference_.fill(0, 0, reference_.size()); !s) return s;
+    // The new backup holds nothing: the engine's first epoch is every page, encoded against
+    // zero, and it rewrites the reference as it goes (no clearing of guest-sized memory here,
+    // which would silence the link for as long).
     queue_.clear();
     sync_round_ = 0;
     completed_any_ = false;
@@ -74,6 +75,9 @@ Status PrimaryReplicator::begin_sync() {
     last_capture_at_ = now;
     next_epoch_at_ = now + options_.epoch_ticks;
     next_progress_at_ = now + options_.progress_ticks;
+    progress_since_ = now;
+    busy_at_progress_ = busy_ticks_;
+    credit_ = 0;
     phase_ = Phase::syncing;
     ++stats_.backups_joined;
     const link::HandshakeParams& peer = transport_.peer_params();
@@ -83,6 +87,23 @@ Status PrimaryReplicator::begin_sync() {
 }
 
 Status PrimaryReplicator::tick() {
+    std::uint64_t started = clock_.now();
+    if (phase_ == Phase::syncing) {
+        // The copy to a joining backup earns its share of the time since the last tick; the
+        // guest keeps the rest (a join takes long: without a cap the guest starved).
+        credit_ += static_cast<std::int64_t>((started - last_tick_at_) * options_.sync_share_percent / 100);
+        std::int64_t cap = static_cast<std::int64_t>(options_.epoch_ticks);
+        if (credit_ > cap) credit_ = cap;
+    }
+    last_tick_at_ = started;
+    Status s = tick_work(started);
+    std::uint64_t spent = clock_.now() - started;
+    busy_ticks_ += spent;
+    if (phase_ == Phase::syncing) credit_ -= static_cast<std::int64_t>(spent);
+    return s;
+}
+
+Status PrimaryReplicator::tick_work(std::uint64_t started) {
     transport_.poll();
     output_.flush_released();
     std::uint64_t now = clock_.now();
@@ -114,9 +135,12 @@ Status PrimaryReplicator::tick() {
         return success();
     }
 
+    if (phase_ == Phase::syncing && credit_ <= 0) return success();  // the guest's turn
     pump();
     if (engine_.transferring()) {
+        // Protected: a slice of each tick. Joining: what the copy has earned (its share).
         std::uint64_t until = now + options_.slice_ticks;
+        if (phase_ == Phase::syncing) until = started + static_cast<std::uint64_t>(credit_);
         while (engine_.transferring() && queue_.room() >= kStepRoom && clock_.now() < until) {
             if (auto s = engine_.transfer(1); !s) {
                 fail("encoding", s.error());
@@ -129,8 +153,15 @@ Status PrimaryReplicator::tick() {
     if (phase_ == Phase::syncing && options_.progress_ticks != 0 && now >= next_progress_at_ &&
         engine_.stats().epoch == first_epoch_ && engine_.transferring()) {
         next_progress_at_ = now + options_.progress_ticks;
-        println(out_, "pair: full copy to the backup: page {} of {} guest pages encoded, {} queued for the link",
-                engine_.cursor(), engine_.stats().dirty_pages, Bytes{queue_.size()});
+        // The share of the time the replication took from the guest since the last line (the
+        // guest runs the rest of it): a join must not starve the guest.
+        std::uint64_t span = started - progress_since_;
+        std::uint64_t busy = busy_ticks_ - busy_at_progress_;
+        progress_since_ = started;
+        busy_at_progress_ = busy_ticks_;
+        println(out_, "pair: full copy to the backup: page {} of {} guest pages encoded, {} queued for the link; "
+                      "replication used {} % of the time",
+                engine_.cursor(), engine_.stats().dirty_pages, Bytes{queue_.size()}, span == 0 ? 0 : busy * 100 / span);
     }
     if (!engine_.transferring() && now >= next_epoch_at_) {
         if (auto s = boundary(); !s) fail("epoch boundary", s.error());

@@ -33,6 +33,7 @@ struct PrimaryOptions {
     std::uint64_t slice_ticks = 0;     // at most this long encoding per tick
     std::uint64_t progress_ticks = 0;  // a progress line this often while syncing (0: never)
     std::uint32_t max_sync_rounds = 50;  // protect from then on even if the pre-copy did not converge
+    std::uint32_t sync_share_percent = 50;  // of the time, at most, for the copy to a joining backup
     bool epoch_report = false;           // one "checkpoint-epoch:" line per completed epoch
 };
 
@@ -51,10 +52,9 @@ public:
     enum class Phase : std::uint8_t { waiting, syncing, protecting };
     using SessionSource = std::uint64_t (*)();
 
-    PrimaryReplicator(CheckpointEngine& engine, GuestMemory& reference, StreamQueue& queue, OutputCommitBuffer& output,
-                      link::Transport& transport, const TickClock& clock, Writer& out)
-        : engine_(engine), reference_(reference), queue_(queue), output_(output), transport_(transport), clock_(clock),
-          out_(out) {}
+    PrimaryReplicator(CheckpointEngine& engine, StreamQueue& queue, OutputCommitBuffer& output, link::Transport& transport,
+                      const TickClock& clock, Writer& out)
+        : engine_(engine), queue_(queue), output_(output), transport_(transport), clock_(clock), out_(out) {}
 
     // Starts the link as the primary (role forced) and waits for a backup; every restart takes a
     // fresh session id from new_session.
@@ -71,11 +71,14 @@ public:
     std::uint64_t acked_epoch() const { return acked_; }
     std::uint64_t protected_from() const { return protected_from_; }
     const PrimaryStats& stats() const { return stats_; }
+    // Clock ticks spent in tick(), all told (the replication's share of the machine's time).
+    std::uint64_t busy_ticks() const { return busy_ticks_; }
     void status(Writer& out) const;
 
 private:
     static constexpr std::size_t kStepRoom = 64 * 1024;  // queue room needed to encode one more page
 
+    Status tick_work(std::uint64_t started);
     Status begin_sync();
     Status boundary();
     void pump();
@@ -85,7 +88,6 @@ private:
     void fail(const char* what, const Error& e);
 
     CheckpointEngine& engine_;
-    GuestMemory& reference_;
     StreamQueue& queue_;
     OutputCommitBuffer& output_;
     link::Transport& transport_;
@@ -104,6 +106,10 @@ private:
     std::uint64_t next_epoch_at_ = 0;
     std::uint64_t last_capture_at_ = 0;
     std::uint64_t next_progress_at_ = 0;
+    std::uint64_t busy_ticks_ = 0;  // spent in tick(), all told
+    std::uint64_t last_tick_at_ = 0;
+    std::int64_t credit_ = 0;  // ticks the copy to a joining backup may still spend
+    std::uint64_t progress_since_ = 0, busy_at_progress_ = 0;
     std::uint32_t sync_round_ = 0;
     std::uint64_t first_epoch_ = 0;
     std::uint64_t protected_from_ = 0;

@@ -8,7 +8,7 @@
 #include <span>
 #include <vector>
 
-#include "hypervisor/util/fnv.hpp"
+#include "replication/checkpoint/stream_digest.hpp"
 #include "replication/checkpoint/cpu_state.hpp"
 #include "replication/checkpoint/record_format.hpp"
 
@@ -43,7 +43,7 @@ public:
             pages_ = 0;
         }
         if (type != kEnd) {
-            digest_ = tandem::fnv1a64(r.data(), r.size(), digest_);
+            digest_ = tandem::checkpoint::stream_digest(r.data(), r.size(), digest_);
             ++records_;
         }
         if (type >= 2 && type <= 4) ++pages_;

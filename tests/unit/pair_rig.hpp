@@ -142,6 +142,22 @@ struct BackupSide {
     bool alive = true;
 };
 
+// The encoder's sink in front of the stream queue: each record written costs the primary
+// `cost_ns` of simulated time, as encoding does on the machine (the rig's work is otherwise free).
+class CostlySink final : public tandem::checkpoint::RecordSink {
+public:
+    CostlySink(tandem::checkpoint::RecordSink& next, test::SimClock& clock) : next_(next), clock_(clock) {}
+    tandem::Status write(std::span<const std::uint8_t> bytes) override {
+        clock_.now += cost_ns;
+        return next_.write(bytes);
+    }
+    std::uint64_t cost_ns = 0;
+
+private:
+    tandem::checkpoint::RecordSink& next_;
+    test::SimClock& clock_;
+};
+
 struct PairRig {
     static constexpr std::uint64_t kTickNs = 1'000'000;
     static constexpr std::uint64_t kEpochNs = 20'000'000;
@@ -162,15 +178,16 @@ struct PairRig {
           tracker(method, ept, log, current),
           queue_bytes(256 * 1024),
           queue(queue_bytes),
-          encoder(std::make_unique<tandem::checkpoint::EpochEncoder>(queue)),
+          costly_queue(queue, clock),
+          encoder(std::make_unique<tandem::checkpoint::EpochEncoder>(costly_queue)),
           output_bytes(64 * tandem::engine::OutputCommitBuffer::kSlotSize),
           output(output_bytes, wire) {
         engine = std::make_unique<tandem::engine::CheckpointEngine>(
             tandem::engine::EngineMemory{guest.memory(), reference.memory(), staging.memory(), slots, sending}, tracker, ept,
             state, *encoder, ticks, mode, true);
         primary_transport = std::make_unique<tandem::link::Transport>(link.port(0), clock, primary_sink);
-        primary = std::make_unique<tandem::engine::PrimaryReplicator>(*engine, reference.memory(), queue, output,
-                                                                      *primary_transport, ticks, primary_out);
+        primary = std::make_unique<tandem::engine::PrimaryReplicator>(*engine, queue, output, *primary_transport, ticks,
+                                                                      primary_out);
         primary_sink.target = primary.get();
         link.attach(0, primary_transport.get());
         wire.clock = &clock;
@@ -185,11 +202,12 @@ struct PairRig {
         return c;
     }
 
-    void start_primary() {
+    void start_primary(std::uint32_t sync_share_percent = 50) {
         tandem::engine::PrimaryOptions o;
         o.epoch_ticks = kEpochNs;
         o.slice_ticks = kTickNs * 3 / 10;
         o.progress_ticks = 0;
+        o.sync_share_percent = sync_share_percent;
         REQUIRE(primary->listen(config(0), test::secret_for(0x40), test_random, o));
     }
 
@@ -305,6 +323,7 @@ struct PairRig {
     State state;
     std::vector<std::uint8_t> queue_bytes;
     tandem::engine::StreamQueue queue;
+    CostlySink costly_queue;
     std::unique_ptr<tandem::checkpoint::EpochEncoder> encoder;
     std::unique_ptr<tandem::engine::CheckpointEngine> engine;
     Wire wire;

@@ -4,12 +4,14 @@
 // refusing input until reset(), after which a fresh epoch applies.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "ckpt_memory.hpp"
 #include "ckpt_stream_builder.hpp"
+#include "replication/checkpoint/delta_codec.hpp"
 
 using namespace tandem::checkpoint;
 using ckpt::Bytes;
@@ -115,7 +117,7 @@ TEST_CASE("backup image: a delta applies to the committed copy; an epoch may car
 TEST_CASE("backup image: the stream header is checked (version, RAM size, page size, epoch order)") {
     Committed c;
     StreamBuilder b;
-    SUBCASE("format version") { with_cpu(b.begin(6, kRam, kPageSize, 2)).end(); c.check_rejected(b.bytes, "checkpoint: unsupported stream format version"); }
+    SUBCASE("format version") { with_cpu(b.begin(6, kRam, kPageSize, kFormatVersion + 1)).end(); c.check_rejected(b.bytes, "checkpoint: unsupported stream format version"); }
     SUBCASE("format version 0") { b.begin(6, kRam, kPageSize, 0); c.check_rejected(b.bytes, "checkpoint: unsupported stream format version"); }
     SUBCASE("larger RAM") { b.begin(6, kRam + kPage); c.check_rejected(b.bytes, "checkpoint: guest RAM size differs from the backup's"); }
     SUBCASE("smaller RAM") { b.begin(6, kRam - kPage); c.check_rejected(b.bytes, "checkpoint: guest RAM size differs from the backup's"); }
@@ -249,10 +251,58 @@ TEST_CASE("backup image: a failed epoch leaves the committed device states; an e
 
 TEST_CASE("backup image: a staging area smaller than the epoch is refused, not overrun") {
     ckpt::BackupRig rig(kPages, 2);
+    StreamBuilder first;
+    with_cpu(first.begin(1, kRam).full(0, Bytes(kPage, 1))).end();  // the first epoch needs no staging
+    REQUIRE(err(rig.feed(first.bytes)) == "");
     StreamBuilder b;
-    b.begin(1, kRam).zero(0).zero(kPage).zero(2 * kPage);
+    b.begin(2, kRam).zero(0).zero(kPage).zero(2 * kPage);
     CHECK(err(rig.feed(b.bytes)) == "checkpoint: staging area full");
+    CHECK(rig.backup->committed_epoch() == 1);
+    CHECK(rig.image.page(0)[0] == 1);
+}
+
+// A session's first epoch goes straight into the image (nothing committed to protect, and a
+// guest-sized staging copy would keep a backup off the link): deltas against zero, pages it does
+// not send zero at its end, nothing committed until then; reset() does not clear the image.
+TEST_CASE("backup image: the first epoch of a session is written in place; unsent pages are zero at commit") {
+    ckpt::BackupRig rig(kPages, 1);  // one staging slot: the first epoch must not need staging
+    auto page = [&](std::uint64_t p) { return Bytes(rig.image.page(p).begin(), rig.image.page(p).end()); };
+    for (std::uint64_t p = 0; p < kPages; ++p) std::fill(rig.image.page(p).begin(), rig.image.page(p).end(), 0xee);
+    Bytes runs(kPage, 0);
+    Bytes target(kPage, 0);
+    target[10] = 0x42;
+    std::size_t n = encode_delta(Bytes(kPage, 0), target, runs, kPage);
+    REQUIRE(n != 0);
+    runs.resize(n);
+    StreamBuilder b;
+    with_cpu(b.begin(3, kRam).full(1 * kPage, Bytes(kPage, 0x11)).delta(2 * kPage, runs).zero(3 * kPage)).end();
+    Bytes partial(b.bytes.begin(), b.bytes.end() - 64);
+    rig.backup->reset();
+    REQUIRE(err(rig.feed(partial)) == "");
     CHECK_FALSE(rig.backup->has_committed());
+    CHECK(rig.image.page(1)[0] == 0x11);  // in place already
+    REQUIRE(err(rig.feed({b.bytes.end() - 64, b.bytes.end()})) == "");
+    REQUIRE(rig.backup->has_committed());
+    CHECK(page(1) == Bytes(kPage, 0x11));
+    CHECK(page(2) == target);  // the delta applied to zero, not to the old 0xee
+    for (std::uint64_t p : {0u, 3u, 4u, 5u, 6u, 7u}) CHECK(page(p) == Bytes(kPage, 0));
+    // Later epochs are staged and applied whole again.
+    StreamBuilder next;
+    next.begin(4, kRam).full(5 * kPage, Bytes(kPage, 0x55));
+    REQUIRE(err(rig.feed(next.bytes)) == "");
+    CHECK(page(5) == Bytes(kPage, 0));  // staged, not applied
+    rig.backup->abandon_epoch();
+    CHECK(page(5) == Bytes(kPage, 0));
+    // reset(): a new session; its first epoch is in place again.
+    rig.backup->reset();
+    rig.decoder->reset();
+    CHECK_FALSE(rig.backup->has_committed());
+    StreamBuilder again;
+    with_cpu(again.begin(1, kRam).full(6 * kPage, Bytes(kPage, 0x66))).end();
+    REQUIRE(err(rig.feed(again.bytes)) == "");
+    CHECK(rig.backup->committed_epoch() == 1);
+    CHECK(page(6) == Bytes(kPage, 0x66));
+    CHECK(page(1) == Bytes(kPage, 0));
 }
 
 TEST_CASE("backup image: direct use (record kinds, sizes, abandon)") {
@@ -270,5 +320,5 @@ TEST_CASE("backup image: direct use (record kinds, sizes, abandon)") {
     REQUIRE(err(image.begin_epoch(1, kRam, kPageSize)) == "");
     REQUIRE(err(image.stage_page(RecordType::page_full, 0, page)) == "");  // not "sent twice": the bit was dropped
     CHECK(err(image.end_epoch(1, 1)) == "checkpoint: epoch without CPU state");
-    CHECK(rig.image.page(0)[0] == 0);
+    CHECK_FALSE(image.has_committed());
 }

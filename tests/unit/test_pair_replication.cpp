@@ -59,6 +59,31 @@ TEST_CASE("pair: a backup joins a running primary, the pre-copy converges, outpu
     }
 }
 
+// A join copies all of guest RAM while the guest runs; on the machine that took 80 % of the time
+// and the Linux guest starved ("soft lockup"). The copy gets its share, the guest the rest.
+TEST_CASE("pair: a joining backup's copy takes at most its share of the primary's time") {
+    for (std::uint32_t share : {50u, 100u}) {
+        CAPTURE(share);
+        PairRig rig(kPages, 12, DirtyTracking::pml, CaptureMode::cow);
+        rig.costly_queue.cost_ns = 150'000;  // per record: a page costs 0.3 ms of the primary's time
+        rig.start_primary(share);
+        rig.start_backup();
+        REQUIRE(rig.run_until([&] { return rig.primary->phase() == Phase::syncing; }, kSecond));
+        std::uint64_t t0 = rig.clock.now, busy0 = rig.primary->busy_ticks();
+        REQUIRE(rig.run_until([&] { return rig.primary->phase() == Phase::protecting; }, 30 * kSecond));
+        double used = static_cast<double>(rig.primary->busy_ticks() - busy0) / static_cast<double>(rig.clock.now - t0);
+        MESSAGE("share " << share << " %: the copy used " << used * 100 << " % of the time");
+        if (share == 50) {
+            CHECK(used <= 0.55);
+            CHECK(used >= 0.35);  // and it did use its share
+        } else {
+            CHECK(used >= 0.75);  // unlimited, the copy takes nearly everything: the cap is what limits it
+        }
+        REQUIRE(rig.run_until([&] { return rig.protected_pair(); }, 10 * kSecond));
+        rig.quiesce_and_compare();
+    }
+}
+
 TEST_CASE("pair: the primary that loses its backup releases held output, says so, and serves on unprotected") {
     PairRig rig(kPages, 12, DirtyTracking::write_protect, CaptureMode::cow);
     rig.start_primary();
