@@ -19,6 +19,21 @@ void write_com1(aml::Writer& w, const Com1Config& com1) {
     w.close(device);
 }
 
+// The MC146818 RTC as a PNP0B00 device (§9.15, PC/AT RTC/CMOS Devices): the two ports and
+// IRQ 8. The interrupt is described as COM1's is, an Extended Interrupt naming the GSI with its
+// trigger and polarity, so the ACPI core registers IOAPIC input 8 edge/high for rtc_cmos.
+void write_rtc(aml::Writer& w, const RtcConfig& rtc) {
+    aml::Writer::Mark device = w.open_device("RTC");
+    w.name("_HID");
+    w.eisa_id("PNP0B00");
+    w.name("_CRS");
+    aml::Writer::Mark crs = aml::open_resource_template(w);
+    aml::io_port(w, rtc.port, 2);
+    aml::extended_interrupt(w, Trigger::edge, Polarity::active_high, false, rtc.gsi);
+    aml::close_resource_template(w, crs);
+    w.close(device);
+}
+
 void write_virtio_mmio(aml::Writer& w, std::size_t index, const VirtioMmioDevice& dev) {
     constexpr char kHex[] = "0123456789ABCDEF";
     const char name[4] = {'V', 'R', kHex[(index >> 4) & 0xf], kHex[index & 0xf]};
@@ -50,6 +65,7 @@ void write_dsdt_body(aml::Writer& w, const AcpiConfig& config) {
 
     aml::Writer::Mark sb = w.open_scope("\\_SB");
     if (config.com1.present) write_com1(w, config.com1);
+    if (config.rtc.present) write_rtc(w, config.rtc);
     for (std::size_t i = 0; i < config.virtio_devices.size(); ++i) write_virtio_mmio(w, i, config.virtio_devices[i]);
     w.close(sb);
 }

@@ -10,6 +10,13 @@
 //               Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) { 4 }
 //           })
 //       }
+//       Device (RTC) {                                      // when rtc.present
+//           Name (_HID, EisaId ("PNP0B00"))
+//           Name (_CRS, ResourceTemplate () {
+//               IO (Decode16, 0x0070, 0x0070, 0x01, 0x02)
+//               Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) { 8 }
+//           })
+//       }
 //       Device (VR00) {                                     // one per virtio-mmio device, VR<n in hex>
 //           Name (_HID, "LNRO0005")
 //           Name (_UID, n)
@@ -30,6 +37,13 @@
 //   which is true of tandem's guest memory; Firecracker writes the same device.
 // - COM1 is the 16550 at 0x3F8 (DESIGN.md §6). Linux's 8250 driver finds it by port anyway; the
 //   PNP0501 device gives it an ACPI companion, as Firecracker does.
+// - RTC is the MC146818 CMOS clock (§9.15, "PC/AT RTC/CMOS Devices"; PNP0B00 is the
+//   PC/AT-compatible one). Linux's rtc_cmos needs it here: without a PNP0B0x device, x86's
+//   add_rtc_cmos (arch/x86/kernel/rtc.c) registers a bare "rtc_cmos" platform device with IRQ 8,
+//   which a hardware-reduced guest has never mapped (no legacy PIC, so no ISA IRQs), and the probe
+//   fails in request_irq (-EINVAL): no rtc0, and the clock starts at 1970. Through pnpacpi
+//   (drivers/acpi/acpi_pnp.c) the _CRS interrupt is registered with the IOAPIC, as COM1's is;
+//   the IO range is the two ports the model decodes, index and data (no second bank at 0x72).
 #pragma once
 
 #include "guest-boot/acpi/aml_writer.hpp"

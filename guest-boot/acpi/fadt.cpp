@@ -34,8 +34,15 @@ Fadt make_fadt(const AcpiConfig& config, std::uint64_t dsdt_address) {
     std::uint16_t iapc = kIapcVgaNotPresent;
     if (config.has_8042) iapc |= kIapc8042;
     if (!config.msi_supported) iapc |= kIapcMsiNotSupported;
-    if (!config.cmos_rtc_present) iapc |= kIapcCmosRtcNotPresent;
+    // CMOS RTC Not Present stays clear while the RTC is modelled: set, Linux would register no
+    // RTC platform device (acpi_parse_fadt: x86_platform.legacy.rtc = 0).
+    if (!config.rtc.present) iapc |= kIapcCmosRtcNotPresent;
     f.iapc_boot_arch = iapc;
+    // CENTURY (offset 108) stays 0: §5.2.9 has OSPM ignore offsets 46-108 of a hardware-reduced
+    // FADT. Linux reads it anyway (mc146818_get_time, rtc_cmos): at 0 it takes years 00-69 as
+    // 20xx, right until 2070, and never writes a century byte (which the RTC model keeps as plain
+    // CMOS RAM, not as part of its clock). The RTC_S4 flag stays clear too: RTC wake goes through
+    // the PM1 event registers' RTC_STS/RTC_EN bits, which a hardware-reduced platform lacks (§4.1).
     f.reset_reg = io_byte_register(config.reset_port);
     f.reset_value = config.reset_value;
     f.sleep_control_reg = io_byte_register(config.sleep_control_port);

@@ -60,6 +60,7 @@ Status check_config(const AcpiConfig& c) {
     }
 
     if (c.com1.present && !gsi_on_ioapic(io, c.com1.gsi)) return Error::of("acpi: COM1's GSI is not an IOAPIC input", c.com1.gsi);
+    if (c.rtc.present && !gsi_on_ioapic(io, c.rtc.gsi)) return Error::of("acpi: the RTC's GSI is not an IOAPIC input", c.rtc.gsi);
     if (c.virtio_devices.size() > kMaxVirtioDevices) {
         return Error::of("acpi: too many virtio-mmio devices", c.virtio_devices.size());
     }

@@ -10,7 +10,8 @@
 // - FADT (revision 6.5, 276 bytes): HW_REDUCED_ACPI, so there is no SCI, no PM1/GPE blocks, no
 //   PM timer and no FACS; power-off goes through SLEEP_CONTROL_REG, reboot through RESET_REG.
 // - MADT: the boot CPU's local APIC, one IOAPIC, the ISA interrupt source overrides.
-// - DSDT: \_S5 (power-off) and, under \_SB, the virtio-mmio devices and optionally COM1.
+// - DSDT: \_S5 (power-off) and, under \_SB, the virtio-mmio devices and optionally COM1 and
+//   the CMOS RTC.
 //
 // What the guest does with it (Linux 6.1):
 // - Power-off: acpi_sleep_state_supported(S5) needs \_S5 and, in hardware-reduced mode, both
@@ -75,6 +76,15 @@ struct Com1Config {
     std::uint32_t gsi = 4;
 };
 
+// The PC's MC146818 CMOS RTC (hypervisor/devices/cmos_rtc_model.hpp: index/data ports 0x70-0x71,
+// ISA IRQ 8 on IOAPIC input 8). When present, the FADT's IAPC_BOOT_ARCH says so (bit 5 clear)
+// and the DSDT describes it as a PNP0B00 device (dsdt.hpp) for Linux's rtc_cmos driver.
+struct RtcConfig {
+    bool present = true;
+    std::uint16_t port = 0x70;
+    std::uint32_t gsi = 8;
+};
+
 struct AcpiConfig {
     std::uint64_t table_base = 0;  // guest-physical address of out[0]; 16-byte aligned (RSDP)
     // 8-bit System I/O registers (FADT SLEEP_CONTROL_REG, SLEEP_STATUS_REG, RESET_REG); none may
@@ -87,7 +97,6 @@ struct AcpiConfig {
     // IAPC_BOOT_ARCH: VGA is never present; MSI "not supported" unless msi_supported.
     bool has_8042 = false;
     bool msi_supported = false;
-    bool cmos_rtc_present = true;
     // MADT PCAT_COMPAT: tandem models a (masked) 8259 pair. Linux's hardware-reduced x86 path
     // ignores the PIC either way.
     bool pcat_compat = true;
@@ -96,6 +105,7 @@ struct AcpiConfig {
     std::span<const InterruptOverride> overrides = kDefaultOverrides;
     std::span<const VirtioMmioDevice> virtio_devices{};
     Com1Config com1{};
+    RtcConfig rtc{};
 };
 
 // Where the tables went: guest-physical addresses inside [base, base + size).

@@ -131,6 +131,7 @@ TEST_CASE("guest acpi aml: strings and EISA ids") {
     // PNP0501: P=16 N=14 P=16 -> 0 10000 01110 10000 = 0x41d0, then 0x0501.
     CHECK(encode([](aml::Writer& w) { w.eisa_id("PNP0501"); }) == Bytes{0x0c, 0x41, 0xd0, 0x05, 0x01});
     CHECK(encode([](aml::Writer& w) { w.eisa_id("PNP0A03"); }) == Bytes{0x0c, 0x41, 0xd0, 0x0a, 0x03});
+    CHECK(encode([](aml::Writer& w) { w.eisa_id("PNP0B00"); }) == Bytes{0x0c, 0x41, 0xd0, 0x0b, 0x00});  // the RTC
 
     std::array<std::uint8_t, 32> buf{};
     aml::Writer bad_string{buf};

@@ -100,6 +100,18 @@ void check_header(std::span<const std::uint8_t> t, const char* signature, std::u
     CHECK(text(t, 16, 8) == "TANDEMVM");
 }
 
+// Device (RTC) with the default RtcConfig, as AML: DeviceOp, PkgLength, "RTC_",
+// Name(_HID, EisaId("PNP0B00")), Name(_CRS, Buffer(19) { IO(Decode16, 0x70, 0x70, 1, 2),
+// Interrupt(ResourceConsumer, Edge, ActiveHigh, Exclusive){8}, End Tag with its checksum }).
+const Bytes kRtcDevice = {
+    0x5b, 0x82, 0x2b, 'R', 'T', 'C', '_',                                   //
+    0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0b, 0x00,                 //
+    0x08, '_', 'C', 'R', 'S', 0x11, 0x16, 0x0a, 0x13,                       //
+    0x47, 0x01, 0x70, 0x00, 0x70, 0x00, 0x01, 0x02,                         // IO (§6.4.2.5)
+    0x89, 0x06, 0x00, 0x03, 0x01, 0x08, 0x00, 0x00, 0x00,                   // Interrupt (§6.4.3.6)
+    0x79, 0xc1,                                                             // End Tag (§6.4.2.9)
+};
+
 std::string message_of(const Result<AcpiTables>& r) { return r.ok() ? std::string{} : std::string{r.error().message}; }
 
 }  // namespace
@@ -150,9 +162,12 @@ TEST_CASE("guest acpi tables: the FADT is a hardware-reduced ACPI 6.5 FADT") {
     CHECK(le<std::uint64_t>(f, 140) == b.tables.dsdt);
     std::uint32_t flags = le<std::uint32_t>(f, 112);
     CHECK(flags == ((1u << 20) | (1u << 10) | (1u << 5) | (1u << 4)));
-    // IAPC_BOOT_ARCH: VGA not present, MSI not supported; no 8042, CMOS RTC present.
+    // IAPC_BOOT_ARCH: VGA not present, MSI not supported; no 8042, CMOS RTC present (bit 5
+    // clear: set, Linux would not look for the RTC the DSDT describes).
     CHECK(le<std::uint16_t>(f, 109) == 0x000c);
-    // Everything legacy is zero: SCI, SMI, PM1/PM2/PM timer/GPE blocks and their X_ forms.
+    CHECK((le<std::uint16_t>(f, 109) & 0x0020) == 0);
+    // Everything legacy is zero: SCI, SMI, PM1/PM2/PM timer/GPE blocks and their X_ forms, and
+    // DAY_ALRM, MON_ALRM, CENTURY (106-108), which a hardware-reduced FADT leaves to be ignored.
     for (std::size_t o = 44; o < 109; ++o) CHECK(f[o] == 0);
     for (std::size_t o = 148; o < 244; ++o) CHECK(f[o] == 0);
     // RESET_REG at 116 and RESET_VALUE at 128; the sleep registers at 244 and 256: 8-bit System I/O.
@@ -163,7 +178,7 @@ TEST_CASE("guest acpi tables: the FADT is a hardware-reduced ACPI 6.5 FADT") {
 
     config.has_8042 = true;
     config.msi_supported = true;
-    config.cmos_rtc_present = false;
+    config.rtc.present = false;
     Built other = build(config);
     CHECK(le<std::uint16_t>(other.table(other.tables.fadt), 109) == (0x0004 | 0x0002 | 0x0020));
 }
@@ -200,7 +215,7 @@ TEST_CASE("guest acpi tables: the MADT lists one local APIC, the IOAPIC and the 
     CHECK(Bytes(m2.begin() + 64, m2.end()) == Bytes{2, 10, 0, 4, 20, 0, 0, 0, 0x0f, 0x00});
 }
 
-TEST_CASE("guest acpi tables: the DSDT holds _S5, COM1 and the virtio-mmio devices") {
+TEST_CASE("guest acpi tables: the DSDT holds _S5, COM1, the RTC and the virtio-mmio devices") {
     Built b = build(sample_config());
     auto d = b.table(b.tables.dsdt);
     check_header(d, "DSDT", 2);
@@ -210,6 +225,7 @@ TEST_CASE("guest acpi tables: the DSDT holds _S5, COM1 and the virtio-mmio devic
           Bytes{0x08, '_', 'S', '5', '_', 0x12, 0x07, 0x04, 0x0a, 0x05, 0x00, 0x00, 0x00});
     CHECK(contains(aml, {0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x05, 0x01}));  // EisaId PNP0501
     CHECK(contains(aml, {0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08}));           // IO 0x3F8
+    CHECK(contains(aml, kRtcDevice));
     CHECK(contains(aml, {0x0d, 'L', 'N', 'R', 'O', '0', '0', '0', '5', 0x00}));
     CHECK(contains(aml, {'V', 'R', '0', '0'}));
     CHECK(contains(aml, {'V', 'R', '0', '1'}));
@@ -223,6 +239,7 @@ TEST_CASE("guest acpi tables: the DSDT holds _S5, COM1 and the virtio-mmio devic
     AcpiConfig config = sample_config();
     config.s5_sleep_type = 0;
     config.com1.present = false;
+    config.rtc.present = false;
     config.virtio_devices = {};
     Built bare = build(config);
     auto bare_aml = bare.table(bare.tables.dsdt).subspan(36);
@@ -342,6 +359,11 @@ TEST_CASE("guest acpi tables: invalid configurations are refused with a reason")
     refused(c, "COM1");
     c.com1.present = false;  // an absent COM1's GSI does not matter
     CHECK(build_acpi_tables(c, region).ok());
+    c = sample_config();
+    c.rtc.gsi = 24;
+    refused(c, "RTC");
+    c.rtc.present = false;  // nor an absent RTC's
+    CHECK(build_acpi_tables(c, region).ok());
 }
 
 TEST_CASE("guest acpi tables: the e820 range covers the tables in whole pages, type ACPI") {
@@ -455,6 +477,16 @@ TEST_CASE("guest acpi tables: iasl (ACPICA) disassembles them without errors") {
     CHECK(has(dsdt, "Device (COM1)"));
     CHECK(has(dsdt, "Name (_HID, EisaId (\"PNP0501\")"));
     CHECK(has(dsdt, "IO (Decode16,\n                    0x03F8,"));
+    CHECK(has(dsdt, "Device (RTC)"));
+    CHECK(has(dsdt, "Name (_HID, EisaId (\"PNP0B00\")"));
+    CHECK(has(dsdt, "IO (Decode16,\n                    0x0070,             // Range Minimum\n"
+                    "                    0x0070,             // Range Maximum\n"
+                    "                    0x01,               // Alignment\n"
+                    "                    0x02,               // Length\n"
+                    "                    )\n"
+                    "                Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive, ,, )\n"
+                    "                {\n"
+                    "                    0x00000008,"));
     CHECK(has(dsdt, "Device (VR00)"));
     CHECK(has(dsdt, "Device (VR01)"));
     CHECK(has(dsdt, "Name (_HID, \"LNRO0005\")"));
@@ -520,10 +552,11 @@ TEST_CASE("guest acpi tables: iasl (ACPICA) disassembles them without errors") {
     CHECK(field(xsdt, "ACPI Table Address   1") == hex16(b.tables.madt));
 
     // ACPICA's interpreter (acpiexec, the code Linux's ACPI core runs) loads the namespace and
-    // decodes _CRS as Linux's acpi_walk_resources would.
+    // decodes _CRS as Linux's acpi_walk_resources would (pnpacpi, for the RTC).
     std::string exec;
     CHECK(std::system(("cd '" + dir.path.string() +
-                       "' && acpiexec -b 'Evaluate \\_S5; Resources \\_SB.VR01; Evaluate \\_SB.VR00._HID' "
+                       "' && acpiexec -b 'Evaluate \\_S5; Resources \\_SB.VR01; Evaluate \\_SB.VR00._HID; "
+                       "Resources \\_SB.RTC; Evaluate \\_SB.RTC._HID' "
                        "dsdt.dat facp.dat apic.dat > acpiexec.log 2>&1")
                           .c_str()) == 0);
     exec = read_file(dir.path / "acpiexec.log");
@@ -536,5 +569,14 @@ TEST_CASE("guest acpi tables: iasl (ACPICA) disassembles them without errors") {
     CHECK(field(exec, "Polarity", "Extended IRQ Resource") == "ActiveHigh");
     CHECK(field(exec, "Dword00", "Extended IRQ Resource") == "00000011");
     CHECK(has(exec, "\"LNRO0005\""));
+    // The RTC: ports 0x70-0x71 and GSI 8, edge/high; its _HID is the EISA id as an integer.
+    CHECK(field(exec, "Address Minimum", "Device: \\_SB.RTC") == "0070");
+    CHECK(field(exec, "Address Maximum", "Device: \\_SB.RTC") == "0070");
+    CHECK(field(exec, "Address Length", "Device: \\_SB.RTC") == "02");
+    CHECK(field(exec, "Triggering", "Device: \\_SB.RTC") == "Edge");
+    CHECK(field(exec, "Polarity", "Device: \\_SB.RTC") == "ActiveHigh");
+    CHECK(field(exec, "Dword00", "Device: \\_SB.RTC") == "00000008");
+    CHECK(has(exec, "Evaluating \\_SB.RTC._HID"));
+    CHECK(has(exec, "[Integer] = 00000000000BD041"));  // EisaId ("PNP0B00")
     CHECK_FALSE(has(exec, "AE_AML"));
 }
