@@ -79,6 +79,7 @@ set(TANDEM_PORTABLE_SOURCES
   hypervisor/devices/pit_counter.cpp
   hypervisor/devices/pit8254_model.cpp
   hypervisor/devices/cmos_rtc_model.cpp
+  hypervisor/devices/cmos_clock_reading.cpp
   hypervisor/devices/power_control.cpp
   hypervisor/devices/pc_platform.cpp
   guest-boot/acpi/aml_writer.cpp
@@ -117,6 +118,7 @@ set(TANDEM_IMAGE_SOURCES
   arch-x86_64/paging/host_paging.cpp
   arch-x86_64/serial/uart16550.cpp
   arch-x86_64/time/tsc_calibration.cpp
+  arch-x86_64/time/host_rtc.cpp
   arch-x86_64/vmx/capability_probe.cpp
   arch-x86_64/vmx/machine_platform.cpp
   arch-x86_64/vmx/virtual_machine.cpp

@@ -1,9 +1,11 @@
 #include "arch-x86_64/boot/linux_guest.hpp"
 
 #include "arch-x86_64/boot/guest_image.hpp"
+#include "arch-x86_64/time/host_rtc.hpp"
 #include "guest-boot/acpi/guest_acpi.hpp"
 #include "guest-boot/linux_boot.hpp"
 #include "hypervisor/console/console.hpp"
+#include "hypervisor/devices/cmos_clock_reading.hpp"
 #include "hypervisor/devices/ioapic_model.hpp"
 #include "hypervisor/devices/local_apic_model.hpp"
 #include "hypervisor/devices/uart16550_model.hpp"
@@ -159,6 +161,18 @@ Result<GuestEntry> load_linux_guest(const Config& config, const boot::BootInfo& 
     e.rdi = 0;
     e.cr3 = entry->cr3;
     return e;
+}
+
+std::int64_t guest_rtc_start(Writer& out) {
+    auto now = read_host_rtc();
+    if (!now) {
+        print(out, "vm: this machine's RTC could not be read (");
+        print(out, "{}", now.error());
+        println(out, "): the guest's RTC starts at 1970-01-01T00:00:00Z");
+        return 0;
+    }
+    println(out, "vm: the guest's RTC starts at {} (this machine's RTC)", iso8601(*now).text);
+    return *now;
 }
 
 }  // namespace tandem::x86

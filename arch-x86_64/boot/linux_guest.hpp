@@ -46,6 +46,11 @@ private:
 // when guest_initrd= is given or the ELF carries Linux's version note.
 bool is_linux_kernel(std::span<const std::uint8_t> file, const Config& config);
 
+// The guest RTC's time at guest TSC 0: this machine's own RTC now, said on the console; if it
+// cannot be read, 1970-01-01 and the reason (a backup's platform takes the primary's RTC state
+// with the first checkpoint, so only the primary's reading reaches the guest).
+std::int64_t guest_rtc_start(Writer& out);
+
 // Loads the kernel named by guest_kernel= and everything it needs into `memory` (zeroed guest
 // RAM); `virtio_net_base` is the virtio-mmio window of the guest's network card (0: none).
 Result<GuestEntry> load_linux_guest(const Config& config, const boot::BootInfo& boot, GuestMemory& memory,

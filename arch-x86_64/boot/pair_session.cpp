@@ -320,7 +320,9 @@ void run_pair(const PairContext& c) {
     PcPlatform* pc = nullptr;
     if (linux_guest) {
         static VmcsGuestClock guest_clock(vm.vmcs(), vm.platform());
-        static PcPlatform platform(guest_clock, out, PcPlatformConfig{c.tsc_khz * 1000, 0, kLinuxPowerPorts});
+        static PcPlatform platform(guest_clock, out,
+                                   PcPlatformConfig{c.tsc_khz * 1000, backup_role ? 0 : guest_rtc_start(out),
+                                                    kLinuxPowerPorts});  // a backup's RTC comes with the checkpoints
         if (auto s = platform.attach(io, mmio); !s) return report_problem("its devices", s.error());
         vm.vcpu().set_interrupts(&platform);
         vm.vcpu().set_mmio_bus(&mmio);
