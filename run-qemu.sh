@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Builds tandem and shows it running.
 #   ./run-qemu.sh            the protected pair (as root): two Bochs machines with VT-x run the
-#                            counter service as a replicated guest; a client counts; the primary
-#                            is killed; the backup takes over and the count goes on, nothing lost.
+#                            counter service as a replicated guest (on Debian's stock Linux kernel
+#                            when its assets are built: tests/guests/linux/fetch_assets.sh, which
+#                            the tests run; else on tandem's counter test guest); a client counts;
+#                            the primary is killed; the backup takes over and the count goes on,
+#                            nothing lost.
 #   ./run-qemu.sh --single [--engine auto|kvm|bochs|tcg] [--cpu BOCHS_MODEL] [--cmdline "key=value ..."] [--timeout S]
 #                            one machine: boot from the GRUB ISO, the demo guest (tests/guests/hello)
 #                            under VT-x with EPT, and its report. With --cmdline the ISO carries

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """The protected-pair demo that ./run-qemu.sh runs: two Bochs machines (VT-x emulated), the
-replication link through the test hub, a client network in a namespace, the counter service as
-the guest. A client counts; machine A (the primary) is killed with SIGKILL; machine B takes over
-and the client's count goes on without a gap or a repeat. Shows the pair's own console lines
-(prefixed A| and B|) and the client's view. Root only (network namespaces).
+replication link through the test hub, a client network in a namespace, and the guest: Debian's
+stock Linux kernel serving the counter service when its assets are built (the tests build them,
+or tests/guests/linux/fetch_assets.sh), else tandem's counter-service test guest. A client counts;
+machine A (the primary) is killed with SIGKILL; machine B takes over and the client's count goes
+on without a gap or a repeat. Shows the pair's own console lines (prefixed A| and B|) and the
+client's view. Root only (network namespaces).
 
-    pair_demo.py [--protected-requests N] [--epoch-ms MS] [--failover-ms MS]
+    pair_demo.py [--guest auto|linux|counter] [--protected-requests N] [--epoch-ms MS] [--failover-ms MS]
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ import threading
 import time
 
 from pair_lab import PROTECTED_BACKUP, PROTECTED_PRIMARY, TOOK_OVER, PairLab
+from tandem_emu import build_dir
 
-SHOWN = re.compile(r"^(pair: |guest: counter|tandem: console ready)")
+SHOWN = re.compile(r"^(pair: (?!full copy (to the backup: page|from the primary: \d))|guest: counter|"
+                   r"guest: tandem-guest: userspace|tandem: console ready)")  # progress lines: too many
+LINUX_ASSETS = ("vmlinux", "initramfs.cpio.gz")
 
 
 class ConsoleEcho:
@@ -51,16 +56,31 @@ def main() -> int:
                    help="replies from the protected pair before the kill, and from the new primary after it")
     p.add_argument("--epoch-ms", type=int, default=20)
     p.add_argument("--failover-ms", type=int, default=300)
+    p.add_argument("--guest", choices=("auto", "linux", "counter"), default="auto",
+                   help="auto: Debian's kernel when its assets are built, else the counter test guest")
     a = p.parse_args()
     if os.geteuid() != 0:
         print("pair_demo: the client network is a network namespace: run as root", file=sys.stderr)
         return 2
+    assets = build_dir() / "guest-assets"
+    missing = [name for name in LINUX_ASSETS if not (assets / name).exists()]
+    guest = a.guest if a.guest != "auto" else ("counter" if missing else "linux")
+    if guest == "linux" and missing:
+        print(f"pair_demo: the Linux guest's assets are missing ({', '.join(missing)} in {assets}): "
+              "run tests/guests/linux/fetch_assets.sh (as root; it fetches Debian's packages with apt)", file=sys.stderr)
+        return 2
+    if guest == "linux":
+        what = "Debian's stock Linux kernel (128 MiB) with the counter service at 10.0.2.15:7777"
+    else:
+        what = "the counter service at 10.0.2.15:7777 (tandem's test guest)"
+        if a.guest == "auto":
+            say("Debian's kernel as the guest needs its assets: tests/guests/linux/fetch_assets.sh builds them")
     say("two machines, A and B, each a Bochs PC with two e1000 NICs: one on the replication link "
         "(through a hub), one on a client network 10.0.2.0/24 shared with a client")
-    lab = PairLab("demo-pair", seed=1, epoch_ms=a.epoch_ms, failover_ms=a.failover_ms)
+    lab = PairLab("demo-pair", seed=1, epoch_ms=a.epoch_ms, failover_ms=a.failover_ms, guest=guest)
     echoes = []
     try:
-        say("machine A boots tandem as the primary; the guest is the counter service at 10.0.2.15:7777")
+        say(f"machine A boots tandem as the primary; the guest is {what}")
         echoes.append(ConsoleEcho("A", lab.boot(0, "primary")))
         lab.machines[0].wait_for(r"^tandem: console ready", 300)
         lab.start_client(interval=0.05)
