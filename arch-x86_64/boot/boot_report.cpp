@@ -70,6 +70,7 @@ void report_config(Writer& out, const Config& c) {
     }
     if (c.failover_at != 0) print(out, " failover_at={}", c.failover_at);
     if (c.verify_every != 0) print(out, " verify_every={}", c.verify_every);
+    if (c.restore_every != 0) print(out, " restore_every={}", c.restore_every);
     out.write("\n");
 }
 

@@ -89,12 +89,14 @@ Status LoopbackSession::start(const LoopbackConfig& config, FrameAllocator& fram
     vm_.vcpu().set_hooks(this);
     primary_.set_write_observer(&engine);
     active_ = true;
-    println(out_, "checkpoint: local backup image, epochs of {} ms, dirty tracking by {}, capture by {}{}", config.epoch_ms,
-            config.dirty == DirtyTracking::pml       ? "PML"
-            : config.dirty == DirtyTracking::ad_bits ? "EPT dirty-bit scan"
-                                                     : "EPT write-protection",
-            config.capture == engine::CaptureMode::cow ? "copy-on-write" : "copy during the pause",
-            config.failover_at != 0 ? "; failover planned" : "");
+    print(out_, "checkpoint: local backup image, epochs of {} ms, dirty tracking by {}, capture by {}{}", config.epoch_ms,
+          config.dirty == DirtyTracking::pml       ? "PML"
+          : config.dirty == DirtyTracking::ad_bits ? "EPT dirty-bit scan"
+                                                   : "EPT write-protection",
+          config.capture == engine::CaptureMode::cow ? "copy-on-write" : "copy during the pause",
+          config.failover_at != 0 ? "; failover planned" : "");
+    if (config.restore_every != 0) print(out_, "; the guest restored from the backup image every {} epochs", config.restore_every);
+    out_.write("\n");
     if (auto st = engine.start(); !st) return st;
     arm_verify();
     next_epoch_at_ = now() + epoch_ticks_;
@@ -175,7 +177,59 @@ void LoopbackSession::on_timer(Vcpu&) {
     if (auto s = engine_->epoch_boundary(); !s) return fail("epoch boundary", s.error());
     after_transfer();  // the previous epoch may have completed inside the boundary
     arm_verify();
+    std::uint64_t epoch = engine_->epochs_started() - 1;
+    if (config_.restore_every != 0 && epoch % config_.restore_every == 0) restore_from_backup();
     next_epoch_at_ = now() + epoch_ticks_;
+}
+
+// restore_every=: the epoch just captured goes to the backup whole, then the running guest is
+// put back to what the backup committed, as a failover would, but on the primary's own RAM and
+// with checkpointing going on. The guest has not run since the capture, so a faithful round trip
+// changes nothing it can see; anything lost or distorted on the way shows up as a guest that
+// misbehaves (or a kernel that warns) after many restores.
+void LoopbackSession::restore_from_backup() {
+    std::uint64_t epoch = engine_->epochs_started() - 1;
+    if (auto s = engine_->transfer(~0ull); !s) return fail("transfer before a restore", s.error());
+    after_transfer();
+    if (!backup_->has_committed() || backup_->committed_epoch() != epoch) {
+        return fail("restore", Error::of("checkpoint: the backup did not commit the epoch just captured", epoch));
+    }
+    Vcpu& vcpu = vm_.vcpu();
+    if (auto s = restore_cpu_state(backup_->committed_cpu(), vm_.vmcs(), vcpu.regs(), vm_.platform(), vcpu.config().cr);
+        !s) {
+        return fail("restoring the vCPU from the backup image", s.error());
+    }
+    if (auto s = restore_devices(); !s) return fail("restoring the devices from the backup image", s.error());
+    // The pages of the epoch (still in sending_) come back from the image. Not through the
+    // engine: these copies are not guest writes, and the next epoch must not carry them.
+    primary_.set_write_observer(nullptr);
+    Status copied = success();
+    std::uint64_t pages = sending_.pages();
+    for (std::uint64_t p = sending_.next(0); p < pages && copied; p = sending_.next(p + 1)) {
+        copied = backup_->image().read(p * kPage, page_);
+        if (copied) copied = primary_.write(p * kPage, page_);
+    }
+    primary_.set_write_observer(engine_);
+    if (!copied) return fail("copying pages from the backup image", copied.error());
+    ++restores_;
+}
+
+// Every saved model must be one of ours and take its state: one left out would keep running on
+// from a state the backup does not have.
+Status LoopbackSession::restore_devices() {
+    std::span<const checkpoint::DeviceStateBlob> saved = backup_->committed_devices();
+    if (saved.size() != device_count_) {
+        return Error::of("checkpoint: the backup image holds the state of a different number of devices", saved.size());
+    }
+    for (const checkpoint::DeviceStateBlob& d : saved) {
+        StatefulDevice* device = nullptr;
+        for (std::size_t i = 0; i < device_count_ && device == nullptr; ++i) {
+            if (devices_[i]->state_id() == d.id) device = devices_[i];
+        }
+        if (device == nullptr) return Error::of("checkpoint: the backup image holds the state of an unknown device", d.id);
+        if (auto s = device->restore_state(d.version, {d.bytes, d.size}); !s) return s;  // its errors name it
+    }
+    return success();
 }
 
 bool LoopbackSession::on_ram_write_fault(Vcpu&, std::uint64_t gpa) {
@@ -213,14 +267,7 @@ void LoopbackSession::failover() {
         fail("restoring the vCPU", s.error());
         return vcpu.stop("failover failed: vCPU state could not be restored");
     }
-    for (const checkpoint::DeviceStateBlob& d : backup_->committed_devices()) {
-        for (std::size_t i = 0; i < device_count_; ++i) {
-            if (devices_[i]->state_id() != d.id) continue;
-            if (auto s = devices_[i]->restore_state(d.version, {d.bytes, d.size}); !s) {
-                return fail(devices_[i]->state_name(), s.error());
-            }
-        }
-    }
+    if (auto s = restore_devices(); !s) return fail("restoring the devices", s.error());
     primary_.set_write_observer(nullptr);
     // Device models that touch guest memory now work on the backup's image.
     for (std::size_t i = 0; i < memory_user_count_; ++i) memory_users_[i]->set_memory(backup_->image());
@@ -267,6 +314,7 @@ void LoopbackSession::report() {
                   "{} verifications, {} failed",
             micros(pause_min, khz), micros(history_count_ ? pause_sum / history_count_ : 0, khz), micros(pause_max, khz),
             micros(backlog, khz), verifications_, verification_failures_);
+    if (config_.restore_every != 0) println(out_, "checkpoint: {} restores from the backup image", restores_);
 }
 
 }  // namespace tandem::x86

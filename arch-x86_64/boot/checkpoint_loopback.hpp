@@ -2,7 +2,9 @@
 // is captured by the checkpoint engine, encoded, decoded and applied to a second copy of the
 // guest exactly as a peer would, so the whole replication engine runs — and can be checked —
 // on one machine. failover_at= stops the primary at an epoch and resumes the guest from the
-// backup's last committed epoch.
+// backup's last committed epoch. restore_every= restores the running guest from the backup image
+// every N epochs (CPU, devices, the epoch's pages), so a guest that keeps running proves that
+// what the backup holds is a state it can go on from, many times over.
 #pragma once
 
 #include "arch-x86_64/vmx/virtual_machine.hpp"
@@ -22,6 +24,7 @@ struct LoopbackConfig {
     DirtyTracking dirty;  // resolved: pml, ad_bits or write_protect
     std::uint32_t verify_every;
     std::uint64_t failover_at;  // 0: never
+    std::uint32_t restore_every;  // 0: never
     bool epoch_report;
     std::uint64_t tsc_khz;
 };
@@ -35,16 +38,25 @@ public:
     static constexpr std::uint64_t kSliceSharePercent = 30;
     static constexpr std::size_t kHistory = 4096;
 
-    static constexpr std::size_t kMaxDevices = 4;
+    // The UART, virtio-net and the PC platform's five models; as many as an epoch carries.
+    static constexpr std::size_t kMaxDevices = 8;
+    static_assert(kMaxDevices <= checkpoint::BackupImage::kMaxDevices);
 
     LoopbackSession(VirtualMachine& vm, GuestMemory& primary, Writer& out) : vm_(vm), primary_(primary), out_(out) {}
-    // Device models whose state goes into every checkpoint (call before start()).
-    void add_device(StatefulDevice& device) {
-        if (device_count_ < kMaxDevices) devices_[device_count_++] = &device;
+    // Device models whose state goes into every checkpoint (call before start()). One too many
+    // is an error: a model left out would silently not be checkpointed.
+    Status add_device(StatefulDevice& device) {
+        if (device_count_ == kMaxDevices) {
+            return Error::of("checkpoint: too many devices to checkpoint (a tandem bug)", device.state_id());
+        }
+        devices_[device_count_++] = &device;
+        return success();
     }
     // Models that access guest RAM themselves: pointed at the backup image on failover.
-    void add_memory_user(GuestMemoryUser& user) {
-        if (memory_user_count_ < kMaxDevices) memory_users_[memory_user_count_++] = &user;
+    Status add_memory_user(GuestMemoryUser& user) {
+        if (memory_user_count_ == kMaxDevices) return Error::of("checkpoint: too many guest-memory users (a tandem bug)");
+        memory_users_[memory_user_count_++] = &user;
+        return success();
     }
 
     // Allocates the reference copy, staging areas and the backup image, then starts epoch 0.
@@ -74,6 +86,8 @@ private:
     void after_transfer();
     void arm_verify();
     void failover();
+    void restore_from_backup();
+    Status restore_devices();
     void fail(const char* what, const Error& e);
     void report();
 
@@ -93,6 +107,8 @@ private:
     bool committed_any_ = false;
     PendingVerify verify_;
     std::uint64_t verifications_ = 0, verification_failures_ = 0;
+    std::uint64_t restores_ = 0;
+    std::uint8_t page_[checkpoint::kPageSize]{};  // restore_every: one page on its way back
 
     engine::EpochStats history_[kHistory];
     std::size_t history_count_ = 0;

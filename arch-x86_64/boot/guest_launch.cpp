@@ -87,16 +87,19 @@ void launch_guest(const LaunchContext& c) {
     if (auto s = vm.create(setup, io, out); !s) return report_problem("VM setup", s.error());
 
     static LoopbackSession session(vm, memory, out);
-    session.add_device(uart);
+    // Every model with state is checkpointed: one refused (too many) stops the launch.
+    Status registered = session.add_device(uart);
     static MmioBus mmio;
 
     // An unmodified kernel gets the PC around its CPU: APIC, IOAPIC, PIC, PIT, RTC, power ports.
     PcPlatform* pc = nullptr;
     if (linux_guest) {
         static VmcsGuestClock clock(vm.vmcs(), vm.platform());
-        static PcPlatform platform(clock, out, PcPlatformConfig{c.tsc_khz * 1000, 0, kLinuxPowerPorts});
+        static PcPlatform platform(clock, out, PcPlatformConfig{c.tsc_khz * 1000, guest_rtc_start(out), kLinuxPowerPorts});
         if (auto s = platform.attach(io, mmio); !s) return report_problem("its devices", s.error());
-        for (StatefulDevice* d : platform.devices()) session.add_device(*d);
+        for (StatefulDevice* d : platform.devices()) {
+            if (registered) registered = session.add_device(*d);
+        }
         vm.vcpu().set_interrupts(&platform);
         uart.set_interrupt_line(&platform.irq_lines(), Uart16550Model::kIrqPin);
         vm.vcpu().set_mmio_bus(&mmio);
@@ -125,16 +128,22 @@ void launch_guest(const LaunchContext& c) {
         vm.vcpu().set_mmio_bus(&mmio);
         (void)vm.add_tick_listener(network);
         vm.vcpu().set_timer_reload(c.tsc_khz);  // 1 ms ticks: the network is polled on them
-        session.add_device(device);
-        session.add_memory_user(device);
+        if (registered) registered = session.add_device(device);
+        if (registered) registered = session.add_memory_user(device);
         net = &device;
         println(out, "vm: virtio-net at {} with MAC {} on the client NIC", hex(abi::kVirtioNetMmio),
                 ColonHex{c.config.guest_mac.bytes, 6});
     }
+    if (!registered) return report_problem("checkpointing", registered.error());
     if (checkpointing) {
         LoopbackConfig lc{c.config.epoch_ms,
                           c.config.capture == CaptureChoice::cow ? engine::CaptureMode::cow : engine::CaptureMode::copy,
-                          *method, c.config.verify_every, c.config.failover_at, c.config.epoch_report, c.tsc_khz};
+                          *method,
+                          c.config.verify_every,
+                          c.config.failover_at,
+                          c.config.restore_every,
+                          c.config.epoch_report,
+                          c.tsc_khz};
         if (auto s = session.start(lc, c.frames); !s) return report_problem("checkpointing", s.error());
     }
     static Shell shell(out);

@@ -158,13 +158,13 @@ bool parse_key(std::string_view v, std::uint8_t (&out)[32]) {
 enum class Key : std::uint8_t {
     role, mode, epoch_ms, guest_mem, failover_ms, dirty, key, peer_mac, link_nic, client_nic,
     insecure_link, guest_kernel, guest_initrd, guest_cmdline, guest_entry, peer, capture, failover_at, verify_every,
-    epoch_report, guest_mac, guest_ip, linktest_mib, link_version, selftest, dump_boot_info, count
+    restore_every, epoch_report, guest_mac, guest_ip, linktest_mib, link_version, selftest, dump_boot_info, count
 };
 constexpr std::string_view kKeyNames[] = {
     "role", "mode", "epoch_ms", "guest_mem", "failover_ms", "dirty", "key", "peer_mac", "link_nic",
     "client_nic", "insecure_link", "guest_kernel", "guest_initrd", "guest_cmdline", "guest_entry", "peer",
-    "capture", "failover_at", "verify_every", "epoch_report", "guest_mac", "guest_ip", "linktest_mib", "link_version",
-    "selftest",
+    "capture", "failover_at", "verify_every", "restore_every", "epoch_report", "guest_mac", "guest_ip", "linktest_mib",
+    "link_version", "selftest",
     "dump_boot_info",
 };
 static_assert(sizeof(kKeyNames) / sizeof(kKeyNames[0]) == static_cast<std::size_t>(Key::count));
@@ -287,6 +287,7 @@ private:
             case Key::capture: return choice(name, v, kCaptures, c_.capture);
             case Key::failover_at: return number(name, v, 1, 1000000, c_.failover_at);
             case Key::verify_every: return number(name, v, 1, 1000000, c_.verify_every);
+            case Key::restore_every: return number(name, v, 1, 1000000, c_.restore_every);
             case Key::epoch_report: return choice(name, v, kBools, c_.epoch_report);
             case Key::linktest_mib: return number(name, v, 1, 4096, c_.linktest_mib);
             case Key::guest_mac:

@@ -59,6 +59,7 @@ struct Config {
     CaptureChoice capture = CaptureChoice::cow;
     std::uint32_t failover_at = 0;   // epoch at which a local-loopback primary is stopped (0: never)
     std::uint32_t verify_every = 0;  // compare backup and primary every this many epochs (0: never)
+    std::uint32_t restore_every = 0;  // restore a local-loopback guest from its backup image every N epochs (0: never)
     bool epoch_report = false;       // print every epoch's figures at the end (benchmarks)
     bool has_guest_mac = false;       // the guest gets a virtio-net card with this MAC
     MacAddress guest_mac{};

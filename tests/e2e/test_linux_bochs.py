@@ -123,26 +123,33 @@ class BzImage(LinuxTestCase):
 
 class Checkpointed(LinuxTestCase):
     """Local loopback checkpointing (issue 4's mode) of the Linux guest: every 10 ms epoch of its
-    boot captured, encoded, decoded and applied to a second image; every 100th epoch the two
-    compared (memory hash and vCPU/device state digest); at epoch 1000 the primary stops and the
-    guest resumes from the backup image, and must go on to userspace and power off cleanly."""
+    boot captured, encoded, decoded and applied to a second image, and the running guest restored
+    from that image at every epoch (restore_every=1: vCPU, every device model and the epoch's
+    pages, 1000 times); every 100th epoch the two compared (memory hash and vCPU/device state
+    digest); at epoch 1001 the primary stops and the guest resumes from the backup image, and
+    must go on to userspace and power off with a clean kernel log."""
 
-    def test_linux_checkpointed_every_10_ms_then_resumed_from_the_backup(self):
+    def test_linux_checkpointed_and_restored_every_10_ms_then_resumed_from_the_backup(self):
         wd = workdir("linux-checkpointed")
         iso = linux_iso(wd, "vmlinux", "console=ttyS0 nokaslr tsc=reliable tandem.poweroff=1",
-                        extra="mode=checkpoint peer=local epoch_ms=10 verify_every=100 failover_at=1000")
+                        extra="mode=checkpoint peer=local epoch_ms=10 verify_every=100 failover_at=1001 "
+                              "restore_every=1")
         m = Bochs(wd, iso, sync="none", megs=1024, hard_timeout=840)
         with m:
             m.wait_for(re.escape(POWERED_OFF), 800)
         console = m.tandem_console()
+        self.assertIn("the guest restored from the backup image every 1 epochs", console)
         verified = re.findall(r"^checkpoint: verify epoch (\d+): .*: (\w+)$", console, re.M)
-        self.assertEqual([int(e) for e, _ in verified], list(range(0, 1000, 100)), console[-3000:])
+        self.assertEqual([int(e) for e, _ in verified], list(range(0, 1001, 100)), console[-3000:])
         self.assertTrue(all(result == "equal" for _, result in verified), verified)
-        self.assertRegex(console, r"failover: the guest resumes from the backup's epoch 999 ")
+        self.assertRegex(console, r"failover: the guest resumes from the backup's epoch 1000 ")
+        restores = re.search(r"^checkpoint: (\d+) restores from the backup image", console, re.M)
+        self.assertIsNotNone(restores, console[-3000:])
+        self.assertEqual(int(restores.group(1)), 1000)
         after = console[console.index("failover: the guest resumes"):]
         self.assertIn("tandem-guest: init running on Linux 6.1", after)  # userspace came after the failover
         self.assertIn("tandem-guest: powering off", after)
-        self.assertRegex(console, r"checkpoint: 1000 epochs committed")
+        self.assertRegex(console, r"checkpoint: 1001 epochs committed")
         self.check_clean_kernel_log(console)
 
 

@@ -17,7 +17,7 @@ namespace {
 constexpr const char* kKnownKeys =
     "role, mode, epoch_ms, guest_mem, failover_ms, dirty, key, peer_mac, link_nic, client_nic, insecure_link, "
     "guest_kernel, guest_initrd, guest_cmdline, guest_entry, peer, capture, failover_at, verify_every, "
-    "epoch_report, guest_mac, guest_ip, linktest_mib, link_version, selftest, dump_boot_info";
+    "restore_every, epoch_report, guest_mac, guest_ip, linktest_mib, link_version, selftest, dump_boot_info";
 
 struct Parsed {
     std::unique_ptr<Config> config = std::make_unique<Config>();  // 4 KiB of storage: not on the stack
@@ -150,6 +150,25 @@ TEST_CASE("integer keys and their bounds") {
     bad("failover_ms=9", bad_value("9", "failover_ms", "an integer from 10 to 600000"));
     bad("failover_ms=600001", bad_value("600001", "failover_ms", "an integer from 10 to 600000"));
     bad("failover_ms=4294967306", bad_value("4294967306", "failover_ms", "an integer from 10 to 600000"));
+}
+
+TEST_CASE("restore_every: accepted values and bad ones") {
+    CHECK(good("")->config->restore_every == 0);  // never, unless asked
+    CHECK(good("restore_every=1")->config->restore_every == 1);
+    CHECK(good("restore_every=250")->config->restore_every == 250);
+    CHECK(good("restore_every=1000000")->config->restore_every == 1000000);
+    auto p = good("mode=checkpoint peer=local epoch_ms=10 verify_every=100 failover_at=1001 restore_every=1");
+    CHECK(p->config->restore_every == 1);
+    CHECK(p->config->failover_at == 1001);
+    const std::string accepted = "an integer from 1 to 1000000";
+    for (const char* v : {"0", "1000001", "", "x", "-1", "+1", "1.5", "0x10", "99999999999999999999"}) {
+        bad(std::string("restore_every=") + v, bad_value(v, "restore_every", accepted));
+        CHECK(parse(std::string("restore_every=") + v)->config->restore_every == 0);  // a bad value changes nothing
+    }
+    p = parse("restore_every=2 restore_every=3");
+    CHECK(p->problems == 1);
+    CHECK(p->errors.str() == "config: 'restore_every' is given more than once\n");
+    CHECK(p->config->restore_every == 2);
 }
 
 TEST_CASE("guest_mem: suffixes, bounds, 2 MiB multiples") {
