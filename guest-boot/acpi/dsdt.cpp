@@ -5,34 +5,33 @@
 namespace tandem::guest_boot::acpi {
 namespace {
 
-void write_com1(aml::Writer& w, const Com1Config& com1) {
-    aml::Writer::Mark device = w.open_device("COM1");
+// A legacy PC device: its PNP id, an I/O port range and one edge-triggered, active-high GSI
+// (an Extended Interrupt, so the ACPI core routes the IOAPIC input as described).
+void write_pc_device(aml::Writer& w, std::string_view name, std::string_view eisa_id, const std::uint64_t* uid,
+                     std::uint16_t port, std::uint8_t ports, std::uint32_t gsi) {
+    aml::Writer::Mark device = w.open_device(name);
     w.name("_HID");
-    w.eisa_id("PNP0501");
-    w.name("_UID");
-    w.integer(0);
+    w.eisa_id(eisa_id);
+    if (uid != nullptr) {
+        w.name("_UID");
+        w.integer(*uid);
+    }
     w.name("_CRS");
     aml::Writer::Mark crs = aml::open_resource_template(w);
-    aml::io_port(w, com1.port, 8);
-    aml::extended_interrupt(w, Trigger::edge, Polarity::active_high, false, com1.gsi);
+    aml::io_port(w, port, ports);
+    aml::extended_interrupt(w, Trigger::edge, Polarity::active_high, false, gsi);
     aml::close_resource_template(w, crs);
     w.close(device);
 }
 
-// The MC146818 RTC as a PNP0B00 device (§9.15, PC/AT RTC/CMOS Devices): the two ports and
-// IRQ 8. The interrupt is described as COM1's is, an Extended Interrupt naming the GSI with its
-// trigger and polarity, so the ACPI core registers IOAPIC input 8 edge/high for rtc_cmos.
-void write_rtc(aml::Writer& w, const RtcConfig& rtc) {
-    aml::Writer::Mark device = w.open_device("RTC");
-    w.name("_HID");
-    w.eisa_id("PNP0B00");
-    w.name("_CRS");
-    aml::Writer::Mark crs = aml::open_resource_template(w);
-    aml::io_port(w, rtc.port, 2);
-    aml::extended_interrupt(w, Trigger::edge, Polarity::active_high, false, rtc.gsi);
-    aml::close_resource_template(w, crs);
-    w.close(device);
+void write_com1(aml::Writer& w, const Com1Config& com1) {
+    constexpr std::uint64_t kUid = 0;
+    write_pc_device(w, "COM1", "PNP0501", &kUid, com1.port, 8, com1.gsi);
 }
+
+// The MC146818 RTC as a PNP0B00 device (§9.15, PC/AT RTC/CMOS Devices): the two ports and
+// IRQ 8, so the ACPI core registers IOAPIC input 8 edge/high for rtc_cmos.
+void write_rtc(aml::Writer& w, const RtcConfig& rtc) { write_pc_device(w, "RTC", "PNP0B00", nullptr, rtc.port, 2, rtc.gsi); }
 
 void write_virtio_mmio(aml::Writer& w, std::size_t index, const VirtioMmioDevice& dev) {
     constexpr char kHex[] = "0123456789ABCDEF";
