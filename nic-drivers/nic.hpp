@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <span>
 
-#include "hypervisor/config/config.hpp"
+#include "hypervisor/net/mac_address.hpp"
 #include "hypervisor/console/writer.hpp"
 #include "hypervisor/util/result.hpp"
 #include "nic-drivers/pci/address.hpp"

@@ -16,7 +16,7 @@
 #include <optional>
 #include <span>
 
-#include "hypervisor/config/config.hpp"
+#include "hypervisor/config/vocabulary.hpp"
 #include "nic-drivers/delay.hpp"
 #include "nic-drivers/dma.hpp"
 #include "nic-drivers/e1000/e1000.hpp"

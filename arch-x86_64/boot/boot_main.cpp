@@ -6,16 +6,13 @@
 #include "arch-x86_64/boot/boot_info.hpp"
 #include "arch-x86_64/boot/boot_report.hpp"
 #include "arch-x86_64/boot/build_id.hpp"
-#include "arch-x86_64/boot/guest_launch.hpp"
-#include "arch-x86_64/boot/link_runner.hpp"
-#include "arch-x86_64/boot/pair_session.hpp"
+#include "arch-x86_64/boot/mode_table.hpp"
 #include "arch-x86_64/boot/multiboot1.hpp"
 #include "arch-x86_64/boot/multiboot2.hpp"
 #include "arch-x86_64/boot/selftest.hpp"
 #include "arch-x86_64/cpu/cpu_identity.hpp"
 #include "arch-x86_64/cpu/descriptor_tables.hpp"
 #include "arch-x86_64/cpu/intrinsics.hpp"
-#include "arch-x86_64/nic/machine_nics.hpp"
 #include "arch-x86_64/nic/machine_pci.hpp"
 #include "arch-x86_64/paging/host_paging.hpp"
 #include "arch-x86_64/serial/console_uart.hpp"
@@ -110,20 +107,12 @@ void run_static_constructors() {
 }  // namespace
 }  // namespace tandem::x86
 
-extern "C" [[noreturn]] void kernel_main(std::uint32_t magic, std::uint32_t info_phys) {
-    using namespace tandem;
-    using namespace tandem::x86;
-    com1.init();
-    attach_console(com1);
-    install_descriptor_tables();
-    run_static_constructors();
+namespace tandem::x86 {
+namespace {
 
+// The boot information and the command line, checked; refuses (and halts) on any problem.
+void read_configuration(std::uint32_t magic, std::uint32_t info_phys) {
     Writer& out = console();
-    println(out, "");
-    auto id = build_id();
-    println(out, "tandem {} (build {}) - bare-metal micro-hypervisor for x86-64, fault-tolerant guest pairs",
-            TANDEM_VERSION, ColonHex{id.data(), id.size() > 8 ? 8 : id.size()});
-
     if (auto s = read_boot_info(magic, info_phys); !s) {
         print(out, "boot: the boot information is unusable: ");
         println(out, "{}", s.error());
@@ -135,14 +124,17 @@ extern "C" [[noreturn]] void kernel_main(std::uint32_t magic, std::uint32_t info
         println(out, "boot: {}", s.error());
         refuse("a module lies outside available RAM");
     }
-
     bool mb1 = boot_info.protocol == boot::BootInfo::Protocol::multiboot1;
     if (parse_command_line(boot_info.cmdline, config, out, mb1) != 0) {
         refuse("bad command line (see the config: lines above; keys are documented in the README)");
     }
     report_config(out, config);
     if (config.dump_boot_info && !mb1) dump_multiboot2_block(out, boot_info);
+}
 
+// The frame allocator over the loader's memory map, and W^X page tables of our own.
+void set_up_memory() {
+    Writer& out = console();
     if (auto s = init_frames(); !s) {
         println(out, "memory: {}", s.error());
         refuse("cannot set up the frame allocator");
@@ -156,7 +148,46 @@ extern "C" [[noreturn]] void kernel_main(std::uint32_t magic, std::uint32_t info
             paging->mappings, paging->tables);
     println(out, "memory: {} free for tandem and the guest in {} ranges", Bytes{frames.free_bytes()},
             frames.free_ranges().size());
+}
 
+// The session for the configured mode (mode_table.hpp) on this machine, until it has finished.
+void run_mode(const ModeEntry& mode, const VmxCapabilityMsrs& msrs, const VmxCapabilities& caps) {
+    Writer& out = console();
+    std::uint64_t tsc_khz = calibrate_tsc_khz();
+    if (tsc_khz == 0) {
+        println(out, "time: the PIT did not count down: TSC frequency unknown (guests see 0 kHz)");
+    } else {
+        println(out, "time: TSC runs at {} kHz (measured against the PIT)", tsc_khz);
+    }
+    if (mode.guest == ModeEntry::Guest::required && config.guest_kernel.empty()) {
+        refuse("a primary needs a guest (guest_kernel= names its module)");
+    }
+    if (mode.guest == ModeEntry::Guest::optional && config.guest_kernel.empty()) {
+        println(out, "tandem: boot complete; no guest configured (guest_kernel= names the module to run)");
+        return;
+    }
+    static X86Machine machine(MachineFacts{config, boot_info, frames, msrs, caps, tsc_khz});
+    mode.run(machine);
+}
+
+}  // namespace
+}  // namespace tandem::x86
+
+extern "C" [[noreturn]] void kernel_main(std::uint32_t magic, std::uint32_t info_phys) {
+    using namespace tandem;
+    using namespace tandem::x86;
+    com1.init();
+    attach_console(com1);
+    install_descriptor_tables();
+    run_static_constructors();
+
+    Writer& out = console();
+    println(out, "");
+    auto id = build_id();
+    println(out, "tandem {} (build {}) - bare-metal micro-hypervisor for x86-64, fault-tolerant guest pairs",
+            TANDEM_VERSION, ColonHex{id.data(), id.size() > 8 ? 8 : id.size()});
+    read_configuration(magic, info_phys);
+    set_up_memory();
     run_selftest(config.selftest);
     discover_pci(boot_info);  // part of the boot report: listed even where VT-x is refused below
 
@@ -169,36 +200,13 @@ extern "C" [[noreturn]] void kernel_main(std::uint32_t magic, std::uint32_t info
     report_vmx(out, msrs, caps, verdict);
     if (!verdict.usable) refuse(verdict.refusal);
 
-    if (config.mode != Mode::standalone && config.mode != Mode::linktest && config.mode != Mode::checkpoint) {
+    const ModeEntry* mode = find_mode(config);
+    if (mode == nullptr) {
         println(out, "tandem: mode={} is not implemented in this build (standalone, checkpoint and linktest are)",
                 mode_name(config.mode));
         refuse("requested mode not available");
     }
-
-    std::uint64_t tsc_khz = calibrate_tsc_khz();
-    if (tsc_khz == 0) {
-        println(out, "time: the PIT did not count down: TSC frequency unknown (guests see 0 kHz)");
-    } else {
-        println(out, "time: TSC runs at {} kHz (measured against the PIT)", tsc_khz);
-    }
-    if (config.mode == Mode::linktest) {
-        auto nics = setup_nics(config, frames, tsc_khz, true, false);
-        if (!nics) {
-            println(out, "nic: {}", nics.error());
-            refuse("no NIC for the replication link (link_nic=)");
-        }
-        run_linktest(config, boot_info, *nics->link, tsc_khz);
-    }
-    if (config.mode == Mode::checkpoint && config.peer == PeerChoice::link) {
-        if (config.role == Role::primary && config.guest_kernel.empty()) {
-            refuse("a primary needs a guest (guest_kernel= names its module)");
-        }
-        run_pair(PairContext{config, boot_info, frames, msrs, caps, tsc_khz});
-    } else if (config.guest_kernel.empty()) {
-        println(out, "tandem: boot complete; no guest configured (guest_kernel= names the module to run)");
-    } else {
-        launch_guest(LaunchContext{config, boot_info, frames, msrs, caps, tsc_khz});
-    }
+    run_mode(*mode, msrs, caps);
     println(out, "tandem: halted");
     halt_forever();
 }

@@ -6,6 +6,7 @@
 #include "guest-boot/test_guest_boot.hpp"
 #include "hypervisor/console/console.hpp"
 #include "hypervisor/util/fnv.hpp"
+#include "replication/sessions/session_machine.hpp"
 
 namespace tandem::x86 {
 namespace {
@@ -29,11 +30,6 @@ const boot::BootModule* find_module(const boot::BootInfo& info, std::string_view
 std::uint64_t image_hash() {
     ImageLayout image = image_layout();
     return fnv1a64(reinterpret_cast<const std::uint8_t*>(image.text.start), image.rodata.end - image.text.start);
-}
-
-void report_problem(const char* what, const Error& e) {
-    print(console(), "tandem: cannot start the guest: {}: ", what);
-    println(console(), "{}", e);
 }
 
 namespace {
@@ -100,16 +96,16 @@ Result<GuestEntry> load_test_guest(const Config& config, const boot::BootInfo& b
                                        static_cast<std::size_t>(module->end - module->start)};
     auto elf = guest_boot::load_elf(file, memory, {abi::kReservedStart, abi::kReservedEnd});
     if (!elf) {
-        report_problem("its image", elf.error());
+        sessions::report_problem(console(), "its image", elf.error());
         return elf.error();
     }
     auto entry = entry_for(*elf, config.guest_entry, memory.size());
     if (!entry) {
-        report_problem("its entry", entry.error());
+        sessions::report_problem(console(), "its entry", entry.error());
         return entry.error();
     }
     if (auto s = guest_boot::write_test_guest_boot_data(memory, config.guest_cmdline, entry->mode); !s) {
-        report_problem("its boot data", s.error());
+        sessions::report_problem(console(), "its boot data", s.error());
         return s.error();
     }
     println(out, "vm: guest '{}' ({}-bit ELF, {} segment(s) at {} - {}), entry {} in {}, {} of RAM", config.guest_kernel,

@@ -17,7 +17,6 @@ std::string_view first_word(std::string_view s);
 const boot::BootModule* find_module(const boot::BootInfo& info, std::string_view name);
 // FNV-1a over the image's text and read-only data: what no guest may ever change.
 std::uint64_t image_hash();
-void report_problem(const char* what, const Error& e);
 // The dirty-tracking method: the best the CPU has, or the one asked for if the CPU has it.
 Result<DirtyTracking> dirty_method(const Config& config, const VmxCapabilities& caps);
 // Finds config.guest_kernel among the modules, loads it into `memory` (which must be zeroed

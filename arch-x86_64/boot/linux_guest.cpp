@@ -9,6 +9,7 @@
 #include "hypervisor/devices/ioapic_model.hpp"
 #include "hypervisor/devices/local_apic_model.hpp"
 #include "hypervisor/devices/uart16550_model.hpp"
+#include "replication/sessions/session_machine.hpp"
 
 namespace tandem::x86 {
 namespace {
@@ -46,7 +47,7 @@ bool has_linux_note(std::span<const std::uint8_t> f) {
 }
 
 Error fail(const char* what, const Error& e) {
-    report_problem(what, e);
+    sessions::report_problem(console(), what, e);
     return e;
 }
 

@@ -10,8 +10,8 @@
 
 #include "arch-x86_64/boot/boot_info.hpp"
 #include "arch-x86_64/vmx/guest_entry.hpp"
-#include "arch-x86_64/vmx/virtual_machine.hpp"
 #include "hypervisor/config/config.hpp"
+#include "hypervisor/console/writer.hpp"
 #include "hypervisor/devices/power_control.hpp"
 #include "hypervisor/vm/guest_memory.hpp"
 
@@ -28,19 +28,6 @@ inline constexpr PowerPorts kLinuxPowerPorts{};
 // of a pair carry the same modules: the backup, which loads nothing, learns from them which
 // virtual platform to build so that the primary's checkpoints fit it.
 bool configured_for_linux(const Config& config, const boot::BootInfo& boot);
-
-// Ends the guest when it powers itself off or asks for a reboot (a tick listener's work).
-class GuestPowerWatch final : public TickListener {
-public:
-    GuestPowerWatch(Vcpu& vcpu, const PowerControl& power) : vcpu_(vcpu), power_(power) {}
-    void on_tick() override {
-        if (power_.request() != PowerControl::Request::none && vcpu_.running()) vcpu_.stop(power_.describe());
-    }
-
-private:
-    Vcpu& vcpu_;
-    const PowerControl& power_;
-};
 
 // A Linux kernel rather than a tandem test guest: a bzImage ("HdrS" at 0x202), or an ELF image
 // when guest_initrd= is given or the ELF carries Linux's version note.

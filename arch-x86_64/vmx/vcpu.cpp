@@ -103,7 +103,7 @@ void Vcpu::handle_exit() {
         case ExitReason::xsetbv: return on_xsetbv();
         case ExitReason::pml_full:
             if (hooks_ == nullptr) return stop_with_report("page-modification log full, but nothing enabled PML");
-            return hooks_->on_pml_full(*this);
+            return hooks_->on_pml_full();
         case ExitReason::rdpmc:
             // Performance counters are hidden (CPUID leaf 0xa is zero): any counter is invalid.
             return inject_exception(kVectorGp, true, 0);
@@ -235,7 +235,7 @@ void Vcpu::on_ept_violation() {
     std::uint64_t gpa = vmcs_.read(vmcs::guest_physical_address);
     // Inside guest RAM only a write can fault, and only while checkpointing write-protects pages.
     if (memory_->contains(gpa, 1)) {
-        if (v.write() && hooks_ != nullptr && hooks_->on_ram_write_fault(*this, gpa)) return;
+        if (v.write() && hooks_ != nullptr && hooks_->on_ram_write_fault(gpa)) return;
         return stop_with_report("EPT violation inside guest RAM that nothing in tandem caused (a tandem bug)");
     }
     // Outside RAM: a device's registers, or nothing at all.

@@ -10,11 +10,14 @@
 #include "arch-x86_64/vmx/exit_reason.hpp"
 #include "arch-x86_64/vmx/guest_entry.hpp"
 #include "arch-x86_64/vmx/guest_registers.hpp"
+#include "arch-x86_64/vmx/preemption_timer.hpp"
 #include "arch-x86_64/vmx/vmcs_access.hpp"
 #include "hypervisor/console/writer.hpp"
 #include "hypervisor/devices/guest_interrupt_source.hpp"
 #include "hypervisor/devices/mmio_bus.hpp"
 #include "hypervisor/devices/port_io.hpp"
+#include "hypervisor/vm/guest_end.hpp"
+#include "hypervisor/vm/guest_events.hpp"
 #include "hypervisor/vm/guest_memory.hpp"
 
 namespace tandem::x86 {
@@ -30,12 +33,6 @@ protected:
     ~VcpuPlatform() = default;
 };
 
-// Why the guest stopped running.
-struct GuestEnd {
-    enum class Kind : std::uint8_t { running, exited, stopped } kind = Kind::running;
-    std::uint64_t exit_code = 0;    // kind == exited: the code it passed to the exit hypercall
-    const char* reason = "";        // kind == stopped: what happened
-};
 
 struct VcpuStats {
     std::uint64_t exits = 0;
@@ -50,25 +47,9 @@ struct VcpuStats {
 struct VcpuConfig {
     CpuidPolicy cpuid;
     CrPolicy cr;
-    std::uint64_t preemption_timer_reload = 0;  // ticks between timer exits
-    unsigned preemption_timer_shift = 0;        // the timer counts once every 2^shift TSC cycles
+    std::uint64_t preemption_timer_reload = 0;  // timer units between periodic ticks
+    PreemptionTimerRate timer_rate{};           // one unit is 2^shift TSC cycles (IA32_VMX_MISC)
     std::uint64_t supported_xcr0 = 0;           // host CPUID.(0xd,0) EDX:EAX
-};
-
-class Vcpu;
-
-// What the checkpointing session (or any other observer of the guest) hooks into exit handling.
-class VcpuHooks {
-public:
-    // The VMX-preemption timer expired (the next period is already armed).
-    virtual void on_timer(Vcpu& vcpu) = 0;
-    // A guest write faulted on a page of guest RAM: true if the hook made it writable.
-    virtual bool on_ram_write_fault(Vcpu& vcpu, std::uint64_t gpa) = 0;
-    // The page-modification log is full.
-    virtual void on_pml_full(Vcpu& vcpu) = 0;
-
-protected:
-    ~VcpuHooks() = default;
 };
 
 class Vcpu {
@@ -91,13 +72,12 @@ public:
 
     // Stops the guest for a reason found outside exit handling (a failed VM entry).
     void stop(const char* reason);
-    // Lets a guest that was stopped or exited run again (after a failover restored it).
-    void resume_after_restore() { end_ = {}; }
-
-    void set_hooks(VcpuHooks* hooks) { hooks_ = hooks; }
+    // The mode's hooks into exit handling (GuestEvents: the timer, write faults, a full PML log).
+    void set_hooks(GuestEvents* hooks) { hooks_ = hooks; }
     void set_mmio_bus(MmioBus* bus) { mmio_ = bus; }
-    void set_timer_reload(std::uint64_t ticks) {
-        config_.preemption_timer_reload = ticks;
+    // The period of the periodic tick (console, link, network, epochs), in milliseconds.
+    void set_tick_ms(std::uint64_t ms, std::uint64_t tsc_khz) {
+        config_.preemption_timer_reload = config_.timer_rate.units_for_ms(ms, tsc_khz);
         next_tick_tsc_ = 0;
     }
     // A guest with interrupt controllers and timers: APIC MSRs go to it, its vectors are
@@ -139,7 +119,7 @@ private:
     void on_interrupt_window();
     void inject_pending_interrupt();
     std::uint64_t tick_period_tsc() const {
-        return config_.preemption_timer_reload << config_.preemption_timer_shift;
+        return config_.timer_rate.tsc_ticks(config_.preemption_timer_reload);
     }
     bool guest_cpl0() const;
     // CR0/CR4 as the guest sees them: its own bits from the register, tandem's (the masked
@@ -157,7 +137,7 @@ private:
     VcpuStats stats_{};
     GuestEnd end_{};
     ExitReason reason_{};
-    VcpuHooks* hooks_ = nullptr;
+    GuestEvents* hooks_ = nullptr;
     MmioBus* mmio_ = nullptr;
     GuestInterruptSource* interrupts_ = nullptr;
     std::uint64_t next_tick_tsc_ = 0;  // host TSC of the next tick (with interrupts_; 0: not yet set)

@@ -40,7 +40,7 @@ void Vcpu::on_preemption_timer() {
     if (interrupts_ == nullptr) {
         vmcs_.write(vmcs::preemption_timer_value, config_.preemption_timer_reload);
         ticked_ = true;
-        if (hooks_ != nullptr) hooks_->on_timer(*this);
+        if (hooks_ != nullptr) hooks_->on_timer();
         return;
     }
     // The timer may have been set for a guest deadline before the tick: only a tick that is
@@ -49,7 +49,7 @@ void Vcpu::on_preemption_timer() {
     if (now < next_tick_tsc_) return;
     next_tick_tsc_ = now + tick_period_tsc();
     ticked_ = true;
-    if (hooks_ != nullptr) hooks_->on_timer(*this);
+    if (hooks_ != nullptr) hooks_->on_timer();
 }
 
 void Vcpu::on_interrupt_window() {
@@ -95,9 +95,7 @@ void Vcpu::prepare_entry() {
         std::uint64_t until = *deadline > guest_now ? *deadline - guest_now : 0;
         if (until < wait) wait = until;
     }
-    std::uint64_t ticks = wait >> config_.preemption_timer_shift;
-    if (ticks > 0xffffffffu) ticks = 0xffffffffu;
-    vmcs_.write(vmcs::preemption_timer_value, ticks);
+    vmcs_.write(vmcs::preemption_timer_value, config_.timer_rate.units(wait));
 }
 
 }  // namespace tandem::x86

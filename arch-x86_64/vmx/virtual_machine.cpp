@@ -129,9 +129,9 @@ Status VirtualMachine::create(const VmSetup& setup, PortIoBus& io, Writer& conso
         pml_enabled_ = true;
     }
 
-    // The preemption timer counts down at the TSC rate divided by 2^shift (SDM Vol. 3C §26.5.1).
-    std::uint64_t reload = setup.tsc_khz * setup.timer_period_ms >> caps.preemption_timer_shift;
-    if (reload == 0 || reload > 0xffffffffu) reload = 0xffffffffu;
+    // The periodic tick in timer units (preemption_timer.hpp: the rate from IA32_VMX_MISC).
+    PreemptionTimerRate rate{caps.preemption_timer_shift};
+    std::uint64_t reload = rate.units_for_ms(setup.timer_period_ms, setup.tsc_khz);
     v.write(vmcs::preemption_timer_value, reload);
 
     write_host_state(v);
@@ -162,7 +162,7 @@ Status VirtualMachine::create(const VmSetup& setup, PortIoBus& io, Writer& conso
     }
     config.cr = cr;
     config.preemption_timer_reload = reload;
-    config.preemption_timer_shift = caps.preemption_timer_shift;
+    config.timer_rate = rate;
     // MPX is hidden from the guest, so its state components are not the guest's to enable.
     config.supported_xcr0 = platform_.supported_xcr0() & ~kXcr0Mpx;
 

@@ -12,6 +12,7 @@
 #include "arch-x86_64/vmx/vmcs_hardware.hpp"
 #include "arch-x86_64/vmx/vmx_capabilities.hpp"
 #include "hypervisor/memory/frame_allocator.hpp"
+#include "hypervisor/vm/tick_listener.hpp"
 #include "replication/dirty/dirty_tracker.hpp"
 
 namespace tandem::x86 {
@@ -29,15 +30,6 @@ struct VmSetup {
     bool local_apic = false;   // the guest has PcPlatform's devices: CPUID says so (cpuid_policy.hpp)
 };
 
-// Work done between guest instructions at every timer tick (console input, housekeeping).
-class TickListener {
-public:
-    virtual void on_tick() = 0;
-
-protected:
-    ~TickListener() = default;
-};
-
 struct GuestRunResult {
     GuestEnd end;
     VcpuStats stats;
@@ -52,11 +44,11 @@ public:
     GuestRunResult run();
 
     Vcpu& vcpu() { return *vcpu_; }
+    const Vcpu& vcpu() const { return *vcpu_; }
     HardwareVmcs& vmcs() { return vmcs_; }
     MachinePlatform& platform() { return platform_; }
     dirty::EptDirtyControl& dirty_control() { return dirty_control_; }
     dirty::PmlLog* pml_log() { return pml_enabled_ ? &pml_log_ : nullptr; }
-    std::uint64_t eptp() const { return eptp_; }
 
     // Points the guest at other RAM of the same size (failover to the backup image): a new EPT
     // over its chunks, the EPT pointer switched, cached translations invalidated.

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "hypervisor/config/config.hpp"
+#include "hypervisor/config/vocabulary.hpp"
 #include "hypervisor/console/writer.hpp"
 
 namespace tandem::x86 {

@@ -7,35 +7,15 @@
 #include <cstdint>
 #include <string_view>
 
+#include "hypervisor/config/vocabulary.hpp"
 #include "hypervisor/console/writer.hpp"
 
 namespace tandem {
 
-enum class Role : std::uint8_t { primary, backup };
-enum class Mode : std::uint8_t { standalone, checkpoint, lockstep, migrate, linktest };
-enum class DirtyTracking : std::uint8_t { automatic, pml, ad_bits, write_protect };
 enum class Selftest : std::uint8_t { none, invalid_opcode, write_text, exec_data, null_deref };
 // How a test guest is entered: from its ELF class (64-bit: long mode, 32-bit: protected mode),
 // or in real mode on request.
 enum class GuestEntryChoice : std::uint8_t { automatic, real, protected_mode, long_mode };
-// Where checkpoints go: the peer over the replication link, or a backup image on this machine.
-enum class PeerChoice : std::uint8_t { link, local };
-enum class CaptureChoice : std::uint8_t { cow, copy };
-
-const char* role_name(Role r);
-const char* mode_name(Mode m);
-const char* dirty_tracking_name(DirtyTracking d);
-
-struct MacAddress {
-    std::uint8_t bytes[6];
-};
-
-// A NIC chosen by PCI address (bus:device.function) or by MAC address.
-struct NicSelector {
-    enum class Kind : std::uint8_t { none, pci, mac } kind = Kind::none;
-    std::uint8_t bus = 0, device = 0, function = 0;
-    MacAddress mac{};
-};
 
 struct Config {
     Role role = Role::primary;

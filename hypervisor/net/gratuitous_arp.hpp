@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <span>
 
-#include "hypervisor/config/config.hpp"
+#include "hypervisor/net/mac_address.hpp"
 
 namespace tandem::net {
 

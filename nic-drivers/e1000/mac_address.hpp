@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "hypervisor/config/config.hpp"
+#include "hypervisor/net/mac_address.hpp"
 #include "hypervisor/util/result.hpp"
 #include "nic-drivers/delay.hpp"
 #include "nic-drivers/mmio.hpp"

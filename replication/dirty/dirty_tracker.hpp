@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <span>
 
-#include "hypervisor/config/config.hpp"
+#include "hypervisor/config/vocabulary.hpp"
 #include "replication/dirty/dirty_bitmap.hpp"
 
 namespace tandem::dirty {

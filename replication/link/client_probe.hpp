@@ -25,7 +25,7 @@
 #include <cstdint>
 #include <span>
 
-#include "hypervisor/config/config.hpp"
+#include "hypervisor/net/mac_address.hpp"
 #include "hypervisor/util/result.hpp"
 #include "replication/link/link_keys.hpp"
 

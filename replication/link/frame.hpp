@@ -20,7 +20,7 @@
 #include <cstdint>
 #include <span>
 
-#include "hypervisor/config/config.hpp"
+#include "hypervisor/net/mac_address.hpp"
 #include "replication/link/frame_header.hpp"
 
 namespace tandem::link {

@@ -29,7 +29,7 @@
 #include <optional>
 #include <span>
 
-#include "hypervisor/config/config.hpp"
+#include "hypervisor/config/vocabulary.hpp"
 #include "hypervisor/console/writer.hpp"
 #include "hypervisor/util/result.hpp"
 #include "replication/link/frame.hpp"

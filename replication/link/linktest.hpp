@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-#include "hypervisor/config/config.hpp"
+#include "hypervisor/config/vocabulary.hpp"
 #include "hypervisor/console/writer.hpp"
 #include "replication/link/transport.hpp"
 

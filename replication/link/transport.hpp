@@ -45,7 +45,7 @@
 #include <cstdint>
 #include <span>
 
-#include "hypervisor/config/config.hpp"
+#include "hypervisor/config/vocabulary.hpp"
 #include "hypervisor/console/writer.hpp"
 #include "hypervisor/util/result.hpp"
 #include "replication/crypto/crypto_types.hpp"

@@ -19,6 +19,7 @@
 #include "link_pair.hpp"
 #include "replication/engine/backup_replicator.hpp"
 #include "replication/engine/primary_replicator.hpp"
+#include "replication/link/nic_link.hpp"
 
 namespace pair_test {
 
@@ -35,13 +36,8 @@ struct StringWriter final : tandem::Writer {
     std::string text_;
 };
 
-class SinkSwitch final : public tandem::link::MessageSink {
-public:
-    void on_message(const tandem::link::Message& m) override {
-        if (target != nullptr) target->on_message(m);
-    }
-    tandem::link::MessageSink* target = nullptr;
-};
+// The production switch between the transport and whichever side a machine plays.
+using SinkSwitch = tandem::link::MessageSwitch;
 
 class SimTicks final : public tandem::engine::TickClock {
 public:

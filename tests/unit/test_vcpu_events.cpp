@@ -29,17 +29,20 @@ void check_stopped(VcpuRig& rig, const std::string& reason, const std::string& r
 }
 
 // Records what exit handling hands to the checkpointing hooks.
-class RecordingHooks final : public VcpuHooks {
+class RecordingHooks final : public tandem::GuestEvents {
 public:
-    void on_timer(Vcpu& vcpu) override {
+    explicit RecordingHooks(Vcpu& vcpu) : vcpu_(vcpu) {}
+    void on_timer() override {
         ++timers;
-        timer_value_seen = vcpu.vmcs().read(vmcs::preemption_timer_value);
+        timer_value_seen = vcpu_.vmcs().read(vmcs::preemption_timer_value);
     }
-    bool on_ram_write_fault(Vcpu&, std::uint64_t gpa) override {
+    bool on_ram_write_fault(std::uint64_t gpa) override {
         faults.push_back(gpa);
         return make_writable;
     }
-    void on_pml_full(Vcpu&) override { ++pml_full; }
+    void on_pml_full() override { ++pml_full; }
+
+    Vcpu& vcpu_;
 
     unsigned timers = 0, pml_full = 0;
     std::uint64_t timer_value_seen = 0;
@@ -63,7 +66,7 @@ TEST_CASE("EPT violations inside guest RAM and PML-full exits: tandem bugs witho
     CHECK(std::string(no_pml.vcpu.end().reason) == "page-modification log full, but nothing enabled PML");
 
     VcpuRig rig;
-    RecordingHooks hooks;
+    RecordingHooks hooks(rig.vcpu);
     rig.vcpu.set_hooks(&hooks);
     rig.vmcs.set(vmcs::guest_physical_address, 0x5008);
     rig.exit(ExitReason::ept_violation, 0x182);  // a write: the hook makes the page writable
@@ -82,7 +85,7 @@ TEST_CASE("EPT violations inside guest RAM and PML-full exits: tandem bugs witho
     CHECK_FALSE(rig.vcpu.running());
     CHECK(hooks.faults.size() == 1);
     VcpuRig refused;
-    RecordingHooks no;
+    RecordingHooks no(refused.vcpu);
     no.make_writable = false;
     refused.vcpu.set_hooks(&no);
     refused.vmcs.set(vmcs::guest_physical_address, 0x5008);
@@ -91,7 +94,7 @@ TEST_CASE("EPT violations inside guest RAM and PML-full exits: tandem bugs witho
     CHECK(no.faults.size() == 1);
     // Outside RAM the hooks are not asked.
     VcpuRig outside;
-    RecordingHooks never;
+    RecordingHooks never(outside.vcpu);
     outside.vcpu.set_hooks(&never);
     outside.vmcs.set(vmcs::guest_physical_address, VcpuRig::kRamSize);
     outside.exit(ExitReason::ept_violation, 0x182);

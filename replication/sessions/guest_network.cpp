@@ -1,6 +1,6 @@
-#include "arch-x86_64/boot/guest_network.hpp"
+#include "replication/sessions/guest_network.hpp"
 
-namespace tandem::x86 {
+namespace tandem::sessions {
 
 void GuestNetwork::on_tick() {
     client_.receive(*this, 64);
@@ -20,4 +20,4 @@ void GuestNetwork::frame(nic::Frame f) {
     device_.deliver(f);
 }
 
-}  // namespace tandem::x86
+}  // namespace tandem::sessions

@@ -1,15 +1,16 @@
-// The guest's network on this machine: its virtio-net card (at guest_abi::kVirtioNetMmio) and
+// The guest's network on this machine: its virtio-net card (GuestMachine::net()) and
 // the client NIC behind it. Frames for the guest's MAC (and broadcasts and multicasts) that
 // arrive on the client NIC go into the guest's receive queue; the guest's frames go out through
 // the sender — the client NIC directly when standalone, the output-commit buffer when
 // checkpointing (the frames of an epoch leave only once the backup holds it).
 #pragma once
 
-#include "arch-x86_64/vmx/virtual_machine.hpp"
 #include "hypervisor/devices/virtio/virtio_net.hpp"
+#include "hypervisor/net/mac_address.hpp"
+#include "hypervisor/vm/tick_listener.hpp"
 #include "nic-drivers/nic.hpp"
 
-namespace tandem::x86 {
+namespace tandem::sessions {
 
 // Sends guest frames on the client NIC.
 class ClientNicSender final : public virtio::NetBackend {
@@ -53,4 +54,4 @@ private:
     std::uint64_t other_ = 0;
 };
 
-}  // namespace tandem::x86
+}  // namespace tandem::sessions

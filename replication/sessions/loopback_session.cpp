@@ -1,106 +1,120 @@
-#include "arch-x86_64/boot/checkpoint_loopback.hpp"
+#include "replication/sessions/loopback_session.hpp"
 
-#include "arch-x86_64/cpu/intrinsics.hpp"
-#include "arch-x86_64/paging/identity_window.hpp"
-#include "arch-x86_64/vmx/cpu_state_capture.hpp"
 #include "replication/engine/memory_digest.hpp"
+#include "replication/sessions/takeover.hpp"
 
-namespace tandem::x86 {
+namespace tandem::sessions {
 namespace {
 
 constexpr std::uint64_t kPage = checkpoint::kPageSize;
 
-Result<std::span<std::uint8_t>> zeroed(FrameAllocator& frames, std::uint64_t bytes) {
-    std::uint64_t rounded = align_up(bytes, kPageSize);
-    auto at = frames.allocate(rounded);
-    if (!at) return at.error();
-    __builtin_memset(reinterpret_cast<void*>(*at), 0, rounded);
-    return std::span<std::uint8_t>{reinterpret_cast<std::uint8_t*>(*at), static_cast<std::size_t>(rounded)};
-}
-
-template <class T>
-Result<std::span<T>> zeroed_array(FrameAllocator& frames, std::uint64_t count) {
-    auto bytes = zeroed(frames, count * sizeof(T));
-    if (!bytes) return bytes.error();
-    return std::span<T>{reinterpret_cast<T*>(bytes->data()), static_cast<std::size_t>(count)};
-}
-
-Result<GuestMemory*> memory_like(FrameAllocator& frames, std::uint64_t size, GuestMemory& storage) {
-    if (auto s = allocate_guest_memory(frames, size, storage); !s) return s.error();
-    return &storage;
-}
-
 std::uint64_t micros(std::uint64_t ticks, std::uint64_t khz) { return khz == 0 ? 0 : ticks * 1000 / khz; }
+
+const char* method_text(DirtyTracking method) {
+    return method == DirtyTracking::pml       ? "PML"
+           : method == DirtyTracking::ad_bits ? "EPT dirty-bit scan"
+                                              : "EPT write-protection";
+}
+
+void command_status(void* context, std::string_view, Writer& out) {
+    auto* session = static_cast<LoopbackSession*>(context);
+    session->status(out);
+}
+
+void command_failover(void* context, std::string_view, Writer& out) {
+    auto* session = static_cast<LoopbackSession*>(context);
+    if (!session->active()) {
+        println(out, "failover: nothing to fail over to (mode=checkpoint peer=local keeps a backup)");
+        return;
+    }
+    println(out, "failover: the primary will stop at the next timer tick");
+    session->request_failover();
+}
 
 }  // namespace
 
-std::uint64_t LoopbackSession::now() const { return rdtsc(); }
-
-Status LoopbackSession::capture_cpu(checkpoint::CpuState& out) {
-    return capture_cpu_state(vm_.vmcs(), vm_.vcpu().regs(), vm_.platform(), out);
-}
-
-Status LoopbackSession::write(std::span<const std::uint8_t> bytes) { return decoder_->feed(bytes); }
-
-Status LoopbackSession::start(const LoopbackConfig& config, FrameAllocator& frames) {
-    config_ = config;
-    std::uint64_t size = primary_.size();
+Status LoopbackSession::allocate(engine::CaptureMode capture, DirtyTracking method) {
+    MemorySource& memory = machine_.memory();
+    GuestMemory& primary = machine_.ram();
+    std::uint64_t size = primary.size();
     std::uint64_t pages = size / kPage;
-    static GuestMemory reference(identity_window()), staging(identity_window()), backup(identity_window()),
-        backup_staging(identity_window());
-    auto r = memory_like(frames, size, reference);
-    auto s = memory_like(frames, size, staging);
-    auto b = memory_like(frames, size, backup);
-    auto bs = memory_like(frames, size, backup_staging);
-    auto slots = zeroed_array<std::uint32_t>(frames, pages);
-    auto staged_gpa = zeroed_array<std::uint64_t>(frames, pages);
-    auto bits = zeroed_array<std::uint64_t>(frames, 3 * dirty::DirtyBitmap::words_for(pages));
-    auto digests = zeroed_array<std::uint64_t>(frames, 2 * pages);
-    if (!r || !s || !b || !bs || !slots || !staged_gpa || !bits || !digests) {
+    std::size_t words = dirty::DirtyBitmap::words_for(pages);
+    Status r = memory.guest_sized(size, reference_);
+    Status s = r ? memory.guest_sized(size, staging_) : r;
+    Status b = s ? memory.guest_sized(size, backup_memory_) : s;
+    Status bs = b ? memory.guest_sized(size, backup_staging_) : b;
+    auto slots = memory.zeroed_array<std::uint32_t>(pages);
+    auto staged_gpa = memory.zeroed_array<std::uint64_t>(pages);
+    auto bits = memory.zeroed_array<std::uint64_t>(3 * words);
+    auto digests = memory.zeroed_array<std::uint64_t>(2 * pages);
+    if (!bs || !slots || !staged_gpa || !bits || !digests) {
         return Error::of("checkpoint: not enough memory for the reference copy, staging and the backup image "
                          "(about 5 times guest_mem in all); bytes of guest RAM",
                          size);
     }
-    reference_ = *r;
-    staging_ = *s;
-    backup_memory_ = *b;
-    backup_staging_ = *bs;
-    std::size_t words = dirty::DirtyBitmap::words_for(pages);
     current_ = dirty::DirtyBitmap(bits->subspan(0, words), pages);
     sending_ = dirty::DirtyBitmap(bits->subspan(words, words), pages);
     primary_page_digests_ = digests->subspan(0, pages);
     backup_page_digests_ = digests->subspan(pages, pages);
+    tracker_.emplace(method, machine_.dirty_control(), machine_.pml_log(), current_);
+    encoder_.emplace(*this);
+    backup_.emplace(backup_memory_, backup_staging_, *staged_gpa, bits->subspan(2 * words, words));
+    decoder_.emplace(*backup_);
+    engine_.emplace(engine::EngineMemory{primary, reference_, staging_, *slots, sending_}, *tracker_,
+                    machine_.dirty_control(), *this, *encoder_, *this, capture, true);
+    return success();
+}
 
-    static dirty::DirtyTracker tracker(config.dirty, vm_.dirty_control(), vm_.pml_log(), current_);
-    static checkpoint::EpochEncoder encoder(*this);
-    static checkpoint::BackupImage image(*backup_memory_, *backup_staging_, *staged_gpa, bits->subspan(2 * words, words));
-    static checkpoint::StreamDecoder decoder(image);
-    static engine::CheckpointEngine engine(engine::EngineMemory{primary_, *reference_, *staging_, *slots, sending_},
-                                           tracker, vm_.dirty_control(), *this, encoder, *this, config.capture, true);
-    tracker_ = &tracker;
-    encoder_ = &encoder;
-    backup_ = &image;
-    decoder_ = &decoder;
-    engine_ = &engine;
+void LoopbackSession::register_commands() {
+    Shell& shell = machine_.shell();
+    (void)shell.add({"status", "the guest and checkpointing state", command_status, this});
+    (void)shell.add({"failover", "stop the primary and resume the guest from the backup", command_failover, this});
+}
 
-    epoch_ticks_ = config.tsc_khz * config.epoch_ms;
+Status LoopbackSession::start() {
+    const Config& c = machine_.config();
+    auto method = machine_.dirty_tracking();
+    if (!method) {
+        report_problem(out_, "dirty tracking", method.error());
+        return method.error();
+    }
+    GuestPlan plan;
+    plan.checkpointing = true;
+    if (auto s = machine_.prepare_guest(plan); !s) return s;
+    engine::CaptureMode capture = c.capture == CaptureChoice::cow ? engine::CaptureMode::cow : engine::CaptureMode::copy;
+    config_ = Settings{c.epoch_ms, c.verify_every, c.failover_at, c.restore_every, c.epoch_report};
+    if (auto s = allocate(capture, *method); !s) {
+        report_problem(out_, "checkpointing", s.error());
+        return s;
+    }
+    epoch_ticks_ = machine_.tsc_khz() * config_.epoch_ms;
     // Timer slices of 1 ms: the transfer of an epoch advances in slices while the guest runs.
-    vm_.vcpu().set_timer_reload(config.tsc_khz);
-    vm_.vcpu().set_hooks(this);
-    primary_.set_write_observer(&engine);
+    machine_.set_tick_ms(1);
+    machine_.set_events(this);
+    machine_.ram().set_write_observer(&*engine_);
     active_ = true;
-    print(out_, "checkpoint: local backup image, epochs of {} ms, dirty tracking by {}, capture by {}{}", config.epoch_ms,
-          config.dirty == DirtyTracking::pml       ? "PML"
-          : config.dirty == DirtyTracking::ad_bits ? "EPT dirty-bit scan"
-                                                   : "EPT write-protection",
-          config.capture == engine::CaptureMode::cow ? "copy-on-write" : "copy during the pause",
-          config.failover_at != 0 ? "; failover planned" : "");
-    if (config.restore_every != 0) print(out_, "; the guest restored from the backup image every {} epochs", config.restore_every);
+    print(out_, "checkpoint: local backup image, epochs of {} ms, dirty tracking by {}, capture by {}{}", config_.epoch_ms,
+          method_text(*method), capture == engine::CaptureMode::cow ? "copy-on-write" : "copy during the pause",
+          config_.failover_at != 0 ? "; failover planned" : "");
+    if (config_.restore_every != 0) {
+        print(out_, "; the guest restored from the backup image every {} epochs", config_.restore_every);
+    }
     out_.write("\n");
-    if (auto st = engine.start(); !st) return st;
+    if (auto st = engine_->start(); !st) {
+        report_problem(out_, "checkpointing", st.error());
+        return st;
+    }
     arm_verify();
     next_epoch_at_ = now() + epoch_ticks_;
+    register_commands();
+    println(out_, "tandem: console ready: type 'help'");
     return success();
+}
+
+void LoopbackSession::guest_ended(const GuestEnd& end) {
+    ran_ = true;
+    finish();
+    machine_.report_guest_end(end);
 }
 
 void LoopbackSession::fail(const char* what, const Error& e) {
@@ -114,7 +128,7 @@ void LoopbackSession::arm_verify() {
     std::uint64_t epoch = engine_->epochs_started() - 1;
     if (config_.verify_every == 0 || epoch % config_.verify_every != 0) return;
     // The primary's memory exactly as captured: the guest has not run since the capture.
-    auto digest = engine::memory_digest(primary_, primary_page_digests_);
+    auto digest = engine::memory_digest(machine_.ram(), primary_page_digests_);
     if (!digest) return fail("memory digest", digest.error());
     verify_ = {true, epoch, *digest, engine_->captured_state_digest()};
 }
@@ -149,6 +163,7 @@ void LoopbackSession::after_transfer() {
 }
 
 void LoopbackSession::status(Writer& out) const {
+    println(out, "status: guest running, {} exits so far", machine_.guest_exits());
     if (!active_) {
         println(out, "checkpoint: not active (no backup: the guest runs unprotected)");
         return;
@@ -157,7 +172,7 @@ void LoopbackSession::status(Writer& out) const {
             committed_seen_, committed_any_ ? "" : " (none yet)");
 }
 
-void LoopbackSession::on_timer(Vcpu&) {
+void LoopbackSession::on_timer() {
     if (!active_) return;
     if (failover_requested_) {
         failover_requested_ = false;
@@ -165,7 +180,7 @@ void LoopbackSession::on_timer(Vcpu&) {
         return failover();
     }
     if (engine_->transferring()) {
-        std::uint64_t until = now() + config_.tsc_khz * kSliceSharePercent / 100;  // 1 ms slices
+        std::uint64_t until = now() + machine_.tsc_khz() * kSliceSharePercent / 100;  // 1 ms slices
         do {
             if (auto s = engine_->transfer(4); !s) return fail("transfer", s.error());
         } while (engine_->transferring() && now() < until);
@@ -194,86 +209,63 @@ void LoopbackSession::restore_from_backup() {
     if (!backup_->has_committed() || backup_->committed_epoch() != epoch) {
         return fail("restore", Error::of("checkpoint: the backup did not commit the epoch just captured", epoch));
     }
-    Vcpu& vcpu = vm_.vcpu();
-    if (auto s = restore_cpu_state(backup_->committed_cpu(), vm_.vmcs(), vcpu.regs(), vm_.platform(), vcpu.config().cr);
-        !s) {
-        return fail("restoring the vCPU from the backup image", s.error());
+    if (auto s = restore_committed_state(machine_, *backup_); !s) {
+        return fail("restoring the vCPU and devices from the backup image", s.error());
     }
-    if (auto s = restore_devices(); !s) return fail("restoring the devices from the backup image", s.error());
     // The pages of the epoch (still in sending_) come back from the image. Not through the
     // engine: these copies are not guest writes, and the next epoch must not carry them.
-    primary_.set_write_observer(nullptr);
+    GuestMemory& primary = machine_.ram();
+    primary.set_write_observer(nullptr);
     Status copied = success();
     std::uint64_t pages = sending_.pages();
     for (std::uint64_t p = sending_.next(0); p < pages && copied; p = sending_.next(p + 1)) {
         copied = backup_->image().read(p * kPage, page_);
-        if (copied) copied = primary_.write(p * kPage, page_);
+        if (copied) copied = primary.write(p * kPage, page_);
     }
-    primary_.set_write_observer(engine_);
+    primary.set_write_observer(&*engine_);
     if (!copied) return fail("copying pages from the backup image", copied.error());
     ++restores_;
 }
 
-// Every saved model must be one of ours and take its state: one left out would keep running on
-// from a state the backup does not have.
-Status LoopbackSession::restore_devices() {
-    std::span<const checkpoint::DeviceStateBlob> saved = backup_->committed_devices();
-    if (saved.size() != device_count_) {
-        return Error::of("checkpoint: the backup image holds the state of a different number of devices", saved.size());
-    }
-    for (const checkpoint::DeviceStateBlob& d : saved) {
-        StatefulDevice* device = nullptr;
-        for (std::size_t i = 0; i < device_count_ && device == nullptr; ++i) {
-            if (devices_[i]->state_id() == d.id) device = devices_[i];
-        }
-        if (device == nullptr) return Error::of("checkpoint: the backup image holds the state of an unknown device", d.id);
-        if (auto s = device->restore_state(d.version, {d.bytes, d.size}); !s) return s;  // its errors name it
-    }
-    return success();
-}
-
-bool LoopbackSession::on_ram_write_fault(Vcpu&, std::uint64_t gpa) {
+bool LoopbackSession::on_ram_write_fault(std::uint64_t gpa) {
     if (!active_) {
         // Checkpointing stopped with pages still protected: just let the guest write.
-        vm_.dirty_control().set_write_protect(gpa / kPage, false);
+        machine_.dirty_control().set_write_protect(gpa / kPage, false);
         return true;
     }
     return engine_->on_write_fault(gpa);
 }
 
-void LoopbackSession::on_pml_full(Vcpu&) {
+void LoopbackSession::on_pml_full() {
     if (active_) {
         tracker_->on_pml_full();
-    } else if (dirty::PmlLog* log = vm_.pml_log()) {
+    } else if (dirty::PmlLog* log = machine_.pml_log()) {
         log->reset_index();
     }
 }
 
 void LoopbackSession::failover() {
-    Vcpu& vcpu = vm_.vcpu();
     std::uint64_t at = engine_->epochs_started();
     active_ = false;
     if (!backup_->has_committed()) {
         println(out_, "failover: the primary stopped at epoch {}, but the backup has no committed epoch yet", at);
-        return vcpu.stop("failover impossible: nothing committed");
+        return machine_.stop_guest("failover impossible: nothing committed");
     }
     std::uint64_t epoch = backup_->committed_epoch();
     println(out_, "failover: primary stopped in epoch {} (its uncommitted work is discarded); backup committed epoch {}",
             at, epoch);
     backup_->abandon_epoch();
-    std::uint64_t primary_rip = vm_.vmcs().read(vmcs::guest_rip);
-    if (auto s = vm_.use_memory(backup_->image()); !s) return fail("switching to the backup image", s.error());
-    if (auto s = restore_cpu_state(backup_->committed_cpu(), vm_.vmcs(), vcpu.regs(), vm_.platform(), vcpu.config().cr); !s) {
-        fail("restoring the vCPU", s.error());
-        return vcpu.stop("failover failed: vCPU state could not be restored");
+    std::uint64_t primary_rip = machine_.guest_rip();
+    machine_.ram().set_write_observer(nullptr);
+    // The guest, and the device models that touch guest memory, now work on the backup's image.
+    if (auto s = machine_.use_memory(backup_->image()); !s) return fail("switching to the backup image", s.error());
+    if (auto s = restore_committed_state(machine_, *backup_); !s) {
+        fail("restoring the vCPU and devices", s.error());
+        return machine_.stop_guest("failover failed: the committed state could not be restored");
     }
-    if (auto s = restore_devices(); !s) return fail("restoring the devices", s.error());
-    primary_.set_write_observer(nullptr);
-    // Device models that touch guest memory now work on the backup's image.
-    for (std::size_t i = 0; i < memory_user_count_; ++i) memory_users_[i]->set_memory(backup_->image());
     println(out_, "failover: the guest resumes from the backup's epoch {} at rip {} (the primary was at {}), "
                   "unprotected (no backup left)",
-            epoch, hex(vm_.vmcs().read(vmcs::guest_rip)), hex(primary_rip));
+            epoch, hex(machine_.guest_rip()), hex(primary_rip));
 }
 
 void LoopbackSession::finish() {
@@ -290,7 +282,7 @@ void LoopbackSession::finish() {
 }
 
 void LoopbackSession::report() {
-    std::uint64_t khz = config_.tsc_khz;
+    std::uint64_t khz = machine_.tsc_khz();
     std::uint64_t pause_sum = 0, pause_max = 0, pause_min = ~0ull, pages = 0, bytes = 0, cow = 0, backlog = 0;
     for (std::size_t i = 0; i < history_count_; ++i) {
         const engine::EpochStats& e = history_[i];
@@ -317,4 +309,4 @@ void LoopbackSession::report() {
     if (config_.restore_every != 0) println(out_, "checkpoint: {} restores from the backup image", restores_);
 }
 
-}  // namespace tandem::x86
+}  // namespace tandem::sessions

@@ -1,0 +1,59 @@
+// The pair's backup side: following the primary's stream into the image, and the takeover.
+#include "replication/sessions/pair_session.hpp"
+#include "replication/sessions/takeover.hpp"
+
+namespace tandem::sessions {
+
+Status PairSession::start_backup() {
+    const Config& config = machine_.config();
+    image_.emplace(machine_.ram(), slots_, staged_gpa_, bits_.subspan(2 * words_, words_));
+    decoder_.emplace(*image_);
+    engine::ProbeSender* probe_sender = &no_prober_;
+    if (config.has_guest_mac && machine_.client_nic() != nullptr) {
+        prober_.emplace(*machine_.client_nic(), secret_, out_);
+        probe_sender = &*prober_;
+    }
+    backup_.emplace(*image_, *decoder_, *transport_, machine_.clock(), *probe_sender, out_);
+    if (prober_) prober_->attach(*backup_);
+    messages_.target = &*backup_;
+    engine::BackupOptions bo;
+    if (auto s = backup_->listen(transport_config(), secret_, machine_.random(), bo); !s) {
+        report_problem(out_, "the replication link", s.error());
+        return s;
+    }
+    nic::NicInfo info = machine_.link_nic()->info();
+    println(out_, "pair: backup over {} ({}), {}; takes over after {} ms of silence{}", info.driver,
+            ColonHex{info.mac.bytes, 6}, secret_.insecure ? "INSECURE link (insecure_link=1)" : "link authenticated and encrypted",
+            config.failover_ms,
+            prober_ ? " and no answer on the client network"
+                    : " (no client network: no split-brain probe possible; guest_mac= gives one)");
+    println(out_, "tandem: console ready: type 'help'");
+    phase_ = Phase::following;
+    return success();
+}
+
+Session::Next PairSession::poll_backup() {
+    feed_->receive();
+    if (prober_) prober_->receive();
+    if (!backup_->poll()) return Next::wait;
+    if (auto s = take_over(); !s) {
+        report_problem(out_, "the takeover", s.error());
+        phase_ = Phase::failed;
+        return Next::finished;
+    }
+    return Next::run_guest;
+}
+
+// The committed epoch becomes the running guest: vCPU and devices restored strictly, the guest
+// announced on the client network, this machine the primary.
+Status PairSession::take_over() {
+    if (auto s = restore_committed_state(machine_, *image_); !s) return s;
+    announce_guest(machine_);
+    if (auto s = become_primary(true); !s) return s;
+    took_over_ = true;
+    println(out_, "pair: the guest resumes here from epoch {} at rip {}", image_->committed_epoch(),
+            hex(machine_.guest_rip()));
+    return success();
+}
+
+}  // namespace tandem::sessions

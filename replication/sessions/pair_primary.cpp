@@ -1,0 +1,70 @@
+// The pair's primary side: the engine and the primary replicator over this machine's guest,
+// built at start on a primary and at the takeover on a backup.
+#include "replication/sessions/pair_session.hpp"
+
+namespace tandem::sessions {
+namespace {
+constexpr std::uint64_t kPage = checkpoint::kPageSize;
+}  // namespace
+
+Status PairSession::become_primary(bool took_over) {
+    const Config& config = machine_.config();
+    engine::CaptureMode mode = config.capture == CaptureChoice::cow ? engine::CaptureMode::cow : engine::CaptureMode::copy;
+    GuestMemory& ram = machine_.ram();
+    engine_.emplace(engine::EngineMemory{ram, reference_, slots_, slot_of_page_, sending_}, *tracker_,
+                    machine_.dirty_control(), *this, *encoder_, *this, mode, true);
+    primary_.emplace(*engine_, *queue_, *output_, *transport_, *this, out_);
+    ram.set_write_observer(&*engine_);
+    machine_.set_events(this);
+    machine_.set_tick_ms(1);  // the link and the network are polled on the ticks
+    messages_.target = &*primary_;
+    std::uint64_t khz = machine_.tsc_khz();
+    engine::PrimaryOptions po;
+    po.epoch_ticks = khz * config.epoch_ms;
+    po.slice_ticks = khz * kSliceSharePercent / 100;
+    po.progress_ticks = khz * 2000;
+    po.epoch_report = config.epoch_report;
+    if (auto s = primary_->listen(transport_config(), secret_, machine_.random(), po); !s) {
+        report_problem(out_, "the replication link", s.error());
+        return s;
+    }
+    nic::NicInfo info = machine_.link_nic()->info();
+    println(out_, "pair: {} over {} ({}), {}; epochs of {} ms, dirty tracking by {}, failover after {} ms of silence",
+            took_over ? "now the primary" : "primary", info.driver, ColonHex{info.mac.bytes, 6},
+            secret_.insecure ? "INSECURE link (insecure_link=1)" : "link authenticated and encrypted", config.epoch_ms,
+            dirty_tracking_name(method_), config.failover_ms);
+    println(out_, "pair: the guest runs UNPROTECTED until a backup has joined and holds a copy");
+    if (GuestNetwork* network = machine_.guest_network()) {
+        responder_.emplace(*machine_.client_nic(), secret_, out_);
+        network->set_control_handler(&*responder_);
+    }
+    phase_ = Phase::running;
+    return success();
+}
+
+void PairSession::on_timer() {
+    feed_->receive();
+    if (auto s = primary_->tick(); !s) {
+        print(out_, "pair: ");
+        println(out_, "{}", s.error());
+        machine_.stop_guest("the pair failed");
+    }
+}
+
+bool PairSession::on_ram_write_fault(std::uint64_t gpa) {
+    if (!primary_->capturing()) {
+        machine_.dirty_control().set_write_protect(gpa / kPage, false);  // left from an abandoned epoch
+        return true;
+    }
+    return engine_->on_write_fault(gpa);
+}
+
+void PairSession::on_pml_full() {
+    if (primary_->capturing()) {
+        tracker_->on_pml_full();
+    } else if (dirty::PmlLog* log = machine_.pml_log()) {
+        log->reset_index();
+    }
+}
+
+}  // namespace tandem::sessions

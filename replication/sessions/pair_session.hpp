@@ -1,0 +1,124 @@
+// A protected pair (mode=checkpoint peer=link, DESIGN §1, §3, §5), either side. The primary runs
+// the guest and streams every epoch over the replication link; guest network output of epoch N
+// leaves only once the backup acknowledged N (engine/primary_replicator.hpp). The backup stages,
+// applies and acknowledges each epoch (engine/backup_replicator.hpp); when the primary falls
+// silent for failover_ms and does not answer a probe on the client network either (the
+// split-brain guard, split_brain_probe.hpp), the backup takes over: it restores the last
+// committed epoch strictly (takeover.hpp), announces the guest with gratuitous ARP and becomes
+// a primary that runs the guest, unprotected, accepting a new backup (re-protection). A primary
+// that loses its backup keeps serving, unprotected, and says so.
+#pragma once
+
+#include <optional>
+
+#include "replication/checkpoint/backup_image.hpp"
+#include "replication/checkpoint/decoder.hpp"
+#include "replication/checkpoint/encoder.hpp"
+#include "replication/dirty/dirty_tracker.hpp"
+#include "replication/engine/backup_replicator.hpp"
+#include "replication/engine/checkpoint_engine.hpp"
+#include "replication/engine/output_commit.hpp"
+#include "replication/engine/primary_replicator.hpp"
+#include "replication/engine/stream_queue.hpp"
+#include "replication/link/nic_link.hpp"
+#include "replication/link/transport.hpp"
+#include "replication/sessions/session.hpp"
+#include "replication/sessions/session_machine.hpp"
+#include "replication/sessions/split_brain_probe.hpp"
+
+namespace tandem::sessions {
+
+// The guest's frames when it has no network card (no guest_mac=): there are none.
+class DropBackend final : public virtio::NetBackend {
+public:
+    bool transmit(std::span<const std::uint8_t>) override { return true; }
+};
+
+class PairSession final : public Session, public GuestEvents, public engine::StateSource, public engine::TickClock {
+public:
+    static constexpr std::size_t kStreamQueueBytes = 512 * 1024;
+    static constexpr std::size_t kOutputFrames = 512;
+    static constexpr std::uint64_t kSliceSharePercent = 30;  // of each 1 ms tick, at most, encoding
+
+    explicit PairSession(SessionMachine& machine)
+        : machine_(machine), out_(machine.out()), slots_(machine.memory().window()),
+          reference_(machine.memory().window()) {}
+
+    Status start() override;
+    Next poll() override;
+    void guest_ended(const GuestEnd& end) override;
+
+    // As the primary (GuestEvents): the tick drives the link and the epochs.
+    void on_timer() override;
+    bool on_ram_write_fault(std::uint64_t gpa) override;
+    void on_pml_full() override;
+    // What the engine captures.
+    Status capture_cpu(checkpoint::CpuState& out) override { return machine_.capture_cpu(out); }
+    std::size_t device_count() const override { return machine_.guest_machine().devices().size(); }
+    StatefulDevice& device(std::size_t index) override { return machine_.guest_machine().devices().at(index); }
+    std::uint64_t now() const override { return machine_.now(); }
+
+    bool took_over() const { return took_over_; }
+    engine::PrimaryReplicator* primary() { return primary_ ? &*primary_ : nullptr; }
+    engine::BackupReplicator* backup() { return backup_ ? &*backup_ : nullptr; }
+    link::Transport& transport() { return *transport_; }
+    void status(Writer& out) const;
+
+private:
+    enum class Phase : std::uint8_t { following, running, ended, failed };
+
+    Status allocate();
+    Status open_link();
+    void build_engine_parts();
+    link::TransportConfig transport_config() const;
+    Status start_backup();
+    Status become_primary(bool took_over);
+    Next poll_backup();
+    Status take_over();
+    void register_commands();
+    static void command_status(void* context, std::string_view arguments, Writer& out);
+    static void command_link(void* context, std::string_view arguments, Writer& out);
+
+    SessionMachine& machine_;
+    Writer& out_;
+    Phase phase_ = Phase::following;
+    bool took_over_ = false;
+    link::LinkSecret secret_{};
+    DirtyTracking method_ = DirtyTracking::automatic;
+
+    // Two guest-sized areas beside the guest's RAM (on the backup: the committed image, which
+    // becomes the RAM on takeover): page slots (the backup's staging, later the engine's
+    // copy-on-write slots) and the reference of what the peer holds.
+    GuestMemory slots_, reference_;
+    std::span<std::uint32_t> slot_of_page_;
+    std::span<std::uint64_t> staged_gpa_, bits_;
+    std::span<std::uint8_t> queue_storage_, output_storage_;
+    std::size_t words_ = 0;
+
+    // The link.
+    std::optional<link::NicChannel> channel_;
+    link::MessageSwitch messages_;
+    std::optional<link::Transport> transport_;
+    std::optional<link::TransportFeed> feed_;
+
+    // The engine (the primary's, and the backup's once it took over) and the guest's output.
+    dirty::DirtyBitmap current_, sending_;
+    std::optional<dirty::DirtyTracker> tracker_;
+    std::optional<engine::StreamQueue> queue_;
+    std::optional<checkpoint::EpochEncoder> encoder_;
+    DropBackend no_network_;
+    std::optional<ClientNicSender> client_sender_;
+    std::optional<engine::OutputCommitBuffer> output_;
+    std::optional<engine::CheckpointEngine> engine_;
+    std::optional<engine::PrimaryReplicator> primary_;
+    std::optional<ProbeResponder> responder_;
+
+    // The backup's side.
+    std::optional<checkpoint::BackupImage> image_;
+    std::optional<checkpoint::StreamDecoder> decoder_;
+    NoProber no_prober_;
+    std::optional<ClientProber> prober_;
+    std::optional<engine::BackupReplicator> backup_;
+};
+
+}  // namespace tandem::sessions

@@ -1,0 +1,29 @@
+#include "replication/sessions/standalone_session.hpp"
+
+namespace tandem::sessions {
+
+void StandaloneSession::command_status(void* context, std::string_view, Writer& out) {
+    auto* self = static_cast<StandaloneSession*>(context);
+    println(out, "status: guest running, {} exits so far", self->machine_.guest_exits());
+}
+
+void StandaloneSession::command_failover(void*, std::string_view, Writer& out) {
+    println(out, "failover: nothing to fail over to (mode=checkpoint peer=local keeps a backup)");
+}
+
+Status StandaloneSession::start() {
+    if (auto s = machine_.prepare_guest(GuestPlan{}); !s) return s;
+    Shell& shell = machine_.shell();
+    (void)shell.add({"status", "the guest and checkpointing state", command_status, this});
+    (void)shell.add({"failover", "stop the primary and resume the guest from the backup", command_failover, this});
+    // No prompt yet: guest output would start on the prompt's line. One follows each command.
+    println(machine_.out(), "tandem: console ready: type 'help'");
+    return success();
+}
+
+void StandaloneSession::guest_ended(const GuestEnd& end) {
+    ran_ = true;
+    machine_.report_guest_end(end);
+}
+
+}  // namespace tandem::sessions
