@@ -8,7 +8,7 @@ what both tandems print. In the same run, the host AEAD benchmark (build/tests/b
 compares tandem's ChaCha20-Poly1305 with libsodium's. Bochs' socket NIC hands the guest one frame
 per emulated millisecond, which bounds the clean figure; with faults the emulated CPU is the limit.
 
-Reproduce: cmake --build build && python3 tests/bench/linktest_bench.py [MiB]
+Reproduce: cmake --build build && PYTHONPATH=tools python3 tests/bench/linktest_bench.py [MiB]
 """
 
 from __future__ import annotations
@@ -16,12 +16,9 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-HERE = Path(__file__).resolve()
-sys.path.insert(0, str(HERE.parents[1] / "e2e"))
-from e2e_common import BUILD, require_built  # noqa: E402
-from test_link_bochs import KEY, pair  # noqa: E402
+from tandem_lab.linktest import KEY, pair
+from tandem_lab.paths import build_dir, require_built
 
 SPEED = re.compile(r"^linktest: (\S+ \w+) in (\d+) ms: (\d+) KiB/s both directions together$", re.M)
 RESULT = re.compile(r"^linktest: sent .*: (\w+(?: \w+)?)$", re.M)
@@ -49,13 +46,13 @@ def main() -> int:
     print(f"{'link':<36} {'side':<8} {'KiB/s':>7} {'ms':>7} {'bad tags':>9}  result")
     for label, side, speed, ms, bad, result in rows:
         print(f"{label:<36} {side:<8} {speed:>7} {ms:>7} {bad:>9}  {result}")
-    aead = BUILD / "tests" / "bench" / "aead_bench"
+    aead = build_dir() / "tests" / "bench" / "aead_bench"
     if aead.exists():
         print("\nHost AEAD, the same run:")
         print(subprocess.run([str(aead)], capture_output=True, text=True, check=True).stdout.rstrip())
     else:
         print(f"\n{aead} is not built (libsodium-dev missing): no AEAD comparison")
-    print(f"\nReproduce: cmake --build build && python3 tests/bench/linktest_bench.py {mib}")
+    print(f"\nReproduce: cmake --build build && PYTHONPATH=tools python3 tests/bench/linktest_bench.py {mib}")
     return 0
 
 

@@ -6,8 +6,12 @@ import re
 import subprocess
 import unittest
 
-from e2e_common import (BOOT_TIMEOUT, BUILD, HALTED, Bochs, iso_with, make_iso, multiboot2_dump, require_built,
-                        workdir)
+from e2e_common import BUILD, iso_with
+from tandem_lab.bochs import Bochs
+from tandem_lab.console_patterns import BOOT_TIMEOUT, HALTED
+from tandem_lab.mbi_dump import multiboot2_dump
+from tandem_lab.media import make_iso
+from tandem_lab.paths import require_built, workdir
 
 BANNER = r"^tandem \d+\.\d+\.\d+ \(build [0-9a-f:]{23}\) - "
 

@@ -7,8 +7,11 @@ from __future__ import annotations
 import re
 import unittest
 
-from e2e_common import (BOOT_TIMEOUT, HALTED, IMAGE32, Qemu, iso_with, make_pxe_tree, require_built,
-                        tandem_emu, workdir)
+from e2e_common import IMAGE32, iso_with
+from tandem_lab.console_patterns import BOOT_TIMEOUT, HALTED
+from tandem_lab.media import make_pxe_tree
+from tandem_lab.paths import require_built, workdir
+from tandem_lab.qemu import Qemu, ovmf_firmware
 
 BANNER = r"(?m)^tandem \d+\.\d+\.\d+ \(build [0-9a-f:]{23}\) - "
 REFUSAL = "tandem: cannot start: VT-x not available: CPUID.1:ECX.VMX[bit 5] is 0"
@@ -71,7 +74,7 @@ class BootPaths(unittest.TestCase):
 
     def test_uefi(self):
         try:
-            tandem_emu.ovmf_firmware()
+            ovmf_firmware()
         except FileNotFoundError as e:
             self.fail(str(e))  # the test command installs ovmf: its absence is an error, not a skip
         wd, iso = iso_with("qemu-uefi", "epoch_ms=43")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 import unittest
 
-from e2e_common import memwalk_checksum, require_built, run_guest
+from e2e_common import memwalk_checksum, run_guest
+from tandem_lab.paths import require_built
 
 PAGES, PASSES = 300, 3
 GUEST_CMDLINE = f"pages={PAGES} passes={PASSES}"
@@ -107,7 +108,11 @@ class ConsoleFailover(unittest.TestCase):
     """The serial console's 'failover' command does what failover_at= does."""
 
     def test_failover_command(self):
-        from e2e_common import BOOT_TIMEOUT, GUESTS, HALTED, Bochs, make_iso, workdir
+        from e2e_common import GUESTS
+        from tandem_lab.bochs import Bochs
+        from tandem_lab.console_patterns import BOOT_TIMEOUT, HALTED
+        from tandem_lab.media import make_iso
+        from tandem_lab.paths import workdir
         wd = workdir("failover-console")
         iso = make_iso(wd / "tandem.iso", modules=[(GUESTS / "memwalk.elf", "memwalk")],
                        cmdline=f'guest_kernel=memwalk guest_mem=16M mode=checkpoint peer=local epoch_ms=10 '

@@ -8,43 +8,20 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import unittest
 
-from e2e_common import REPO, Bochs, make_iso, require_built, workdir
+from tandem_lab.bochs import Bochs
+from tandem_lab.linktest import KEY, pair
+from tandem_lab.media import make_iso
+from tandem_lab.paths import require_built, workdir
 
-sys.path.insert(0, str(REPO / "tools" / "testhub"))
-from testhub import TestHub  # noqa: E402
-
-KEY = "5a" * 32
 OTHER_KEY = "a5" * 32
 # Bochs' socket NIC hands the guest one received frame per emulated millisecond (about 1.4 MB/s
 # each way at best): the clean run is sized for CI; the faulty one is the issue's 64 MiB.
 CLEAN_MIB = int(os.environ.get("TANDEM_LINKTEST_MIB", "8"))
 FAULT_MIB = int(os.environ.get("TANDEM_LINKTEST_FAULT_MIB", "64"))
-DONE = r"linktest: complete|tandem: the link was refused|tandem: halted"
 RESULT = re.compile(r"^linktest: sent (\d+) bytes \(digest (0x[0-9a-f]{16})\), received (\d+) of (\d+) bytes "
                     r"\(digest (0x[0-9a-f]{16}), peer says (\d+) bytes digest (0x[0-9a-f]{16})\): (\w+(?: \w+)?)$", re.M)
-
-
-def pair(name: str, commands: tuple[str, str], timeout: float, modules=((), ()), **faults) -> tuple[str, str, dict]:
-    """Boots primary and backup with the given extra command lines on a hub; returns consoles."""
-    wd = workdir(name)
-    hub = TestHub(wd / "hub", ports=2, seed=11, hard_timeout=timeout + 60, **faults).start()
-    machines = []
-    try:
-        for i, (role, extra) in enumerate(zip(("primary", "backup"), commands)):
-            iso = make_iso(wd / f"{role}.iso", cmdline=f"mode=linktest role={role} {extra}", modules=list(modules[i]))
-            m = Bochs(wd / role, iso, sync="slowdown", hard_timeout=timeout + 30,
-                      nics=[hub.e1000(i, f"52:54:00:00:01:0{i + 1}")])
-            machines.append(m.start())
-        for m in machines:
-            m.wait_for(DONE, timeout)
-    finally:
-        for m in machines:
-            m.stop()
-        summary = hub.stop()
-    return machines[0].tandem_console(), machines[1].tandem_console(), summary or {}
 
 
 class BulkTransfer(unittest.TestCase):

@@ -14,18 +14,20 @@ import json
 import os
 import re
 import subprocess
-import sys
 import threading
 import time
 import unittest
 
-from e2e_common import BUILD, REPO, Bochs, make_iso, require_built, workdir
-from netns import ClientNetwork
-from pair_lab import TOOK_OVER, PairLab
+from e2e_common import BUILD
+from tandem_lab.bochs import Bochs
+from tandem_lab.media import make_iso
+from tandem_lab.netns import ClientNetwork
+from tandem_lab.pair_lab import TOOK_OVER, PairLab
+from tandem_lab.paths import require_built, workdir
+from tandem_lab.programs import program, program_env
 from test_pair_bochs import PairCase, seed_for
 
 ASSETS = BUILD / "guest-assets"
-CLIENT = REPO / "tools" / "emulator" / "counter_client.py"
 GUEST_MAC = "52:54:00:12:34:56"
 POWERED_OFF = "tandem: guest stopped: the guest powered itself off (ACPI S5)"
 
@@ -83,9 +85,9 @@ class Standalone(LinuxTestCase):
                       nics=[net.e1000(0, "52:54:00:00:02:01", card=0)])
             with m:
                 m.wait_for(r"^guest: tandem-guest: userspace ready: eth0", 300)
-                counter = subprocess.run(net.prefix() + [sys.executable, str(CLIENT), "--count", "20", "--timeout",
-                                                         "1", "--until", "120"],
-                                         capture_output=True, text=True, timeout=180)
+                counter = subprocess.run(net.prefix() + program("counter_client")
+                                         + ["--count", "20", "--timeout", "1", "--until", "120"],
+                                         capture_output=True, text=True, timeout=180, env=program_env())
                 body = wd / "blob.bin"
                 curl = subprocess.run(net.prefix() + ["curl", "--silent", "--show-error", "--max-time", "120",
                                                       "--retry", "3", "-o", str(body), "http://10.0.2.15/blob.bin"],

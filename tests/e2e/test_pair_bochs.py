@@ -1,5 +1,5 @@
 """Two-machine checkpoint replication with output commit and automatic failover (issue 6), on two
-Bochs machines (pair_lab.py): the replication link through the test hub, the client network in a
+Bochs machines (tandem_lab.pair_lab): the replication link through the test hub, the client network in a
 namespace, the counter service in the guest, a real client retrying on timeout.
 
 Judged by what the client saw and what crossed the wire, never by what tandem announced:
@@ -17,8 +17,8 @@ import re
 import time
 import unittest
 
-from e2e_common import require_built
-from pair_lab import PROTECTED_BACKUP, PROTECTED_PRIMARY, TOOK_OVER, PairLab
+from tandem_lab.pair_lab import PROTECTED_BACKUP, PROTECTED_PRIMARY, TOOK_OVER, PairLab
+from tandem_lab.paths import require_built
 
 KILL_POINTS = int(os.environ.get("TANDEM_PAIR_KILLS", "10"))
 STEP = 240  # seconds for any one step (boot, protection, takeover) on a loaded CI machine

@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 import unittest
 
-from e2e_common import (IMAGE, image_load_address, image_text_rodata_hash, memwalk_checksum, require_built,
-                        run_guest, workdir)
+from e2e_common import IMAGE, image_load_address, image_text_rodata_hash, memwalk_checksum, run_guest
+from tandem_lab.paths import require_built, workdir
 
 EXITED_0 = "tandem: guest exited with code 0"
 
@@ -206,7 +206,10 @@ class StoppingExits(unittest.TestCase):
 class BadGuests(unittest.TestCase):
     def test_missing_module_is_named(self):
         wd = workdir("vmx-missing-module")
-        from e2e_common import Bochs, GUESTS, HALTED, BOOT_TIMEOUT, make_iso
+        from e2e_common import GUESTS
+        from tandem_lab.bochs import Bochs
+        from tandem_lab.console_patterns import BOOT_TIMEOUT, HALTED
+        from tandem_lab.media import make_iso
         iso = make_iso(wd / "tandem.iso", cmdline="guest_kernel=nope", modules=[(GUESTS / "hello.elf", "hello")])
         console = Bochs(wd, iso).run_until(HALTED, BOOT_TIMEOUT)
         self.assertIn("tandem: cannot start the guest: no module named 'nope' (modules given: 'hello')", console)
@@ -215,7 +218,9 @@ class BadGuests(unittest.TestCase):
         wd = workdir("vmx-bad-elf")
         junk = wd / "junk.bin"
         junk.write_bytes(b"\x7fELF" + bytes(range(256)) * 4)
-        from e2e_common import Bochs, HALTED, BOOT_TIMEOUT, make_iso
+        from tandem_lab.bochs import Bochs
+        from tandem_lab.console_patterns import BOOT_TIMEOUT, HALTED
+        from tandem_lab.media import make_iso
         iso = make_iso(wd / "tandem.iso", cmdline="guest_kernel=junk", modules=[(junk, "junk")])
         console = Bochs(wd, iso).run_until(HALTED, BOOT_TIMEOUT)
         self.assertRegex(console, r"tandem: cannot start the guest: its image: elf: ")

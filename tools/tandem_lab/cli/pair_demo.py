@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The protected-pair demo that ./run-qemu.sh runs: two Bochs machines (VT-x emulated), the
 replication link through the test hub, a client network in a namespace, and the guest: Debian's
 stock Linux kernel serving the counter service when its assets are built (the tests build them,
@@ -7,7 +6,8 @@ machine A (the primary) is killed with SIGKILL; machine B takes over and the cli
 on without a gap or a repeat. Shows the pair's own console lines (prefixed A| and B|) and the
 client's view. Root only (network namespaces).
 
-    pair_demo.py [--guest auto|linux|counter] [--protected-requests N] [--epoch-ms MS] [--failover-ms MS]
+    PYTHONPATH=tools python3 -m tandem_lab.cli.pair_demo [--guest auto|linux|counter] [--protected-requests N]
+        [--epoch-ms MS] [--failover-ms MS]
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import sys
 import threading
 import time
 
-from pair_lab import PROTECTED_BACKUP, PROTECTED_PRIMARY, TOOK_OVER, PairLab
-from tandem_emu import build_dir
+from tandem_lab.pair_lab import PROTECTED_BACKUP, PROTECTED_PRIMARY, TOOK_OVER, PairLab
+from tandem_lab.paths import build_dir
 
 SHOWN = re.compile(r"^(pair: (?!full copy (to the backup: page|from the primary: \d))|guest: counter|"
                    r"guest: tandem-guest: userspace|tandem: console ready)")  # progress lines: too many
@@ -51,7 +51,7 @@ def say(text: str) -> None:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python3 -m tandem_lab.cli.pair_demo", description=__doc__.split("\n\n")[0])
     p.add_argument("--protected-requests", type=int, default=40,
                    help="replies from the protected pair before the kill, and from the new primary after it")
     p.add_argument("--epoch-ms", type=int, default=20)
