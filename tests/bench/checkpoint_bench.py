@@ -14,18 +14,15 @@ Reproduce: cmake --build build && PYTHONPATH=tools python3 tests/bench/checkpoin
 
 from __future__ import annotations
 
-import re
 import statistics
 import sys
 
 from tandem_lab.bochs import Bochs
-from tandem_lab.console_patterns import HALTED
+from tandem_lab.console_patterns import EPOCH_REPORT, HALTED
 from tandem_lab.media import make_iso
 from tandem_lab.paths import guests_dir, require_built, workdir
 
 TSC_KHZ = 50_000  # Bochs ips=50M: the TSC advances 50,000 times per emulated millisecond
-EPOCH = re.compile(r"^checkpoint-epoch: (\d+) dirty=(\d+) pause_ticks=(\d+) backlog_ticks=(\d+) bytes=(\d+) "
-                   r"full=(\d+) delta=(\d+) zero=(\d+) cow=(\d+)$", re.M)
 BUCKETS = [(1, 31), (32, 127), (128, 511), (512, 4096)]
 
 
@@ -36,7 +33,7 @@ def run(capture: str, pages: int, passes: int) -> list[tuple[int, ...]]:
                    cmdline=f"guest_kernel=memwalk guest_mem=16M mode=checkpoint peer=local epoch_ms=10 "
                            f"capture={capture} epoch_report=1 \"guest_cmdline=pages={pages} passes={passes}\"")
     console = Bochs(wd, iso, megs=512, hard_timeout=600).run_until(HALTED, 580)
-    return [tuple(int(x) for x in m) for m in EPOCH.findall(console)][1:]  # epoch 0 is the full copy
+    return [tuple(int(x) for x in m) for m in EPOCH_REPORT.findall(console)][1:]  # epoch 0 is the full copy
 
 
 def main() -> int:

@@ -17,11 +17,10 @@ import re
 import subprocess
 import sys
 
+from tandem_lab.console_patterns import LINKTEST_RESULT, LINKTEST_SPEED
 from tandem_lab.linktest import KEY, pair
 from tandem_lab.paths import build_dir, require_built
 
-SPEED = re.compile(r"^linktest: (\S+ \w+) in (\d+) ms: (\d+) KiB/s both directions together$", re.M)
-RESULT = re.compile(r"^linktest: sent .*: (\w+(?: \w+)?)$", re.M)
 
 
 def counter(console: str, pattern: str) -> str:
@@ -38,10 +37,11 @@ def main() -> int:
     for label, faults in runs:
         primary, backup, _ = pair(f"bench-link-{len(rows)}", (f"key={KEY} linktest_mib={mib}",) * 2, 1800, **faults)
         for side, console in (("primary", primary), ("backup", backup)):
-            speed = SPEED.search(console)
+            speed = LINKTEST_SPEED.search(console)
+            verdict = LINKTEST_RESULT.search(console)
             rows.append((label, side, speed.group(3) if speed else "-", speed.group(2) if speed else "-",
                          counter(console, r"rejected: bad tag (\d+)"),
-                         (RESULT.search(console).group(1) if RESULT.search(console) else "did not finish")))
+                         verdict.group(8) if verdict else "did not finish"))
     print(f"linktest in Bochs, {mib} MiB each way at once (KiB/s: both directions together, as each side measured)")
     print(f"{'link':<36} {'side':<8} {'KiB/s':>7} {'ms':>7} {'bad tags':>9}  result")
     for label, side, speed, ms, bad, result in rows:

@@ -24,11 +24,11 @@ import statistics
 import sys
 import time
 
-from tandem_lab.pair_lab import PROTECTED_BACKUP, PROTECTED_PRIMARY, TOOK_OVER, PairLab
+from tandem_lab.console_patterns import CONSOLE_READY, EPOCH_REPORT, PROTECTED_BACKUP, PROTECTED_PRIMARY, TOOK_OVER
+from tandem_lab.pair_lab import PairLab
 from tandem_lab.paths import require_built
 
 TSC_KHZ = 50_000
-EPOCH = re.compile(r"^checkpoint-epoch: (\d+) dirty=(\d+) pause_ticks=(\d+) backlog_ticks=(\d+) bytes=(\d+) ", re.M)
 STEP = 300
 
 
@@ -58,7 +58,7 @@ def main() -> int:
     epochs: list[tuple[int, ...]] = []
     try:
         a = lab.boot(0, "primary")
-        a.wait_for(r"^tandem: console ready", STEP)
+        a.wait_for(CONSOLE_READY, STEP)
         lab.start_client(interval=0.02, timeout=0.1)  # retries every 100 ms: the gap's resolution
         lab.wait_replies(50, STEP)
         unprotected_rtts = [r["rtt"] * 1000 for r in lab.replies()[5:]]
@@ -73,7 +73,7 @@ def main() -> int:
             lab.wait_replies(len(lab.replies()) + 20, STEP)
             time.sleep(rng.uniform(0, 1))
             console = machines[primary].tandem_console()
-            epochs += [tuple(int(x) for x in m) for m in EPOCH.findall(console)]
+            epochs += [tuple(int(x) for x in m) for m in EPOCH_REPORT.findall(console)]
             before = lab.replies()
             killed_at = lab.kill(primary)
             machines[backup].wait_for(TOOK_OVER, STEP)

@@ -16,7 +16,7 @@ import re
 import sys
 
 from tandem_lab.bochs import Bochs
-from tandem_lab.console_patterns import BOOT_TIMEOUT, HALTED
+from tandem_lab.console_patterns import BOOT_TIMEOUT, HALTED, MBI_DUMP_BEGIN
 from tandem_lab.mbi_dump import multiboot2_dump
 from tandem_lab.media import make_iso
 from tandem_lab.paths import REPO, require_built, workdir
@@ -37,7 +37,7 @@ def capture_block() -> None:
                    cmdline='dump_boot_info=1 mode=standalone "guest_cmdline=console=ttyS0 quiet"')
     console = Bochs(wd, iso).run_until(HALTED, BOOT_TIMEOUT)
     block = multiboot2_dump(console)
-    at = re.search(r"mbi-dump: begin \d+ at (0x[0-9a-f]+)", console).group(1)
+    at = re.search(re.escape(MBI_DUMP_BEGIN) + r"\d+ at (0x[0-9a-f]+)", console).group(1)
     lines = [
         "# A multiboot 2 information block as GRUB 2.06 (Debian 12) built it, booting tandem.iso in Bochs 2.7",
         "# (corei7_skylake_x, 256 MiB) with two modules; captured from tandem's 'dump_boot_info=1' output by",

@@ -11,6 +11,7 @@ import unittest
 
 from e2e_common import GUESTS
 from tandem_lab.bochs import Bochs
+from tandem_lab.console_patterns import VIRTIO_NEEDS_RESET
 from tandem_lab.media import make_iso
 from tandem_lab.netns import ClientNetwork
 from tandem_lab.paths import require_built, workdir
@@ -52,7 +53,7 @@ class Standalone(unittest.TestCase):
         self.assertEqual([r["value"] for r in again if r["event"] == "reply"], [30], out2.stdout)
         console = m.tandem_console()
         self.assertIn("vm: virtio-net at 0xd0000000 with MAC 52:54:00:12:34:56 on the client NIC", console)
-        self.assertNotIn("the device needs a reset", console)  # no descriptor the guest gave was refused
+        self.assertNotIn(VIRTIO_NEEDS_RESET, console)  # no descriptor the guest gave was refused
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from tandem_lab import proctree
+from tandem_lab.console_patterns import BANNER_START
 
 ANSI_ESCAPE = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]")
 
@@ -139,7 +140,7 @@ class EmulatorRun:
     def tandem_console(self) -> str:
         """The console from tandem's banner on (the boot loader's screen cut off)."""
         text = self.console()
-        at = text.find("\ntandem ")
+        at = text.find(BANNER_START)
         return text[at + 1:] if at >= 0 else ""
 
     def wait_for(self, pattern: str, timeout: float) -> re.Match:

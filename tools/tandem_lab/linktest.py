@@ -5,12 +5,12 @@ finished (complete, refused or halted), and return both consoles and the hub's s
 from __future__ import annotations
 
 from tandem_lab.bochs import Bochs
+from tandem_lab.console_patterns import LINKTEST_DONE
 from tandem_lab.media import make_iso
 from tandem_lab.paths import workdir
 from tandem_lab.testhub import TestHub
 
 KEY = "5a" * 32
-DONE = r"linktest: complete|tandem: the link was refused|tandem: halted"
 
 
 def pair(name: str, commands: tuple[str, str], timeout: float, modules=((), ()), **faults) -> tuple[str, str, dict]:
@@ -25,7 +25,7 @@ def pair(name: str, commands: tuple[str, str], timeout: float, modules=((), ()),
                       nics=[hub.e1000(i, f"52:54:00:00:01:0{i + 1}")])
             machines.append(m.start())
         for m in machines:
-            m.wait_for(DONE, timeout)
+            m.wait_for(LINKTEST_DONE, timeout)
     finally:
         for m in machines:
             m.stop()

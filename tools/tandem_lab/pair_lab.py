@@ -27,11 +27,6 @@ GUEST_MAC = "52:54:00:12:34:56"
 GUEST_IP = "10.0.2.15"
 PORT = 7777
 
-PROTECTED_PRIMARY = r"^pair: PROTECTED: the backup holds epoch"
-PROTECTED_BACKUP = r"^pair: PROTECTED: epoch \d+ committed"
-TOOK_OVER = r"^pair: the guest resumes here from epoch (\d+)"
-
-
 def link_mac(slot: int) -> str:
     return f"52:54:00:00:01:0{slot + 1}"
 

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from tandem_lab.bochs import Bochs
+from tandem_lab.console_patterns import HALTED
 from tandem_lab.emulator import EmulatorRun
 from tandem_lab.paths import build_dir
 from tandem_lab.qemu import Qemu
@@ -49,7 +50,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--cpu", default="corei7_skylake_x", help="Bochs CPU model")
     p.add_argument("--megs", type=int, default=256)
     p.add_argument("--workdir", default=None)
-    p.add_argument("--until", default=r"^tandem: halted", help="stop when this regex matches")
+    p.add_argument("--until", default=HALTED, help="stop when this regex matches (default: tandem halted)")
     p.add_argument("--timeout", type=float, default=120)
     a = p.parse_args(argv)
     workdir = Path(a.workdir or (build_dir() / "run" / a.engine))

@@ -19,7 +19,8 @@ import sys
 import threading
 import time
 
-from tandem_lab.pair_lab import PROTECTED_BACKUP, PROTECTED_PRIMARY, TOOK_OVER, PairLab
+from tandem_lab.console_patterns import CONSOLE_READY, PROTECTED_BACKUP, PROTECTED_PRIMARY, TOOK_OVER
+from tandem_lab.pair_lab import PairLab
 from tandem_lab.paths import build_dir
 
 SHOWN = re.compile(r"^(pair: (?!full copy (to the backup: page|from the primary: \d))|guest: counter|"
@@ -82,7 +83,7 @@ def main() -> int:
     try:
         say(f"machine A boots tandem as the primary; the guest is {what}")
         echoes.append(ConsoleEcho("A", lab.boot(0, "primary")))
-        lab.machines[0].wait_for(r"^tandem: console ready", 300)
+        lab.machines[0].wait_for(CONSOLE_READY, 300)
         lab.start_client(interval=0.05)
         lab.wait_replies(3, 300)
         say("machine B boots tandem as the backup and joins while the guest runs")
