@@ -21,7 +21,11 @@ class Qemu(EmulatorRun):
                  extra: list[str] | None = None, machine: str = "pc"):
         super().__init__(workdir, hard_timeout)
         self.machine = machine
-        self.boot, self.iso, self.tftp_dir, self.kernel, self.append = boot, iso, tftp_dir, kernel, append
+        # Absolute paths, as Bochs has them: QEMU runs in the work directory, where a relative path
+        # (run-qemu.sh passes build/tandem.iso) names nothing.
+        self.iso, self.tftp_dir, self.kernel = (None if p is None else Path(p).resolve()
+                                                for p in (iso, tftp_dir, kernel))
+        self.boot, self.append = boot, append
         self.memory_mib, self.kvm = memory_mib, kvm
         self.extra = extra or []
         self.name = f"qemu ({boot}{', kvm' if kvm else ', tcg'})"
