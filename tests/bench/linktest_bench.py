@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Replication-link benchmark (issue 5): figures, not pass/fail.
 
-Two Bochs machines run `mode=linktest` through the test hub (tools/testhub), each sending N MiB
+Two Bochs machines run `mode=linktest` through the test hub (tandem_lab.testhub), each sending N MiB
 of pseudo-random data to the other at once, first on a clean link, then with 5 % loss, 5 %
 reordering and 1 % corrupted frames; the throughput, retransmissions and rejected frames are
 what both tandems print. In the same run, the host AEAD benchmark (build/tests/bench/aead_bench)

@@ -1,4 +1,4 @@
-"""The fault-injecting test hub (tools/testhub) driven by plain UDP sockets that behave exactly like a
+"""The fault-injecting test hub (tandem_lab.testhub) driven by plain UDP sockets that behave exactly like a
 Bochs NIC with `ethmod=socket, ethdev=P`: bind P, send to P+1 (Bochs 2.7 eth_socket.cc). No Bochs needed;
 BxhubParity compares against Debian's `bxhub` and BochsNic puts a real Bochs e1000 on the hub, each
 when installed."""
