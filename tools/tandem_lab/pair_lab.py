@@ -11,6 +11,8 @@ and the client all share it. Machines are "slots" 0 and 1 (fixed MACs); a slot c
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -131,7 +133,12 @@ class PairLab:
 
     def stop_client(self) -> None:
         if self.client and self.client.poll() is None:
-            self.client.kill()
+            # The client runs under `timeout` in a session of its own: SIGKILL to the whole group, as
+            # SIGKILL to `timeout` alone would leave the client running, orphaned, until its --until.
+            try:
+                os.killpg(self.client.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.client.wait()
 
     def close(self) -> dict:
