@@ -45,7 +45,7 @@ if [ "$single" = 0 ]; then
   else
     cmake --build "$build" --target tandem_image guest_counter >/dev/null
     export TANDEM_BUILD=$build
-    exec python3 tools/emulator/pair_demo.py
+    exec env PYTHONPATH="$PWD/tools${PYTHONPATH:+:$PYTHONPATH}" python3 -m tandem_lab.cli.pair_demo
   fi
 fi
 cmake --build "$build" --target tandem_iso >/dev/null
@@ -84,5 +84,5 @@ case $engine in
   tcg) emu=qemu-tcg; echo "run-qemu.sh: QEMU without KVM has no VMX: expect tandem to refuse clearly." ;;
   bochs) emu=bochs ;;
 esac
-exec python3 tools/emulator/tandem_emu.py "$emu" --iso "$iso" --cpu "$cpu" --timeout "$timeout" \
-  --workdir "$build/run/$emu"
+exec env PYTHONPATH="$PWD/tools${PYTHONPATH:+:$PYTHONPATH}" python3 -m tandem_lab.cli.emulator "$emu" --iso "$iso" --cpu "$cpu" \
+  --timeout "$timeout" --workdir "$build/run/$emu"

@@ -9,33 +9,31 @@ several working-set sizes, with tandem's per-epoch report (epoch_report=1). Prin
 Times are emulated: Bochs' TSC advances once per instruction at ips=50M, so microseconds here
 are instruction counts / 50, not the speed of a real CPU; compare copy and cow with each other.
 
-Reproduce: cmake --build build && python3 tests/bench/checkpoint_bench.py
+Reproduce: cmake --build build && PYTHONPATH=tools python3 tests/bench/checkpoint_bench.py
 """
 
 from __future__ import annotations
 
-import re
 import statistics
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from e2e_common import Bochs, GUESTS, HALTED, make_iso, require_built, workdir  # noqa: E402
+from tandem_lab.bochs import Bochs
+from tandem_lab.console_patterns import EPOCH_REPORT, HALTED
+from tandem_lab.media import make_iso
+from tandem_lab.paths import guests_dir, require_built, workdir
 
 TSC_KHZ = 50_000  # Bochs ips=50M: the TSC advances 50,000 times per emulated millisecond
-EPOCH = re.compile(r"^checkpoint-epoch: (\d+) dirty=(\d+) pause_ticks=(\d+) backlog_ticks=(\d+) bytes=(\d+) "
-                   r"full=(\d+) delta=(\d+) zero=(\d+) cow=(\d+)$", re.M)
 BUCKETS = [(1, 31), (32, 127), (128, 511), (512, 4096)]
 
 
 def run(capture: str, pages: int, passes: int) -> list[tuple[int, ...]]:
     name = f"bench-ckpt-{capture}-{pages}"
     wd = workdir(name)
-    iso = make_iso(wd / "tandem.iso", modules=[(GUESTS / "memwalk.elf", "memwalk")],
+    iso = make_iso(wd / "tandem.iso", modules=[(guests_dir() / "memwalk.elf", "memwalk")],
                    cmdline=f"guest_kernel=memwalk guest_mem=16M mode=checkpoint peer=local epoch_ms=10 "
                            f"capture={capture} epoch_report=1 \"guest_cmdline=pages={pages} passes={passes}\"")
     console = Bochs(wd, iso, megs=512, hard_timeout=600).run_until(HALTED, 580)
-    return [tuple(int(x) for x in m) for m in EPOCH.findall(console)][1:]  # epoch 0 is the full copy
+    return [tuple(int(x) for x in m) for m in EPOCH_REPORT.findall(console)][1:]  # epoch 0 is the full copy
 
 
 def main() -> int:
@@ -64,7 +62,7 @@ def main() -> int:
         print(f"{capture}: {len(figures[capture])} epochs, {dirty} dirty pages, {stream} stream bytes = "
               f"{stream / max(1, dirty * 4096):.3f} bytes per dirty byte (full {kinds[0]}, delta {kinds[1]}, "
               f"zero {kinds[2]}; copy-on-write copies {cow})")
-    print("Reproduce: cmake --build build && python3 tests/bench/checkpoint_bench.py")
+    print("Reproduce: cmake --build build && PYTHONPATH=tools python3 tests/bench/checkpoint_bench.py")
     return 0
 
 

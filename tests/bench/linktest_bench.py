@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Replication-link benchmark (issue 5): figures, not pass/fail.
 
-Two Bochs machines run `mode=linktest` through the test hub (tools/testhub), each sending N MiB
+Two Bochs machines run `mode=linktest` through the test hub (tandem_lab.testhub), each sending N MiB
 of pseudo-random data to the other at once, first on a clean link, then with 5 % loss, 5 %
 reordering and 1 % corrupted frames; the throughput, retransmissions and rejected frames are
 what both tandems print. In the same run, the host AEAD benchmark (build/tests/bench/aead_bench)
 compares tandem's ChaCha20-Poly1305 with libsodium's. Bochs' socket NIC hands the guest one frame
 per emulated millisecond, which bounds the clean figure; with faults the emulated CPU is the limit.
 
-Reproduce: cmake --build build && python3 tests/bench/linktest_bench.py [MiB]
+Reproduce: cmake --build build && PYTHONPATH=tools python3 tests/bench/linktest_bench.py [MiB]
 """
 
 from __future__ import annotations
@@ -16,15 +16,11 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-HERE = Path(__file__).resolve()
-sys.path.insert(0, str(HERE.parents[1] / "e2e"))
-from e2e_common import BUILD, require_built  # noqa: E402
-from test_link_bochs import KEY, pair  # noqa: E402
+from tandem_lab.console_patterns import LINKTEST_RESULT, LINKTEST_SPEED
+from tandem_lab.linktest import KEY, pair
+from tandem_lab.paths import build_dir, require_built
 
-SPEED = re.compile(r"^linktest: (\S+ \w+) in (\d+) ms: (\d+) KiB/s both directions together$", re.M)
-RESULT = re.compile(r"^linktest: sent .*: (\w+(?: \w+)?)$", re.M)
 
 
 def counter(console: str, pattern: str) -> str:
@@ -41,21 +37,22 @@ def main() -> int:
     for label, faults in runs:
         primary, backup, _ = pair(f"bench-link-{len(rows)}", (f"key={KEY} linktest_mib={mib}",) * 2, 1800, **faults)
         for side, console in (("primary", primary), ("backup", backup)):
-            speed = SPEED.search(console)
+            speed = LINKTEST_SPEED.search(console)
+            verdict = LINKTEST_RESULT.search(console)
             rows.append((label, side, speed.group(3) if speed else "-", speed.group(2) if speed else "-",
                          counter(console, r"rejected: bad tag (\d+)"),
-                         (RESULT.search(console).group(1) if RESULT.search(console) else "did not finish")))
+                         verdict.group(8) if verdict else "did not finish"))
     print(f"linktest in Bochs, {mib} MiB each way at once (KiB/s: both directions together, as each side measured)")
     print(f"{'link':<36} {'side':<8} {'KiB/s':>7} {'ms':>7} {'bad tags':>9}  result")
     for label, side, speed, ms, bad, result in rows:
         print(f"{label:<36} {side:<8} {speed:>7} {ms:>7} {bad:>9}  {result}")
-    aead = BUILD / "tests" / "bench" / "aead_bench"
+    aead = build_dir() / "tests" / "bench" / "aead_bench"
     if aead.exists():
         print("\nHost AEAD, the same run:")
         print(subprocess.run([str(aead)], capture_output=True, text=True, check=True).stdout.rstrip())
     else:
         print(f"\n{aead} is not built (libsodium-dev missing): no AEAD comparison")
-    print(f"\nReproduce: cmake --build build && python3 tests/bench/linktest_bench.py {mib}")
+    print(f"\nReproduce: cmake --build build && PYTHONPATH=tools python3 tests/bench/linktest_bench.py {mib}")
     return 0
 
 

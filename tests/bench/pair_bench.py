@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Protected-pair benchmark (issue 6): figures, not pass/fail.
 
-Two Bochs machines (tests/e2e/pair_lab.py: link through the test hub, client network in a
+Two Bochs machines (tandem_lab.pair_lab: link through the test hub, client network in a
 namespace, the counter service in the guest), `clock: sync=slowdown` so both machines and the
 client share wall-clock time. Prints:
   * the failover gap: last reply from the old primary to first reply from the new one, in the
@@ -13,7 +13,7 @@ Emulated time: Bochs' TSC runs at 50 M instructions/s, so pause microseconds are
 counts / 50. Wall-clock figures depend on the host's load (Bochs may fall behind real time).
 
 Reproduce (root: network namespaces):
-    cmake --build build && sudo python3 tests/bench/pair_bench.py [kills] [epoch_ms] [failover_ms]
+    cmake --build build && sudo env PYTHONPATH=tools python3 tests/bench/pair_bench.py [kills] [epoch_ms] [failover_ms]
 """
 
 from __future__ import annotations
@@ -23,14 +23,12 @@ import re
 import statistics
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from e2e_common import require_built  # noqa: E402
-from pair_lab import PROTECTED_BACKUP, PROTECTED_PRIMARY, TOOK_OVER, PairLab  # noqa: E402
+from tandem_lab.console_patterns import CONSOLE_READY, EPOCH_REPORT, PROTECTED_BACKUP, PROTECTED_PRIMARY, TOOK_OVER
+from tandem_lab.pair_lab import PairLab
+from tandem_lab.paths import require_built
 
 TSC_KHZ = 50_000
-EPOCH = re.compile(r"^checkpoint-epoch: (\d+) dirty=(\d+) pause_ticks=(\d+) backlog_ticks=(\d+) bytes=(\d+) ", re.M)
 STEP = 300
 
 
@@ -60,7 +58,7 @@ def main() -> int:
     epochs: list[tuple[int, ...]] = []
     try:
         a = lab.boot(0, "primary")
-        a.wait_for(r"^tandem: console ready", STEP)
+        a.wait_for(CONSOLE_READY, STEP)
         lab.start_client(interval=0.02, timeout=0.1)  # retries every 100 ms: the gap's resolution
         lab.wait_replies(50, STEP)
         unprotected_rtts = [r["rtt"] * 1000 for r in lab.replies()[5:]]
@@ -75,7 +73,7 @@ def main() -> int:
             lab.wait_replies(len(lab.replies()) + 20, STEP)
             time.sleep(rng.uniform(0, 1))
             console = machines[primary].tandem_console()
-            epochs += [tuple(int(x) for x in m) for m in EPOCH.findall(console)]
+            epochs += [tuple(int(x) for x in m) for m in EPOCH_REPORT.findall(console)]
             before = lab.replies()
             killed_at = lab.kill(primary)
             machines[backup].wait_for(TOOK_OVER, STEP)
@@ -102,7 +100,7 @@ def main() -> int:
     print(f"dirty pages per epoch:                   {summary([float(e[1]) for e in steady])}")
     print(f"stream bytes per epoch:                  {summary([float(e[4]) for e in steady])}")
     print(f"client history 1..{len(values)} across {kills} failovers: {'intact' if history_ok else 'BROKEN'}")
-    print("Reproduce: cmake --build build && sudo python3 tests/bench/pair_bench.py "
+    print("Reproduce: cmake --build build && sudo env PYTHONPATH=tools python3 tests/bench/pair_bench.py "
           f"{kills} {epoch_ms} {failover_ms}")
     return 0 if history_ok else 1
 

@@ -5,7 +5,7 @@
   tests/unit/fixtures/vmx_msrs_bochs.txt   the VMX capability MSRs of Bochs' CPU models, as
                                            tandem's boot report prints them
 
-    python3 tests/e2e/capture_fixtures.py      (after a build; TANDEM_BUILD selects the build)
+    PYTHONPATH=tools python3 tests/e2e/capture_fixtures.py      (after a build; TANDEM_BUILD selects the build)
 
 The SkylakeBoot end-to-end test re-captures the block on every run and checks that the host
 parser reads it exactly as tandem did, so the committed fixture stays representative."""
@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import re
 import sys
-from pathlib import Path
 
-from e2e_common import BOOT_TIMEOUT, HALTED, REPO, Bochs, make_iso, multiboot2_dump, require_built, workdir
+from tandem_lab.bochs import Bochs
+from tandem_lab.console_patterns import BOOT_TIMEOUT, HALTED, MBI_DUMP_BEGIN
+from tandem_lab.mbi_dump import multiboot2_dump
+from tandem_lab.media import make_iso
+from tandem_lab.paths import REPO, require_built, workdir
 
 FIXTURES = REPO / "tests" / "unit" / "fixtures"
 CPU_MODELS = ["corei7_skylake_x", "tigerlake", "broadwell_ult", "corei7_haswell_4770", "corei7_ivy_bridge_3770k",
@@ -34,7 +37,7 @@ def capture_block() -> None:
                    cmdline='dump_boot_info=1 mode=standalone "guest_cmdline=console=ttyS0 quiet"')
     console = Bochs(wd, iso).run_until(HALTED, BOOT_TIMEOUT)
     block = multiboot2_dump(console)
-    at = re.search(r"mbi-dump: begin \d+ at (0x[0-9a-f]+)", console).group(1)
+    at = re.search(re.escape(MBI_DUMP_BEGIN) + r"\d+ at (0x[0-9a-f]+)", console).group(1)
     lines = [
         "# A multiboot 2 information block as GRUB 2.06 (Debian 12) built it, booting tandem.iso in Bochs 2.7",
         "# (corei7_skylake_x, 256 MiB) with two modules; captured from tandem's 'dump_boot_info=1' output by",

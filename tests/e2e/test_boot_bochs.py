@@ -6,10 +6,13 @@ import re
 import subprocess
 import unittest
 
-from e2e_common import (BOOT_TIMEOUT, BUILD, HALTED, Bochs, iso_with, make_iso, multiboot2_dump, require_built,
-                        workdir)
-
-BANNER = r"^tandem \d+\.\d+\.\d+ \(build [0-9a-f:]{23}\) - "
+from e2e_common import BUILD, iso_with
+from tandem_lab.bochs import Bochs
+from tandem_lab.console_patterns import (BANNER, BOOT_COMPLETE, BOOT_TIMEOUT, CANNOT_START, HALTED, HALTED_LINE,
+                                         I440FX_HOST_BRIDGE, PAGING_WX, PCI_MECHANISM1)
+from tandem_lab.mbi_dump import multiboot2_dump
+from tandem_lab.media import make_iso
+from tandem_lab.paths import require_built, workdir
 
 
 def boot(name: str, cmdline: str = "", cpu: str = "corei7_skylake_x", modules=None) -> str:
@@ -61,20 +64,20 @@ class SkylakeBoot(unittest.TestCase):
         functions listed in the boot report, before the CPU check."""
         self.assertRegex(self.console, r'(?m)^acpi: RSDP revision \d "[^"]*" from the boot loader; RSDT at '
                                        r'0x[0-9a-f]+ lists \d+ tables; no MCFG$')
-        self.assertIn("pci: configuration mechanism #1 (no ACPI MCFG table)", self.console)
+        self.assertIn(PCI_MECHANISM1, self.console)
         self.assertNotIn("pci: ECAM", self.console)
         before_cpu = self.console[:self.console.index("\ncpu: ")]
-        self.assertRegex(before_cpu, r"(?m)^pci: 00:00\.0 8086:1237 class 06\.00 \(Host bridge\)")
+        self.assertRegex(before_cpu, I440FX_HOST_BRIDGE)
 
     def test_capabilities_show_ept_ad_and_pml(self):
         self.assertIn("vmx: VT-x yes, EPT yes, EPT A/D yes, PML yes, VPID yes, unrestricted guest yes", self.console)
         self.assertIn("dirty tracking available: PML", self.console)
 
     def test_w_x_paging_is_active(self):
-        self.assertRegex(self.console, r"paging: W\^X host page tables active: \d+ mappings")
+        self.assertRegex(self.console, re.escape(PAGING_WX) + r": \d+ mappings")
 
     def test_boot_completes(self):
-        self.assertIn("tandem: boot complete", self.console)
+        self.assertIn(BOOT_COMPLETE, self.console)
         self.assertNotIn("cannot start", self.console)
 
     def test_dumped_information_block_parses_to_what_tandem_reported(self):
@@ -98,18 +101,18 @@ class CpuModels(unittest.TestCase):
         console = boot("bochs-haswell", cpu="corei7_haswell_4770")
         self.assertIn("EPT yes, EPT A/D yes, PML no", console)
         self.assertIn("dirty tracking available: EPT dirty bits (no PML)", console)
-        self.assertIn("tandem: boot complete", console)
+        self.assertIn(BOOT_COMPLETE, console)
 
     def test_ivy_bridge_has_ept_without_ad(self):
         console = boot("bochs-ivy", cpu="corei7_ivy_bridge_3770k")
         self.assertIn("EPT yes, EPT A/D no, PML no", console)
         self.assertIn("dirty tracking available: EPT write-protection", console)
-        self.assertIn("tandem: boot complete", console)
+        self.assertIn(BOOT_COMPLETE, console)
 
     def test_penryn_without_ept_is_refused_clearly(self):
         console = boot("bochs-penryn", cpu="core2_penryn_t9600")
         self.assertIn("vmx: VT-x yes, EPT no", console)
-        self.assertRegex(console, r"(?m)^tandem: cannot start: EPT not supported: .*enable EPT")
+        self.assertRegex(console, "(?m)^" + re.escape(CANNOT_START) + r"EPT not supported: .*enable EPT")
         self.assertNotIn("boot complete", console)
 
 
@@ -120,7 +123,7 @@ class BadCommandLine(unittest.TestCase):
         self.assertIn("config: bad value 'fast' for mode (accepted: standalone, checkpoint, lockstep, migrate, linktest)",
                       console)
         self.assertIn("config: bad value '0' for epoch_ms (accepted: an integer from 1 to 10000)", console)
-        self.assertIn("tandem: cannot start: bad command line", console)
+        self.assertIn(CANNOT_START + "bad command line", console)
         # Nothing past the refusal: tandem did not go on with defaults.
         self.assertNotIn("paging:", console)
         self.assertNotIn("vmx:", console)
@@ -136,7 +139,7 @@ class Selftests(unittest.TestCase):
         self.assertRegex(console, r"(?m)^  rip 0x[0-9a-f]{16} cs 0x0000000000000008")
         self.assertRegex(console, r"(?m)^  rax 0x[0-9a-f]{16} rbx 0x[0-9a-f]{16} rcx")
         self.assertRegex(console, r"(?m)^  cr0 0x[0-9a-f]{16} cr2")
-        self.assertTrue(console.rstrip().endswith("tandem: halted"))
+        self.assertTrue(console.rstrip().endswith(HALTED_LINE))
         return console
 
     def test_write_to_text_faults(self):

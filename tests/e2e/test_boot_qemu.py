@@ -7,13 +7,15 @@ from __future__ import annotations
 import re
 import unittest
 
-from e2e_common import (BOOT_TIMEOUT, HALTED, IMAGE32, Qemu, iso_with, make_pxe_tree, require_built,
-                        tandem_emu, workdir)
+from e2e_common import IMAGE32, iso_with
+from tandem_lab.console_patterns import (BANNER, BOOT_TIMEOUT, CANNOT_START, HALTED, HALTED_LINE, I440FX_HOST_BRIDGE,
+                                         PAGING_WX, PCI_MECHANISM1)
+from tandem_lab.media import make_pxe_tree
+from tandem_lab.paths import require_built, workdir
+from tandem_lab.qemu import Qemu, ovmf_firmware
 
-BANNER = r"(?m)^tandem \d+\.\d+\.\d+ \(build [0-9a-f:]{23}\) - "
-REFUSAL = "tandem: cannot start: VT-x not available: CPUID.1:ECX.VMX[bit 5] is 0"
-# QEMU's pc (i440fx) has no ACPI MCFG table; q35 has one for its ECAM window at 0xb0000000.
-MECHANISM1 = "pci: configuration mechanism #1 (no ACPI MCFG table)"
+REFUSAL = CANNOT_START + "VT-x not available: CPUID.1:ECX.VMX[bit 5] is 0"
+# QEMU's pc (i440fx) has no ACPI MCFG table (PCI_MECHANISM1); q35 has one for its ECAM window at 0xb0000000.
 ECAM = "pci: ECAM at 0xb0000000 buses 0-255 (ACPI MCFG)"
 # q35's functions on bus 0: MCH host bridge, VGA, e1000e, ICH9 LPC, SATA and SMBus.
 Q35_FUNCTIONS = ["00:00.0 8086:29c0 class 06.00 (Host bridge)", "00:01.0 1234:1111 class 03.00 (VGA)",
@@ -27,12 +29,12 @@ class BootPaths(unittest.TestCase):
         require_built()
 
     def check_reaches_refusal(self, console: str, protocol: str = "multiboot2"):
-        self.assertRegex(console, BANNER)
+        self.assertRegex(console, "(?m)" + BANNER)
         self.assertIn(f"boot: {protocol} loader", console)
-        self.assertIn("paging: W^X host page tables active", console)
+        self.assertIn(PAGING_WX, console)
         self.assertIn("vmx: VT-x no", console)
         self.assertIn(REFUSAL, console)
-        self.assertTrue(console.rstrip().endswith("tandem: halted"))
+        self.assertTrue(console.rstrip().endswith(HALTED_LINE))
 
     def check_pci_through_ecam(self, console: str):
         """The boot report chose ECAM from the MCFG and listed q35's functions through it, all
@@ -52,9 +54,9 @@ class BootPaths(unittest.TestCase):
         console = Qemu(wd, boot="cdrom", iso=iso).run_until(HALTED, BOOT_TIMEOUT)
         self.check_reaches_refusal(console)
         self.assertIn("epoch_ms=40", console)
-        self.assertIn(MECHANISM1, console)  # i440fx: no MCFG
+        self.assertIn(PCI_MECHANISM1, console)  # i440fx: no MCFG
         self.assertNotIn("pci: ECAM", console)
-        self.assertRegex(console, r"(?m)^pci: 00:00\.0 8086:1237 class 06\.00 \(Host bridge\)")
+        self.assertRegex(console, I440FX_HOST_BRIDGE)
 
     def test_iso_as_raw_disk(self):
         wd, iso = iso_with("qemu-disk", "epoch_ms=41")
@@ -71,7 +73,7 @@ class BootPaths(unittest.TestCase):
 
     def test_uefi(self):
         try:
-            tandem_emu.ovmf_firmware()
+            ovmf_firmware()
         except FileNotFoundError as e:
             self.fail(str(e))  # the test command installs ovmf: its absence is an error, not a skip
         wd, iso = iso_with("qemu-uefi", "epoch_ms=43")

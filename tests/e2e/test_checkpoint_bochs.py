@@ -10,7 +10,11 @@ from __future__ import annotations
 import re
 import unittest
 
-from e2e_common import memwalk_checksum, require_built, run_guest
+from e2e_common import GUESTS, memwalk_checksum, run_guest
+from tandem_lab.bochs import Bochs
+from tandem_lab.console_patterns import BOOT_TIMEOUT, CONSOLE_READY, HALTED, guest_exited
+from tandem_lab.media import make_iso
+from tandem_lab.paths import require_built, workdir
 
 PAGES, PASSES = 300, 3
 GUEST_CMDLINE = f"pages={PAGES} passes={PASSES}"
@@ -47,7 +51,7 @@ class Checkpointing(unittest.TestCase):
         self.assertEqual(int(checks[-1][0]), int(committed.group(2)))
         m = re.search(r"guest: memwalk: .* checksum=(0x[0-9a-f]+)", console)
         self.assertEqual(int(m.group(1), 16), memwalk_checksum(PAGES, PASSES))
-        self.assertIn("tandem: guest exited with code 0", console)
+        self.assertIn(guest_exited(0), console)
         if capture == "cow":
             self.assertRegex(console, r"\d+ copy-on-write copies")
         return console
@@ -89,7 +93,7 @@ class Failover(unittest.TestCase):
         m = re.search(r"guest: memwalk: .* checksum=(0x[0-9a-f]+)", console)
         self.assertIsNotNone(m, console[-2000:])
         self.assertEqual(int(m.group(1), 16), memwalk_checksum(PAGES, PASSES))
-        self.assertIn("tandem: guest exited with code 0", console)
+        self.assertIn(guest_exited(0), console)
         self.assertRegex(console, rf"checkpoint: \d+ epochs committed \(last {committed}\)")
         return console
 
@@ -107,14 +111,13 @@ class ConsoleFailover(unittest.TestCase):
     """The serial console's 'failover' command does what failover_at= does."""
 
     def test_failover_command(self):
-        from e2e_common import BOOT_TIMEOUT, GUESTS, HALTED, Bochs, make_iso, workdir
         wd = workdir("failover-console")
         iso = make_iso(wd / "tandem.iso", modules=[(GUESTS / "memwalk.elf", "memwalk")],
                        cmdline=f'guest_kernel=memwalk guest_mem=16M mode=checkpoint peer=local epoch_ms=10 '
                                f'"guest_cmdline=pages={PAGES} passes=6"')
         machine = Bochs(wd, iso, megs=512, interactive=True, hard_timeout=300)
         with machine:
-            machine.wait_for(r"tandem: console ready", BOOT_TIMEOUT)
+            machine.wait_for(CONSOLE_READY, BOOT_TIMEOUT)
             machine.send("status\r")
             machine.wait_for(r"^checkpoint: epoch \d+ in progress; backup committed epoch", 60)
             machine.send("nonsense\r")
@@ -128,7 +131,7 @@ class ConsoleFailover(unittest.TestCase):
         self.assertLess(int(stopped.group(2)), int(stopped.group(1)))
         m = re.search(r"guest: memwalk: .* checksum=(0x[0-9a-f]+)", console)
         self.assertEqual(int(m.group(1), 16), memwalk_checksum(PAGES, 6))
-        self.assertIn("tandem: guest exited with code 0", console)
+        self.assertIn(guest_exited(0), console)
 
 
 if __name__ == "__main__":

@@ -8,43 +8,20 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import unittest
 
-from e2e_common import REPO, Bochs, make_iso, require_built, workdir
+from tandem_lab.bochs import Bochs
+from tandem_lab.console_patterns import (CANNOT_START, HALTED, HALTED_LINE, LINK_REFUSED, LINKTEST_COMPLETE,
+                                         LINKTEST_RESULT)
+from tandem_lab.linktest import KEY, pair
+from tandem_lab.media import make_iso
+from tandem_lab.paths import require_built, workdir
 
-sys.path.insert(0, str(REPO / "tools" / "testhub"))
-from testhub import TestHub  # noqa: E402
-
-KEY = "5a" * 32
 OTHER_KEY = "a5" * 32
 # Bochs' socket NIC hands the guest one received frame per emulated millisecond (about 1.4 MB/s
 # each way at best): the clean run is sized for CI; the faulty one is the issue's 64 MiB.
 CLEAN_MIB = int(os.environ.get("TANDEM_LINKTEST_MIB", "8"))
 FAULT_MIB = int(os.environ.get("TANDEM_LINKTEST_FAULT_MIB", "64"))
-DONE = r"linktest: complete|tandem: the link was refused|tandem: halted"
-RESULT = re.compile(r"^linktest: sent (\d+) bytes \(digest (0x[0-9a-f]{16})\), received (\d+) of (\d+) bytes "
-                    r"\(digest (0x[0-9a-f]{16}), peer says (\d+) bytes digest (0x[0-9a-f]{16})\): (\w+(?: \w+)?)$", re.M)
-
-
-def pair(name: str, commands: tuple[str, str], timeout: float, modules=((), ()), **faults) -> tuple[str, str, dict]:
-    """Boots primary and backup with the given extra command lines on a hub; returns consoles."""
-    wd = workdir(name)
-    hub = TestHub(wd / "hub", ports=2, seed=11, hard_timeout=timeout + 60, **faults).start()
-    machines = []
-    try:
-        for i, (role, extra) in enumerate(zip(("primary", "backup"), commands)):
-            iso = make_iso(wd / f"{role}.iso", cmdline=f"mode=linktest role={role} {extra}", modules=list(modules[i]))
-            m = Bochs(wd / role, iso, sync="slowdown", hard_timeout=timeout + 30,
-                      nics=[hub.e1000(i, f"52:54:00:00:01:0{i + 1}")])
-            machines.append(m.start())
-        for m in machines:
-            m.wait_for(DONE, timeout)
-    finally:
-        for m in machines:
-            m.stop()
-        summary = hub.stop()
-    return machines[0].tandem_console(), machines[1].tandem_console(), summary or {}
 
 
 class BulkTransfer(unittest.TestCase):
@@ -55,11 +32,11 @@ class BulkTransfer(unittest.TestCase):
     def check_both_ways(self, primary: str, backup: str, mib: int):
         results = {}
         for name, console in (("primary", primary), ("backup", backup)):
-            m = RESULT.search(console)
+            m = LINKTEST_RESULT.search(console)
             self.assertIsNotNone(m, f"{name} did not finish:\n" + console[-2500:])
             results[name] = m.groups()
             self.assertEqual(m.group(8), "verified", console[-2500:])
-            self.assertIn("linktest: complete", console)
+            self.assertIn(LINKTEST_COMPLETE, console)
         # What each side received is what the other sent (counts and digests, as each printed).
         p, b = results["primary"], results["backup"]
         self.assertEqual((p[0], p[1]), (b[2], b[4]))
@@ -98,9 +75,9 @@ class Refusals(unittest.TestCase):
             self.assertIn("linktest: authentication failure: the peer does not hold this link key", console)
             self.assertRegex(console, r"link refused(?: by peer)?: link key mismatch .*: local key id 0x[0-9a-f]+, "
                                       r"peer key id 0x[0-9a-f]+")
-            self.assertIn("tandem: the link was refused; tandem keeps running", console)
-            self.assertNotIn("tandem: halted", console)
-            self.assertNotIn("linktest: complete", console)
+            self.assertIn(LINK_REFUSED, console)
+            self.assertNotIn(HALTED_LINE, console)
+            self.assertNotIn(LINKTEST_COMPLETE, console)
 
     def test_mismatched_protocol_version_is_refused(self):
         primary, backup, _ = pair("link-version", ("insecure_link=1", "insecure_link=1 link_version=2"), 300)
@@ -108,24 +85,24 @@ class Refusals(unittest.TestCase):
         self.assertIn("link refused: protocol version mismatch: local 2, peer 1", backup)
         for console in (primary, backup):
             self.assertIn("INSECURE (insecure_link=1)", console)
-            self.assertNotIn("tandem: halted", console)
+            self.assertNotIn(HALTED_LINE, console)
 
     def test_no_key_is_refused(self):
         wd = workdir("link-no-key")
         iso = make_iso(wd / "tandem.iso", cmdline="mode=linktest role=primary")
         console = Bochs(wd, iso, nics=["e1000: card=0, enabled=1, mac=52:54:00:00:02:01, ethmod=null"]).run_until(
-            r"tandem: halted", 120)
+            HALTED, 120)
         self.assertRegex(console, r"link: .*(no key|key=).*insecure_link=1")
-        self.assertIn("tandem: cannot start: no usable link key", console)
+        self.assertIn(CANNOT_START + "no usable link key", console)
 
     def test_missing_link_nic_is_named(self):
         wd = workdir("link-no-nic")
         iso = make_iso(wd / "tandem.iso", cmdline=f"mode=linktest role=primary key={KEY} link_nic=00:09.0")
         console = Bochs(wd, iso, nics=["e1000: card=0, enabled=1, mac=52:54:00:00:02:01, ethmod=null"]).run_until(
-            r"tandem: halted", 120)
+            HALTED, 120)
         self.assertRegex(console, r"nic: link_nic: no suitable NIC matches the value given \(NICs found: "
                                   r"00:0[0-9a-f]\.0 \(52:54:00:00:02:01\)\)")
-        self.assertIn("tandem: cannot start: no NIC for the replication link (link_nic=)", console)
+        self.assertIn(CANNOT_START + "no NIC for the replication link (link_nic=)", console)
 
 
 if __name__ == "__main__":

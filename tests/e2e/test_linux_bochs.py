@@ -14,20 +14,22 @@ import json
 import os
 import re
 import subprocess
-import sys
 import threading
 import time
 import unittest
 
-from e2e_common import BUILD, REPO, Bochs, make_iso, require_built, workdir
-from netns import ClientNetwork
-from pair_lab import TOOK_OVER, PairLab
+from e2e_common import BUILD
+from tandem_lab.bochs import Bochs
+from tandem_lab.console_patterns import CHECKPOINTING_FAILED, POWERED_OFF, TOOK_OVER, VIRTIO_NEEDS_RESET
+from tandem_lab.media import make_iso
+from tandem_lab.netns import ClientNetwork
+from tandem_lab.pair_lab import PairLab
+from tandem_lab.paths import require_built, workdir
+from tandem_lab.programs import program, program_env
 from test_pair_bochs import PairCase, seed_for
 
 ASSETS = BUILD / "guest-assets"
-CLIENT = REPO / "tools" / "emulator" / "counter_client.py"
 GUEST_MAC = "52:54:00:12:34:56"
-POWERED_OFF = "tandem: guest stopped: the guest powered itself off (ACPI S5)"
 
 # What the kernel must never print under tandem: WARN_ON splats, MSR accesses it did not expect
 # to fault, and clocksource or timer trouble.
@@ -83,9 +85,9 @@ class Standalone(LinuxTestCase):
                       nics=[net.e1000(0, "52:54:00:00:02:01", card=0)])
             with m:
                 m.wait_for(r"^guest: tandem-guest: userspace ready: eth0", 300)
-                counter = subprocess.run(net.prefix() + [sys.executable, str(CLIENT), "--count", "20", "--timeout",
-                                                         "1", "--until", "120"],
-                                         capture_output=True, text=True, timeout=180)
+                counter = subprocess.run(net.prefix() + program("counter_client")
+                                         + ["--count", "20", "--timeout", "1", "--until", "120"],
+                                         capture_output=True, text=True, timeout=180, env=program_env())
                 body = wd / "blob.bin"
                 curl = subprocess.run(net.prefix() + ["curl", "--silent", "--show-error", "--max-time", "120",
                                                       "--retry", "3", "-o", str(body), "http://10.0.2.15/blob.bin"],
@@ -103,7 +105,7 @@ class Standalone(LinuxTestCase):
         self.assertIn("vm: Linux guest 'linux' (vmlinux at 0x1000000", console)
         self.assertIn("tandem-guest: powering off", console)
         self.assertIn(POWERED_OFF, console)
-        self.assertNotIn("the device needs a reset", console)  # no descriptor the kernel gave was refused
+        self.assertNotIn(VIRTIO_NEEDS_RESET, console)  # no descriptor the kernel gave was refused
         self.assertRegex(console, r"vm: virtio-net: [1-9]\d* frames sent, [1-9]\d* received")
 
 
@@ -229,7 +231,7 @@ class Pair(PairCase):
               + ", ".join(f"{g * 1000:.0f} ms" for g in gaps), flush=True)
         for slot, m in lab.machines.items():
             console = m.tandem_console()
-            self.assertNotIn("checkpointing failed", console, f"machine {slot}")
+            self.assertNotIn(CHECKPOINTING_FAILED, console, f"machine {slot}")
             trouble = [line for line in guest_lines(console) if KERNEL_TROUBLE.search(line) or "soft lockup" in line]
             self.assertEqual(trouble, [], f"the kernel complained on machine {slot}")
 

@@ -7,13 +7,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import unittest
 
-from e2e_common import GUESTS, REPO, Bochs, make_iso, require_built, workdir
-from netns import ClientNetwork
-
-CLIENT = REPO / "tools" / "emulator" / "counter_client.py"
+from e2e_common import GUESTS
+from tandem_lab.bochs import Bochs
+from tandem_lab.console_patterns import VIRTIO_NEEDS_RESET
+from tandem_lab.media import make_iso
+from tandem_lab.netns import ClientNetwork
+from tandem_lab.paths import require_built, workdir
+from tandem_lab.programs import program, program_env
 
 
 class Standalone(unittest.TestCase):
@@ -33,13 +35,13 @@ class Standalone(unittest.TestCase):
                       nics=[net.e1000(0, "52:54:00:00:02:01", card=0)])
             with m:
                 m.wait_for(r"^guest: counter: serving UDP port 7777", 120)
-                out = subprocess.run(net.prefix() + [sys.executable, str(CLIENT), "--count", "30", "--timeout", "0.5",
-                                                     "--until", "120", "--sniff", net.taps[0]],
-                                     capture_output=True, text=True, timeout=180)
+                out = subprocess.run(net.prefix() + program("counter_client")
+                                     + ["--count", "30", "--timeout", "0.5", "--until", "120", "--sniff", net.taps[0]],
+                                     capture_output=True, text=True, timeout=180, env=program_env())
                 # A retried id (a lost request or reply) must get the same value back.
-                out2 = subprocess.run(net.prefix() + [sys.executable, str(CLIENT), "--count", "1", "--first-id", "30",
-                                                      "--timeout", "0.5", "--until", "60"],
-                                      capture_output=True, text=True, timeout=90)
+                out2 = subprocess.run(net.prefix() + program("counter_client")
+                                      + ["--count", "1", "--first-id", "30", "--timeout", "0.5", "--until", "60"],
+                                      capture_output=True, text=True, timeout=90, env=program_env())
         records = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
         replies = [r for r in records if r["event"] == "reply"]
         self.assertEqual([r["value"] for r in replies], list(range(1, 31)), out.stdout[-2000:])
@@ -51,7 +53,7 @@ class Standalone(unittest.TestCase):
         self.assertEqual([r["value"] for r in again if r["event"] == "reply"], [30], out2.stdout)
         console = m.tandem_console()
         self.assertIn("vm: virtio-net at 0xd0000000 with MAC 52:54:00:12:34:56 on the client NIC", console)
-        self.assertNotIn("the device needs a reset", console)  # no descriptor the guest gave was refused
+        self.assertNotIn(VIRTIO_NEEDS_RESET, console)  # no descriptor the guest gave was refused
 
 
 if __name__ == "__main__":

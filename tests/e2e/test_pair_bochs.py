@@ -1,5 +1,5 @@
 """Two-machine checkpoint replication with output commit and automatic failover (issue 6), on two
-Bochs machines (pair_lab.py): the replication link through the test hub, the client network in a
+Bochs machines (tandem_lab.pair_lab): the replication link through the test hub, the client network in a
 namespace, the counter service in the guest, a real client retrying on timeout.
 
 Judged by what the client saw and what crossed the wire, never by what tandem announced:
@@ -17,8 +17,10 @@ import re
 import time
 import unittest
 
-from e2e_common import require_built
-from pair_lab import PROTECTED_BACKUP, PROTECTED_PRIMARY, TOOK_OVER, PairLab
+from tandem_lab.console_patterns import (CHECKPOINTING_FAILED, CONSOLE_READY, PROTECTED_BACKUP, PROTECTED_PRIMARY,
+                                         TOOK_OVER)
+from tandem_lab.pair_lab import PairLab
+from tandem_lab.paths import require_built
 
 KILL_POINTS = int(os.environ.get("TANDEM_PAIR_KILLS", "10"))
 STEP = 240  # seconds for any one step (boot, protection, takeover) on a loaded CI machine
@@ -50,7 +52,7 @@ class PairCase(unittest.TestCase):
     def start_pair(self, lab: PairLab) -> None:
         self.lab = lab
         a = lab.boot(0, "primary")
-        a.wait_for(r"^tandem: console ready", STEP)
+        a.wait_for(CONSOLE_READY, STEP)
         lab.start_client()
         lab.wait_replies(3, STEP)  # the guest serves unprotected at once
         b = lab.boot(1, "backup")
@@ -109,7 +111,7 @@ class PairCase(unittest.TestCase):
         print(f"{name}: {len(replies)} replies 1..{len(replies)} across {KILL_POINTS} failovers; gaps (ms): "
               + " ".join(f"{g * 1000:.0f}" for g in gaps), flush=True)
         for slot, m in self.lab.machines.items():
-            self.assertNotIn("checkpointing failed", m.tandem_console(), f"machine {slot}")
+            self.assertNotIn(CHECKPOINTING_FAILED, m.tandem_console(), f"machine {slot}")
 
 
 class KillPoints(PairCase):

@@ -1,4 +1,4 @@
-"""The fault-injecting test hub (tools/testhub) driven by plain UDP sockets that behave exactly like a
+"""The fault-injecting test hub (tandem_lab.testhub) driven by plain UDP sockets that behave exactly like a
 Bochs NIC with `ethmod=socket, ethdev=P`: bind P, send to P+1 (Bochs 2.7 eth_socket.cc). No Bochs needed;
 BxhubParity compares against Debian's `bxhub` and BochsNic puts a real Bochs e1000 on the hub, each
 when installed."""
@@ -10,18 +10,15 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import unittest
 import zlib
 
-from e2e_common import REPO, workdir
-
-sys.path.insert(0, str(REPO / "tools" / "testhub"))
-from endpoint import BCAST, REPL, Endpoint  # noqa: E402
-from faults import Faults, decide, delivery_rng  # noqa: E402
-from pxe import IPXE_ROM, PxeBochs, dhcp_message, dhcp_offer, wait_for_dhcp  # noqa: E402
-from testhub import HubError, TestHub  # noqa: E402
+from tandem_lab.paths import workdir
+from tandem_lab.testhub import HubError, TestHub
+from tandem_lab.testhub.endpoint import BCAST, REPL, Endpoint
+from tandem_lab.testhub.faults import Faults, decide, delivery_rng
+from tandem_lab.testhub.pxe import IPXE_ROM, PxeBochs, dhcp_message, dhcp_offer, wait_for_dhcp
 
 
 def payload(seq: int, size: int = 100) -> bytes:

@@ -7,10 +7,14 @@ from __future__ import annotations
 import re
 import unittest
 
-from e2e_common import (IMAGE, image_load_address, image_text_rodata_hash, memwalk_checksum, require_built,
-                        run_guest, workdir)
+from e2e_common import GUESTS, IMAGE, image_load_address, image_text_rodata_hash, memwalk_checksum, run_guest
+from tandem_lab.bochs import Bochs
+from tandem_lab.console_patterns import (BOOT_TIMEOUT, CANNOT_START_GUEST, GUEST_STOPPED, HALTED, HALTED_LINE,
+                                         guest_exited)
+from tandem_lab.media import make_iso
+from tandem_lab.paths import require_built, workdir
 
-EXITED_0 = "tandem: guest exited with code 0"
+EXITED_0 = guest_exited(0)
 
 
 def hashes(console: str) -> tuple[int, int]:
@@ -32,8 +36,8 @@ class GuestModes(unittest.TestCase):
         self.assertIn("guest: hello from the guest (64-bit)", console)
         self.assertIn("guest: hello: RAM 32 MiB", console)
         self.assertIn("guest (hypercall): hello through the print hypercall", console)
-        self.assertIn("tandem: guest exited with code 5", console)
-        self.assertTrue(console.rstrip().endswith("tandem: halted"))
+        self.assertIn(guest_exited(5), console)
+        self.assertTrue(console.rstrip().endswith(HALTED_LINE))
 
     def test_protected_mode(self):
         console = run_guest("vmx-hello32", "hello32")
@@ -91,16 +95,16 @@ class Escape(unittest.TestCase):
         self.assertIn("vm: guest stopped: EPT violation", console)
         self.assertIn("vm:   guest-physical address 0x8000000 (write)", console)
         self.assertRegex(console, r"vm:   instruction bytes at guest-physical 0x[0-9a-f]+: [0-9a-f]{2}(:[0-9a-f]{2})+")
-        self.assertIn("tandem: guest stopped: EPT violation", console)
+        self.assertIn(GUEST_STOPPED + "EPT violation", console)
         before, after = hashes(console)
         self.assertEqual(before, after)
         self.assertEqual(before, image_text_rodata_hash(IMAGE), "tandem's text/rodata differ from the ELF file")
-        self.assertTrue(console.rstrip().endswith("tandem: halted"))
+        self.assertTrue(console.rstrip().endswith(HALTED_LINE))
 
     def test_device_memory_read_is_stopped(self):
         console = run_guest("vmx-escape-lapic", "escape", guest_cmdline="read=0xfee00000")
         self.assertIn("vm:   guest-physical address 0xfee00000 (read)", console)
-        self.assertIn("tandem: guest stopped: EPT violation", console)
+        self.assertIn(GUEST_STOPPED + "EPT violation", console)
         self.assertNotIn("ESCAPED", console)
         self.assertEqual(*hashes(console))
 
@@ -177,7 +181,7 @@ class StoppingExits(unittest.TestCase):
         self.assertRegex(console, r"(?m)^vm:   rax 0x[0-9a-f]{16} rcx 0x[0-9a-f]{16} rdx")
         self.assertRegex(console, r"(?m)^vm:   instruction bytes at guest-physical 0x[0-9a-f]+: ")
         self.assertEqual(*hashes(console))
-        self.assertTrue(console.rstrip().endswith("tandem: halted"))
+        self.assertTrue(console.rstrip().endswith(HALTED_LINE))
         return console
 
     def test_task_switch_is_unhandled(self):
@@ -190,12 +194,12 @@ class StoppingExits(unittest.TestCase):
     def test_triple_fault(self):
         console = self.stopped("triplefault")
         self.assertIn("vm:   exit reason 2 (triple fault)", console)
-        self.assertIn("tandem: guest stopped: triple fault", console)
+        self.assertIn(GUEST_STOPPED + "triple fault", console)
 
     def test_halt_with_nothing_to_wake_it(self):
         console = self.stopped("hlt")
         self.assertIn("vm:   exit reason 12 (HLT)", console)
-        self.assertIn("tandem: guest stopped: the guest halted (HLT) and no device can wake it", console)
+        self.assertIn(GUEST_STOPPED + "the guest halted (HLT) and no device can wake it", console)
 
     def test_string_io_is_not_emulated(self):
         console = self.stopped("stringio")
@@ -206,19 +210,17 @@ class StoppingExits(unittest.TestCase):
 class BadGuests(unittest.TestCase):
     def test_missing_module_is_named(self):
         wd = workdir("vmx-missing-module")
-        from e2e_common import Bochs, GUESTS, HALTED, BOOT_TIMEOUT, make_iso
         iso = make_iso(wd / "tandem.iso", cmdline="guest_kernel=nope", modules=[(GUESTS / "hello.elf", "hello")])
         console = Bochs(wd, iso).run_until(HALTED, BOOT_TIMEOUT)
-        self.assertIn("tandem: cannot start the guest: no module named 'nope' (modules given: 'hello')", console)
+        self.assertIn(CANNOT_START_GUEST + "no module named 'nope' (modules given: 'hello')", console)
 
     def test_malformed_image_is_refused(self):
         wd = workdir("vmx-bad-elf")
         junk = wd / "junk.bin"
         junk.write_bytes(b"\x7fELF" + bytes(range(256)) * 4)
-        from e2e_common import Bochs, HALTED, BOOT_TIMEOUT, make_iso
         iso = make_iso(wd / "tandem.iso", cmdline="guest_kernel=junk", modules=[(junk, "junk")])
         console = Bochs(wd, iso).run_until(HALTED, BOOT_TIMEOUT)
-        self.assertRegex(console, r"tandem: cannot start the guest: its image: elf: ")
+        self.assertRegex(console, re.escape(CANNOT_START_GUEST) + "its image: elf: ")
         self.assertNotIn("vm: EPT", console)
 
 

@@ -1,8 +1,8 @@
 """A protected pair on two Bochs machines for the end-to-end tests, the pair benchmark and the
-demo (issue 6): the replication
-link through the test hub, the client network in a network namespace (one tap per machine on a
-bridge, the client's address on the bridge), the counter-service guest on both, and a real client
-process that retries on timeout and sniffs, on each machine's tap, which machine answered.
+demo (issue 6): the replication link through the test hub, the client network in a network
+namespace (one tap per machine on a bridge, the client's address on the bridge), the
+counter-service guest on both, and a real client process (tandem_lab.cli.counter_client) that
+retries on timeout and sniffs, on each machine's tap, which machine answered.
 
 The whole test process enters the namespace (netns.ClientNetwork.enter), so the hub, the emulators
 and the client all share it. Machines are "slots" 0 and 1 (fixed MACs); a slot can be killed
@@ -11,36 +11,23 @@ and the client all share it. Machines are "slots" 0 and 1 (fixed MACs); a slot c
 from __future__ import annotations
 
 import json
-import shutil
+import os
+import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from netns import ClientNetwork
-from tandem_emu import REPO, Bochs, build_dir, make_iso
-
-sys.path.insert(0, str(REPO / "tools" / "testhub"))
-from testhub import TestHub  # noqa: E402
+from tandem_lab.bochs import Bochs
+from tandem_lab.media import make_iso
+from tandem_lab.netns import ClientNetwork
+from tandem_lab.paths import build_dir, guests_dir, workdir
+from tandem_lab.programs import program, program_env
+from tandem_lab.testhub import TestHub
 
 KEY = "5a" * 32
 GUEST_MAC = "52:54:00:12:34:56"
 GUEST_IP = "10.0.2.15"
 PORT = 7777
-CLIENT = REPO / "tools" / "emulator" / "counter_client.py"
-
-
-def workdir(name: str) -> Path:
-    """A fresh directory under the build tree for one run (kept afterwards for inspection)."""
-    path = build_dir() / "e2e" / name
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    return path
-
-PROTECTED_PRIMARY = r"^pair: PROTECTED: the backup holds epoch"
-PROTECTED_BACKUP = r"^pair: PROTECTED: epoch \d+ committed"
-TOOK_OVER = r"^pair: the guest resumes here from epoch (\d+)"
-
 
 def link_mac(slot: int) -> str:
     return f"52:54:00:00:01:0{slot + 1}"
@@ -83,7 +70,7 @@ class PairLab:
         if self.guest == "linux":
             assets = build_dir() / "guest-assets"
             return [(assets / "vmlinux", "linux"), (assets / "initramfs.cpio.gz", "initrd")]
-        return [(build_dir() / "guests" / "counter.elf", "counter")]
+        return [(guests_dir() / "counter.elf", "counter")]
 
     def iso(self, slot: int, role: str) -> Path:
         if (slot, role) not in self.isos:
@@ -110,10 +97,10 @@ class PairLab:
         self.client_started = time.monotonic()
         with open(self.client_log, "w") as log:
             self.client = subprocess.Popen(
-                ["timeout", "-s", "KILL", str(int(until) + 30), sys.executable, str(CLIENT), "--server", GUEST_IP,
-                 "--port", str(PORT), "--count", str(count), "--interval", str(interval), "--timeout", str(timeout),
-                 "--until", str(until), "--sniff", ",".join(self.net.taps)],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                ["timeout", "-s", "KILL", str(int(until) + 30)] + program("counter_client")
+                + ["--server", GUEST_IP, "--port", str(PORT), "--count", str(count), "--interval", str(interval),
+                   "--timeout", str(timeout), "--until", str(until), "--sniff", ",".join(self.net.taps)],
+                stdout=log, stderr=subprocess.STDOUT, env=program_env(), start_new_session=True)
 
     def client_time(self) -> float:
         return time.monotonic() - self.client_started if self.client else 0.0
@@ -146,7 +133,12 @@ class PairLab:
 
     def stop_client(self) -> None:
         if self.client and self.client.poll() is None:
-            self.client.kill()
+            # The client runs under `timeout` in a session of its own: SIGKILL to the whole group, as
+            # SIGKILL to `timeout` alone would leave the client running, orphaned, until its --until.
+            try:
+                os.killpg(self.client.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.client.wait()
 
     def close(self) -> dict:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The protected-pair demo that ./run-qemu.sh runs: two Bochs machines (VT-x emulated), the
 replication link through the test hub, a client network in a namespace, and the guest: Debian's
 stock Linux kernel serving the counter service when its assets are built (the tests build them,
@@ -7,7 +6,8 @@ machine A (the primary) is killed with SIGKILL; machine B takes over and the cli
 on without a gap or a repeat. Shows the pair's own console lines (prefixed A| and B|) and the
 client's view. Root only (network namespaces).
 
-    pair_demo.py [--guest auto|linux|counter] [--protected-requests N] [--epoch-ms MS] [--failover-ms MS]
+    PYTHONPATH=tools python3 -m tandem_lab.cli.pair_demo [--guest auto|linux|counter] [--protected-requests N]
+        [--epoch-ms MS] [--failover-ms MS]
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import sys
 import threading
 import time
 
-from pair_lab import PROTECTED_BACKUP, PROTECTED_PRIMARY, TOOK_OVER, PairLab
-from tandem_emu import build_dir
+from tandem_lab.console_patterns import CONSOLE_READY, PROTECTED_BACKUP, PROTECTED_PRIMARY, TOOK_OVER
+from tandem_lab.pair_lab import PairLab
+from tandem_lab.paths import build_dir
 
 SHOWN = re.compile(r"^(pair: (?!full copy (to the backup: page|from the primary: \d))|guest: counter|"
                    r"guest: tandem-guest: userspace|tandem: console ready)")  # progress lines: too many
@@ -51,7 +52,7 @@ def say(text: str) -> None:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python3 -m tandem_lab.cli.pair_demo", description=__doc__.split("\n\n")[0])
     p.add_argument("--protected-requests", type=int, default=40,
                    help="replies from the protected pair before the kill, and from the new primary after it")
     p.add_argument("--epoch-ms", type=int, default=20)
@@ -82,7 +83,7 @@ def main() -> int:
     try:
         say(f"machine A boots tandem as the primary; the guest is {what}")
         echoes.append(ConsoleEcho("A", lab.boot(0, "primary")))
-        lab.machines[0].wait_for(r"^tandem: console ready", 300)
+        lab.machines[0].wait_for(CONSOLE_READY, 300)
         lab.start_client(interval=0.05)
         lab.wait_replies(3, 300)
         say("machine B boots tandem as the backup and joins while the guest runs")

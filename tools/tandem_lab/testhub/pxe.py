@@ -4,14 +4,11 @@ send a DHCPREQUEST for the same transaction, which proves frames cross the hub b
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
-from endpoint import BCAST, Endpoint
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "emulator"))
-from tandem_emu import Bochs  # noqa: E402
+from tandem_lab.bochs import Bochs
+from tandem_lab.testhub.endpoint import BCAST, Endpoint
 
 IPXE_ROM = Path("/usr/lib/ipxe/e1000_82540.rom")
 

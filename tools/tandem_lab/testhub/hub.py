@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """tandem's fault-injecting test hub: a drop-in for Bochs' `bxhub` with faults on command.
 
 Wire format (Bochs 2.7 iodev/network/eth_socket.cc and misc/bxhub.cc): one raw Ethernet frame
@@ -12,12 +11,11 @@ unknown unicast are flooded to every other port, including ports that have not s
 floods broadcasts the same way; it drops unknown unicast and multicast, we flood them).
 
 Faults are decided per delivery (see faults.py), logged as JSON lines, and controlled by flags and
-by JSON datagrams on a UDP control port (README.md).
+by JSON datagrams on a UDP control port (README.md). Its command line: tandem_lab.cli.testhub.
 """
 
 from __future__ import annotations
 
-import argparse
 import heapq
 import json
 import os
@@ -29,9 +27,7 @@ import sys
 import time
 import zlib
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from faults import (Faults, add_arguments, decide, delivery_rng, flip_bits, from_arguments,  # noqa: E402
-                    parse_pairs, parse_schedule)
+from tandem_lab.testhub.faults import Faults, decide, delivery_rng, flip_bits, parse_pairs
 
 ETH_HEADER = 14
 BOCHS_MAX_FRAME = 1514  # Bochs' receive buffer (BX_PACKET_BUFSIZE): longer datagrams are truncated
@@ -346,44 +342,3 @@ class Hub:
         for s in self.socks + [self.wake_r, self.wake_w] + ([self.ctl] if self.ctl else []):
             s.close()
         return summary
-
-
-def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(description="Fault-injecting Ethernet hub for Bochs ethmod=socket (bxhub framing).")
-    p.add_argument("--ports", type=int, default=2, help="hub ports (2..32; default 2)")
-    p.add_argument("--base", default="40000", help="base UDP port, or 'auto' (default 40000, as bxhub)")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
-    p.add_argument("--log", default="-", help="JSON-lines event log file ('-': stdout)")
-    p.add_argument("--control-port", type=int, default=None, help="UDP control port (0: any free; default none)")
-    add_arguments(p)
-    p.add_argument("--partition", action="append", default=[], metavar="START[:END][@SPEC]",
-                   help="partition from START to END seconds after hub start (repeatable); SPEC: "
-                        "all (default), A>B, A-B or A, comma-separated")
-    a = p.parse_args(argv)
-    if not 2 <= a.ports <= 32:
-        p.error("--ports must be 2..32")
-    try:
-        faults = from_arguments(a)
-        schedule = [parse_schedule(s) for s in a.partition]
-        for _, _, spec in schedule:
-            parse_pairs(spec, a.ports)
-        base = None if a.base == "auto" else int(a.base)
-    except ValueError as e:
-        p.error(str(e))
-    if base is not None and not 1 <= base <= 65535 - 2 * a.ports:
-        p.error("--base out of range")
-    seed = a.seed if a.seed is not None else int.from_bytes(os.urandom(4), "big")
-    log_file = sys.stdout if a.log == "-" else open(a.log, "w", buffering=1, encoding="utf-8")
-    hub = Hub(a.ports, base, a.host, seed, faults, schedule, log_file, a.control_port)
-    hub.open()
-    try:
-        hub.run()
-    finally:
-        hub.close()
-        log_file.flush()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -1,4 +1,4 @@
-"""The test hub as a process for the Python e2e harness (same conventions as tools/emulator/tandem_emu.py).
+"""The test hub as a process for the e2e harness (the same conventions as an EmulatorRun, emulator.py).
 
     hub = TestHub(workdir, ports=2, seed=7, loss=0.05, reorder=0.1, filter_ethertype=0x88B5).start()
     nics = [hub.e1000(0, "b0:c4:20:00:00:01")]       # Bochs config line for machine A, port 0
@@ -18,15 +18,13 @@ import shlex
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import fields
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from faults import Faults  # noqa: E402
+from tandem_lab.programs import program, program_env
+from tandem_lab.testhub.faults import Faults
 
-HUB = Path(__file__).resolve().with_name("hub.py")
 FAULT_FLAGS = [f.name for f in fields(Faults)]
 
 _live: list["TestHub"] = []
@@ -55,7 +53,7 @@ class TestHub:
         self.proc: subprocess.Popen | None = None
 
     def command(self) -> list[str]:
-        cmd = [sys.executable, str(HUB), "--ports", str(self.ports), "--base", str(self.base or "auto"),
+        cmd = program("testhub") + ["--ports", str(self.ports), "--base", str(self.base or "auto"),
                "--host", self.host, "--seed", str(self.seed), "--log", str(self.log_path), "--control-port", "0"]
         for key, value in self.faults.items():
             if value is not None:
@@ -71,7 +69,7 @@ class TestHub:
         (self.workdir / "command.txt").write_text(shlex.join(cmd) + "\n")
         with open(self.workdir / "hub-output.log", "wb") as out:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                         cwd=self.workdir, start_new_session=True)
+                                         cwd=self.workdir, env=program_env(), start_new_session=True)
         _live.append(self)
         deadline = time.monotonic() + timeout
         while True:

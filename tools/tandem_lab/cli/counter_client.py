@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 """The client of the counter service (tests/guests/counter.cpp): sends "inc <id>" requests one
 at a time over UDP, retrying the same id on timeout, and records every reply it gets with the
 time and the Ethernet source of the answer's IP (the guest's). Prints one JSON line per
 completed request and a summary; runs inside the client network namespace.
 
-    counter_client.py --server 10.0.2.15 --port 7777 --count 100 [--timeout 0.5] [--until SECONDS]
-                      [--interval SECONDS] [--sniff tap0,tap1]
+    PYTHONPATH=tools python3 -m tandem_lab.cli.counter_client --server 10.0.2.15 --port 7777 --count 100
+        [--timeout 0.5] [--until SECONDS] [--interval SECONDS] [--first-id N] [--sniff tap0,tap1]
 
 --sniff records every reply as it crossed each named interface (the machines' taps on the client
 bridge), as {"event": "wire", "tap": ..., "reply": ..., "mac": ...}: which machine answered, seen
@@ -51,7 +50,7 @@ def sniff(tap: str, port: int, start: float) -> None:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(prog="python3 -m tandem_lab.cli.counter_client")
     p.add_argument("--server", default="10.0.2.15")
     p.add_argument("--port", type=int, default=7777)
     p.add_argument("--count", type=int, default=100)
