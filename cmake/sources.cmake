@@ -59,6 +59,7 @@ set(TANDEM_PORTABLE_SOURCES
   replication/link/frame_seal.cpp
   replication/link/hello.cpp
   replication/link/link_keys.cpp
+  replication/link/link_key_text.cpp
   replication/link/linktest.cpp
   replication/dirty/dirty_tracker.cpp
   replication/engine/checkpoint_engine.cpp
