@@ -72,6 +72,14 @@ set(TANDEM_PORTABLE_SOURCES
   replication/link/client_probe.cpp
   hypervisor/net/gratuitous_arp.cpp
   replication/link/transport.cpp
+  replication/link/transport_config.cpp
+  replication/link/transport_report.cpp
+  replication/link/link_session.cpp
+  replication/link/send_window.cpp
+  replication/link/receive_window.cpp
+  replication/link/ack_schedule.cpp
+  replication/link/rtt_estimator.cpp
+  replication/link/congestion_control.cpp
   guest-boot/linux_boot.cpp
   hypervisor/devices/apic_timer.cpp
   hypervisor/devices/local_apic_model.cpp
