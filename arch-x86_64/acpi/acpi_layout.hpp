@@ -1,8 +1,8 @@
 // The ACPI structures tandem reads, as firmware lays them out in memory (little-endian, packed):
 // the Root System Description Pointer (ACPI 6.5 §5.2.5.3), the header every description table
-// starts with (§5.2.6), and the MCFG table's allocation structures (PCI Firmware Specification
-// 3.2 §4.1.2, Tables 4-2 and 4-3). Plus the byte checksum ACPI uses everywhere: all bytes of a
-// structure, its checksum field included, sum to zero modulo 256.
+// starts with (§5.2.6) and the byte checksum ACPI uses everywhere (all three shared with the
+// guest's tables: guest-boot/acpi/shared_layout.hpp), the root tables' entries, and the MCFG
+// table's allocation structures (PCI Firmware Specification 3.2 §4.1.2, Tables 4-2 and 4-3).
 //
 // Everything here comes from firmware and is untrusted: the parsers copy a structure out of a
 // span only after checking the span holds it (decode() below), never cast pointers into it.
@@ -13,50 +13,18 @@
 #include <span>
 #include <string_view>
 
+#include "guest-boot/acpi/shared_layout.hpp"
+
 namespace tandem::acpi {
 
-// §5.2.5.3, Table 5.3. Revision 0 (ACPI 1.0) has only the first 20 bytes; revision 2 and later
-// add the length, the 64-bit XSDT address and a checksum over the whole structure.
-struct [[gnu::packed]] Rsdp {
-    char signature[8];             // "RSD PTR "
-    std::uint8_t checksum;         // bytes 0-19 sum to zero
-    char oem_id[6];
-    std::uint8_t revision;
-    std::uint32_t rsdt_address;
-    // Revision 2 and later.
-    std::uint32_t length;          // of the whole structure
-    std::uint64_t xsdt_address;
-    std::uint8_t extended_checksum;  // all `length` bytes sum to zero
-    std::uint8_t reserved[3];
-};
-static_assert(sizeof(Rsdp) == 36);
-static_assert(offsetof(Rsdp, checksum) == 8);
-static_assert(offsetof(Rsdp, revision) == 15);
-static_assert(offsetof(Rsdp, rsdt_address) == 16);
-static_assert(offsetof(Rsdp, length) == 20);
-static_assert(offsetof(Rsdp, xsdt_address) == 24);
-static_assert(offsetof(Rsdp, extended_checksum) == 32);
-
-inline constexpr std::size_t kRsdpV1Size = offsetof(Rsdp, length);  // 20: what the checksum covers
-inline constexpr std::size_t kRsdpV2Size = sizeof(Rsdp);            // 36
-inline constexpr std::string_view kRsdpSignature{"RSD PTR ", 8};
-
-// §5.2.6, Table 5.4: the header of every system description table. `length` covers the header.
-struct [[gnu::packed]] SdtHeader {
-    char signature[4];
-    std::uint32_t length;
-    std::uint8_t revision;
-    std::uint8_t checksum;
-    char oem_id[6];
-    char oem_table_id[8];
-    std::uint32_t oem_revision;
-    std::uint32_t creator_id;
-    std::uint32_t creator_revision;
-};
-static_assert(sizeof(SdtHeader) == 36);
-static_assert(offsetof(SdtHeader, length) == 4);
-static_assert(offsetof(SdtHeader, checksum) == 9);
-static_assert(offsetof(SdtHeader, oem_revision) == 24);
+// The RSDP and the table header (§5.2.5.3, §5.2.6) and the checksum are the ones tandem also
+// writes for its guest: one definition, in guest-boot (shared_layout.hpp).
+using guest_boot::acpi::byte_sum;
+using guest_boot::acpi::kRsdpSignature;
+using guest_boot::acpi::kRsdpV1Size;
+using guest_boot::acpi::kRsdpV2Size;
+using guest_boot::acpi::Rsdp;
+using guest_boot::acpi::SdtHeader;
 
 // The RSDT (§5.2.7) lists tables by 32-bit physical addresses, the XSDT (§5.2.8) by 64-bit ones,
 // both right after the header; XSDT entries are only 4-byte aligned.
@@ -93,12 +61,6 @@ struct Signature {
         return s.size() == 4 && bytes[0] == s[0] && bytes[1] == s[1] && bytes[2] == s[2] && bytes[3] == s[3];
     }
 };
-
-constexpr std::uint8_t byte_sum(std::span<const std::uint8_t> bytes) {
-    unsigned sum = 0;
-    for (std::uint8_t b : bytes) sum += b;
-    return static_cast<std::uint8_t>(sum);
-}
 
 // Copies a T out of the first sizeof(T) bytes of `bytes`. A shorter span fills only the fields
 // it holds and leaves the rest zero (an ACPI 1.0 RSDP is the first 20 bytes of Rsdp), never a read

@@ -1,6 +1,7 @@
 #include "arch-x86_64/boot/link_glue.hpp"
 
 #include "arch-x86_64/cpu/intrinsics.hpp"
+#include "replication/link/link_key_text.hpp"
 
 namespace tandem::x86 {
 
@@ -15,35 +16,20 @@ std::uint64_t TscClock::now_ns() {
     return t / khz_ * 1'000'000 + t % khz_ * 1'000'000 / khz_;
 }
 
-namespace {
-int hex_digit(std::uint8_t c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-}  // namespace
-
 // The key: key= on the command line, or a module named link_key holding 64 hex digits
-// (surrounding whitespace allowed). Both at once is ambiguous and refused.
+// (whitespace allowed; link_key_text.hpp). Both at once is ambiguous and refused.
 Result<link::LinkSecret> link_secret(const Config& config, const boot::BootInfo& boot) {
-    std::uint8_t key[32]{};
+    crypto::Key key{};
     bool has_key = config.has_key;
-    for (std::size_t i = 0; i < 32; ++i) key[i] = config.key[i];
+    for (std::size_t i = 0; i < key.size(); ++i) key[i] = config.key[i];
     for (const boot::BootModule& m : boot.module_list()) {
         if (m.cmdline.substr(0, m.cmdline.find(' ')) != "link_key") continue;
         if (has_key) return Error::of("both key= and a link_key module give a key: use one");
         std::span<const std::uint8_t> text{reinterpret_cast<const std::uint8_t*>(m.start),
                                            static_cast<std::size_t>(m.end - m.start)};
-        std::size_t digits = 0;
-        for (std::uint8_t c : text) {
-            if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-            int d = hex_digit(c);
-            if (d < 0 || digits == 64) return Error::of("the link_key module is not 64 hexadecimal digits");
-            key[digits / 2] = static_cast<std::uint8_t>(key[digits / 2] << 4 | d);
-            ++digits;
-        }
-        if (digits != 64) return Error::of("the link_key module is not 64 hexadecimal digits; digits found", digits);
+        auto parsed = link::parse_link_key_text(text);
+        if (!parsed) return parsed.error();
+        key = *parsed;
         has_key = true;
     }
     return link::make_link_secret(has_key, key, config.insecure_link);

@@ -103,14 +103,14 @@ Result<Layout> plan(const AcpiConfig& c) {
 
 Rsdp make_rsdp(std::uint64_t xsdt_address) {
     Rsdp r{};
-    __builtin_memcpy(r.signature, "RSD PTR ", 8);
+    __builtin_memcpy(r.signature, kRsdpSignature.data(), kRsdpSignature.size());
     __builtin_memcpy(r.oem_id, kOemId, sizeof kOemId);
     r.revision = 2;
     r.rsdt_address = 0;  // no RSDT: Linux uses the XSDT of a revision-2 RSDP (acpi_tb_parse_root_table)
     r.length = sizeof(Rsdp);
     r.xsdt_address = xsdt_address;
     auto* bytes = reinterpret_cast<std::uint8_t*>(&r);
-    r.checksum = checksum_for(std::span<const std::uint8_t>{bytes, kRsdpV1ChecksumLength});
+    r.checksum = checksum_for(std::span<const std::uint8_t>{bytes, kRsdpV1Size});
     r.extended_checksum = checksum_for(std::span<const std::uint8_t>{bytes, sizeof r});
     return r;
 }

@@ -1,6 +1,7 @@
 #include "guest-boot/acpi/madt.hpp"
 
 #include "guest-boot/acpi/sdt_header.hpp"
+#include "guest-boot/acpi/table_layout.hpp"
 
 namespace tandem::guest_boot::acpi {
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <span>
 
-#include "guest-boot/acpi/table_layout.hpp"
+#include "guest-boot/acpi/shared_layout.hpp"
 
 namespace tandem::guest_boot::acpi {
 

@@ -1,62 +1,16 @@
 // The ACPI tables tandem writes for its guest, as the guest reads them from memory (little-endian,
-// packed): the RSDP (ACPI 6.5 §5.2.5.3), the common table header (§5.2.6), the Generic Address
-// Structure (§5.2.3.2), the FADT (§5.2.9) and the MADT with the three entry types tandem uses
-// (§5.2.12). Plus the byte checksum every one of them carries: all bytes of the structure, the
-// checksum field included, sum to zero modulo 256.
-//
-// These are tandem's own output, not firmware input: arch-x86_64/acpi/ reads the host's tables and
-// keeps its own copy of the shared layouts so neither side constrains the other.
+// packed): the Generic Address Structure (ACPI 6.5 §5.2.3.2), the FADT (§5.2.9) and the MADT with
+// the three entry types tandem uses (§5.2.12). The RSDP, the common table header and the checksum
+// every table carries are in shared_layout.hpp, shared with arch-x86_64/acpi/, which reads the
+// host's tables.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <span>
+
+#include "guest-boot/acpi/shared_layout.hpp"
 
 namespace tandem::guest_boot::acpi {
-
-// §5.2.5.3. Revision 2: the 64-bit XSDT address, a length and an extended checksum.
-struct [[gnu::packed]] Rsdp {
-    char signature[8];               // "RSD PTR "
-    std::uint8_t checksum;           // bytes [0, 20) sum to zero (the ACPI 1.0 part)
-    char oem_id[6];
-    std::uint8_t revision;           // 2
-    std::uint32_t rsdt_address;      // 0: tandem gives only an XSDT
-    std::uint32_t length;            // 36
-    std::uint64_t xsdt_address;
-    std::uint8_t extended_checksum;  // all 36 bytes sum to zero
-    std::uint8_t reserved[3];
-};
-static_assert(sizeof(Rsdp) == 36);
-static_assert(offsetof(Rsdp, checksum) == 8);
-static_assert(offsetof(Rsdp, oem_id) == 9);
-static_assert(offsetof(Rsdp, revision) == 15);
-static_assert(offsetof(Rsdp, rsdt_address) == 16);
-static_assert(offsetof(Rsdp, length) == 20);
-static_assert(offsetof(Rsdp, xsdt_address) == 24);
-static_assert(offsetof(Rsdp, extended_checksum) == 32);
-inline constexpr std::size_t kRsdpV1ChecksumLength = offsetof(Rsdp, length);  // 20
-
-// §5.2.6: the header of every description table; `length` includes it.
-struct [[gnu::packed]] SdtHeader {
-    char signature[4];
-    std::uint32_t length;
-    std::uint8_t revision;
-    std::uint8_t checksum;  // all `length` bytes of the table sum to zero
-    char oem_id[6];
-    char oem_table_id[8];
-    std::uint32_t oem_revision;
-    char creator_id[4];
-    std::uint32_t creator_revision;
-};
-static_assert(sizeof(SdtHeader) == 36);
-static_assert(offsetof(SdtHeader, length) == 4);
-static_assert(offsetof(SdtHeader, revision) == 8);
-static_assert(offsetof(SdtHeader, checksum) == 9);
-static_assert(offsetof(SdtHeader, oem_id) == 10);
-static_assert(offsetof(SdtHeader, oem_table_id) == 16);
-static_assert(offsetof(SdtHeader, oem_revision) == 24);
-static_assert(offsetof(SdtHeader, creator_id) == 28);
-static_assert(offsetof(SdtHeader, creator_revision) == 32);
 
 // §5.2.3.2: Generic Address Structure.
 struct [[gnu::packed]] Gas {
@@ -226,16 +180,5 @@ inline constexpr std::uint16_t kIntiActiveHigh = 0b01;
 inline constexpr std::uint16_t kIntiActiveLow = 0b11;
 inline constexpr std::uint16_t kIntiEdge = 0b01 << 2;
 inline constexpr std::uint16_t kIntiLevel = 0b11 << 2;
-
-// The value that makes `bytes` sum to zero modulo 256 when stored in a checksum field that is
-// zero while this is computed.
-constexpr std::uint8_t checksum_for(std::span<const std::uint8_t> bytes) {
-    std::uint8_t sum = 0;
-    for (std::uint8_t b : bytes) sum = static_cast<std::uint8_t>(sum + b);
-    return static_cast<std::uint8_t>(0x100 - sum);
-}
-
-// True when `bytes` sum to zero modulo 256.
-constexpr bool checksum_ok(std::span<const std::uint8_t> bytes) { return checksum_for(bytes) == 0; }
 
 }  // namespace tandem::guest_boot::acpi

@@ -1,5 +1,7 @@
 #include "hypervisor/config/config.hpp"
 
+#include "hypervisor/util/hex_digits.hpp"
+
 namespace tandem {
 namespace {
 
@@ -69,13 +71,6 @@ bool parse_decimal(std::string_view v, std::uint64_t& out) {
     }
     out = n;
     return true;
-}
-
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
 }
 
 // "64M", "1G", "131072K" or plain bytes.
