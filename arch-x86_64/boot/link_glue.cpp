@@ -5,12 +5,6 @@
 
 namespace tandem::x86 {
 
-Status NicChannel::transmit(std::span<const std::uint8_t> frame) {
-    nic::Frame f = frame;
-    if (nic_.transmit({&f, 1}) == 1) return success();
-    return Error::of("link: the NIC's transmit ring is full");
-}
-
 std::uint64_t TscClock::now_ns() {
     std::uint64_t t = rdtsc();
     return t / khz_ * 1'000'000 + t % khz_ * 1'000'000 / khz_;

@@ -1,24 +1,15 @@
-// The replication link's pieces on this machine, shared by the link self-test and the protected
-// pair: the transport's frame channel over the link NIC, its clock on the TSC, the link key
-// (key= or a GRUB module named link_key holding 64 hex digits) and a fresh session id.
+// The replication link's pieces that depend on this machine (X86Machine hands them to the
+// sessions): the transport's clock on the TSC, the link key (key= or a GRUB module named
+// link_key holding 64 hex digits) and fresh session ids.
 #pragma once
 
 #include "arch-x86_64/boot/boot_info.hpp"
 #include "hypervisor/config/config.hpp"
-#include "nic-drivers/nic.hpp"
+#include "hypervisor/net/mac_address.hpp"
 #include "replication/link/link_interfaces.hpp"
 #include "replication/link/link_keys.hpp"
 
 namespace tandem::x86 {
-
-class NicChannel final : public link::FrameChannel {
-public:
-    explicit NicChannel(nic::Nic& nic) : nic_(nic) {}
-    Status transmit(std::span<const std::uint8_t> frame) override;
-
-private:
-    nic::Nic& nic_;
-};
 
 class TscClock final : public link::Clock {
 public:
