@@ -37,6 +37,7 @@ void BackupReplicator::rejoin(const char* why) {
     acked_any_ = false;
     stream_failed_ = false;
     refusal_reported_ = false;
+    observations_.reset();
     state_ = State::connecting;
     config_.session_id = random_();
     if (auto s = transport_.start(config_, secret_); !s) {
@@ -45,7 +46,22 @@ void BackupReplicator::rejoin(const char* why) {
     }
 }
 
-void BackupReplicator::begin_probing() {
+// The primary's link session changed (a new session proved the key): it restarted its link,
+// and its stream starts over with a full copy; what this image holds is of the old stream.
+void BackupReplicator::follow_new_primary_session() {
+    restarts_seen_ = transport_.stats().peer_restarts;
+    image_.reset();
+    decoder_.reset();
+    has_notice_ = false;
+    announced_protected_ = false;
+    acked_any_ = false;
+    stream_failed_ = false;
+    ++stats_.primary_restarts;
+    println(out_, "pair: the primary started a new link session (session {}): following it from a new full copy",
+            hex(transport_.peer_session(), 16));
+}
+
+void BackupReplicator::begin_probing(const char* why) {
     state_ = State::probing;
     probes_sent_ = 0;
     answered_ = false;
@@ -56,7 +72,7 @@ void BackupReplicator::begin_probing() {
         challenge_.bytes[i] = static_cast<std::uint8_t>(a >> (8 * i));
         challenge_.bytes[8 + i] = static_cast<std::uint8_t>(b >> (8 * i));
     }
-    println(out_, "pair: the primary is silent on the link; asking for it on the client network before taking over");
+    println(out_, "pair: {}; asking for it on the client network before taking over", why);
 }
 
 bool BackupReplicator::poll() {
@@ -64,9 +80,10 @@ bool BackupReplicator::poll() {
     std::uint64_t now = clock_.now_ns();
     switch (state_) {
     case State::connecting:
+        observations_.poll(transport_, out_, "pair");
         if (transport_.established()) {
             state_ = State::following;
-            hellos_seen_ = transport_.stats().peer_hellos_after_established;
+            restarts_seen_ = transport_.stats().peer_restarts;
             next_progress_ns_ = now + options_.progress_ns;
             // A fresh primary session starts from a zero image (its reference is zero).
             image_.reset();
@@ -87,20 +104,24 @@ bool BackupReplicator::poll() {
         }
         return false;
     case State::following:
+        if (transport_.stats().peer_restarts != restarts_seen_) follow_new_primary_session();
         send_ack();
         note_progress();
         if (stream_failed_) {
             rejoin("the checkpoint stream broke");
-        } else if (!transport_.established() || transport_.peer_silent() ||
-                   transport_.stats().peer_hellos_after_established != hellos_seen_) {
-            begin_probing();
+        } else if (!transport_.established()) {
+            begin_probing("the link to the primary is down");
+        } else if (transport_.peer_silent()) {
+            begin_probing("the primary is silent on the link");
         }
         return false;
     case State::probing:
-        if (transport_.established() && !transport_.peer_silent() &&
-            transport_.stats().peer_hellos_after_established == hellos_seen_) {
+        // Authenticated traffic of the primary again (its current session, or a new one it
+        // proved): the link had stalled, the primary lives. Follow it again.
+        if (transport_.established() && !transport_.peer_silent()) {
             state_ = State::following;
             println(out_, "pair: the primary is heard on the link again; following it");
+            if (transport_.stats().peer_restarts != restarts_seen_) follow_new_primary_session();
             return false;
         }
         if (answered_) {

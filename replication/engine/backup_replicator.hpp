@@ -16,6 +16,7 @@
 #include "replication/checkpoint/backup_image.hpp"
 #include "replication/checkpoint/decoder.hpp"
 #include "replication/link/client_probe.hpp"
+#include "replication/link/observation_report.hpp"
 #include "replication/link/transport.hpp"
 
 namespace tandem::engine {
@@ -42,6 +43,7 @@ struct BackupStats {
     std::uint64_t probes_sent = 0;
     std::uint64_t probe_replies = 0;
     std::uint64_t stale_rejoins = 0;
+    std::uint64_t primary_restarts = 0;  // the primary proved a new link session
     std::uint64_t unexpected_messages = 0;
 };
 
@@ -71,7 +73,8 @@ public:
 private:
     void rejoin(const char* why);
     void send_ack();
-    void begin_probing();
+    void begin_probing(const char* why);
+    void follow_new_primary_session();
     void note_progress();
 
     checkpoint::BackupImage& image_;
@@ -87,8 +90,9 @@ private:
     BackupOptions options_{};
 
     State state_ = State::connecting;
-    std::uint64_t hellos_seen_ = 0;
+    std::uint64_t restarts_seen_ = 0;
     bool refusal_reported_ = false;
+    link::ObservationReport observations_;
     std::uint64_t refused_at_ = 0;
     bool has_notice_ = false;
     std::uint64_t protected_from_ = 0;

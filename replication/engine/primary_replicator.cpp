@@ -31,6 +31,7 @@ Status PrimaryReplicator::listen(const link::TransportConfig& config, const link
 void PrimaryReplicator::restart_link() {
     config_.session_id = new_session_();
     refusal_reported_ = false;
+    observations_.reset();
     if (auto s = transport_.start(config_, secret_); !s) {
         print(out_, "pair: the link could not restart: ");
         println(out_, "{}", s.error());
@@ -43,7 +44,7 @@ void PrimaryReplicator::fail(const char* what, const Error& e) {
     lose_backup("checkpointing stopped");
 }
 
-void PrimaryReplicator::lose_backup(const char* why) {
+void PrimaryReplicator::lose_backup(const char* why, bool restart) {
     bool was_protecting = phase_ == Phase::protecting;
     std::size_t held = output_.held();
     engine_.abandon();
@@ -57,11 +58,11 @@ void PrimaryReplicator::lose_backup(const char* why) {
     println(out_, "pair: backup lost ({}): the guest keeps running UNPROTECTED{}; {} held frames released; waiting for a "
                   "backup to join",
             why, was_protecting ? "" : " (the backup never reached protection)", held);
-    restart_link();
+    if (restart) restart_link();
 }
 
 Status PrimaryReplicator::begin_sync() {
-    hellos_seen_ = transport_.stats().peer_hellos_after_established;
+    restarts_seen_ = transport_.stats().peer_restarts;
     // The new backup holds nothing: the engine's first epoch is every page, encoded against
     // zero, and it rewrites the reference as it goes (no clearing of guest-sized memory here,
     // which would silence the link for as long).
@@ -108,6 +109,7 @@ Status PrimaryReplicator::tick_work(std::uint64_t started) {
     output_.flush_released();
     std::uint64_t now = clock_.now();
     if (phase_ == Phase::waiting) {
+        observations_.poll(transport_, out_, "pair");
         if (transport_.established()) {
             if (auto s = begin_sync(); !s) fail("starting the copy", s.error());
         } else if (transport_.refusal() != nullptr) {
@@ -130,8 +132,10 @@ Status PrimaryReplicator::tick_work(std::uint64_t started) {
         lose_backup("silent on the link");
         return success();
     }
-    if (transport_.stats().peer_hellos_after_established != hellos_seen_) {
-        lose_backup("a new backup session appeared: the backup restarted");
+    if (transport_.stats().peer_restarts != restarts_seen_) {
+        // A new session of the backup proved the key and replaced the old one on the link: the
+        // backup restarted. The link is up with the new session: it gets a new full copy.
+        lose_backup("a new backup session proved the link key: the backup restarted", false);
         return success();
     }
 

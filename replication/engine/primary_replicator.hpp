@@ -24,6 +24,7 @@
 #include "replication/engine/checkpoint_engine.hpp"
 #include "replication/engine/output_commit.hpp"
 #include "replication/engine/stream_queue.hpp"
+#include "replication/link/observation_report.hpp"
 #include "replication/link/transport.hpp"
 
 namespace tandem::engine {
@@ -83,7 +84,9 @@ private:
     Status boundary();
     void pump();
     void after_transfer();
-    void lose_backup(const char* why);
+    // restart: start the link over (a new session of ours); not when the link already carries
+    // the backup's new session.
+    void lose_backup(const char* why, bool restart = true);
     void restart_link();
     void fail(const char* what, const Error& e);
 
@@ -100,8 +103,9 @@ private:
     PrimaryOptions options_{};
 
     Phase phase_ = Phase::waiting;
-    std::uint64_t hellos_seen_ = 0;
+    std::uint64_t restarts_seen_ = 0;
     bool refusal_reported_ = false;
+    link::ObservationReport observations_;
     std::uint64_t refused_at_ = 0;
     std::uint64_t next_epoch_at_ = 0;
     std::uint64_t last_capture_at_ = 0;

@@ -32,7 +32,7 @@ const char* reject_reason_text(RejectReason r) {
     case RejectReason::unknown_type: return "unknown frame type";
     case RejectReason::reserved_flags: return "reserved flag bits set";
     case RejectReason::length_mismatch: return "payload length disagrees with the frame size";
-    case RejectReason::bad_control_fields: return "handshake frame with nonzero sequence fields";
+    case RejectReason::bad_control_fields: return "handshake frame with message, acknowledgement or epoch fields";
     case RejectReason::missing_sequence: return "sequence number 0";
     case RejectReason::message_number: return "message number wrong for the frame type";
     case RejectReason::bad_payload_size: return "payload size wrong for the frame type";
@@ -71,8 +71,11 @@ FrameDecode decode_frame(std::span<const std::uint8_t> bytes, std::size_t max_fr
     switch (h.type) {
     case FrameType::hello:
     case FrameType::hello_ack: {
-        if (h.seq != 0 || h.msg != 0 || h.ack != 0 || h.ack_bitmap != 0 || h.epoch != 0) {
-            return reject(RejectReason::bad_control_fields, h.seq);
+        // A sequence number like every frame (it is the nonce of the handshake key's tag), but
+        // no message, acknowledgement or epoch.
+        if (h.seq == 0) return reject(RejectReason::missing_sequence, 0);
+        if (h.msg != 0 || h.ack != 0 || h.ack_bitmap != 0 || h.epoch != 0) {
+            return reject(RejectReason::bad_control_fields, h.msg | h.ack | h.epoch);
         }
         std::size_t expected = h.type == FrameType::hello ? kHelloPayloadSize : kHelloAckPayloadSize;
         if (h.payload_length != expected) return reject(RejectReason::bad_payload_size, h.payload_length);

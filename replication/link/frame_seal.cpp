@@ -17,7 +17,8 @@ crypto::Tag tag_from(std::span<const std::uint8_t> bytes) {
 }  // namespace
 
 Result<std::size_t> seal_frame(std::span<std::uint8_t> out, const EthernetHeader& eth, FrameHeader header,
-                               std::span<const std::uint8_t> payload, const crypto::Key* traffic_key) {
+                               std::span<const std::uint8_t> payload, const crypto::Key* traffic_key,
+                               const crypto::Key* handshake_key) {
     if (payload.size() > kMaxPayload) return Error::of("link: payload larger than a frame may carry", payload.size());
     const std::size_t size = kMinFrameSize + payload.size();
     if (out.size() < size) return Error::of("link: frame buffer too small", size);
@@ -34,7 +35,12 @@ Result<std::size_t> seal_frame(std::span<std::uint8_t> out, const EthernetHeader
     crypto::Tag tag{};
     if (traffic_key == nullptr) {
         for (std::size_t i = 0; i < payload.size(); ++i) body_payload[i] = payload[i];
-        tag = crypto::aead_tag(kPublicKey, kPublicNonce, out.first(payload_at + payload.size()), {});
+        if (handshake_key != nullptr) {
+            tag = crypto::aead_tag(*handshake_key, frame_nonce(header.session, header.seq),
+                                   out.first(payload_at + payload.size()), {});
+        } else {
+            tag = crypto::aead_tag(kPublicKey, kPublicNonce, out.first(payload_at + payload.size()), {});
+        }
     } else {
         crypto::Nonce nonce = frame_nonce(header.session, header.seq);
         if (auto s = crypto::aead_seal(*traffic_key, nonce, out.first(payload_at), payload, body_payload, tag); !s) {
@@ -45,10 +51,15 @@ Result<std::size_t> seal_frame(std::span<std::uint8_t> out, const EthernetHeader
     return size;
 }
 
-bool verify_frame(const DecodedFrame& frame, const crypto::Key* traffic_key) {
+bool verify_frame(const DecodedFrame& frame, const crypto::Key* traffic_key, const crypto::Key* handshake_key) {
     if (frame.tag.size() != kFrameTagSize) return false;
     crypto::Tag tag = tag_from(frame.tag);
-    if (frame.plaintext()) return crypto::aead_verify(kPublicKey, kPublicNonce, frame.body, {}, tag);
+    if (frame.plaintext()) {
+        if (handshake_key != nullptr) {
+            return crypto::aead_verify(*handshake_key, frame_nonce(frame.header.session, frame.header.seq), frame.body, {}, tag);
+        }
+        return crypto::aead_verify(kPublicKey, kPublicNonce, frame.body, {}, tag);
+    }
     if (traffic_key == nullptr) return false;
     crypto::Nonce nonce = frame_nonce(frame.header.session, frame.header.seq);
     return crypto::aead_verify(*traffic_key, nonce, frame.authenticated, frame.payload, tag);

@@ -17,16 +17,20 @@
 
 namespace tandem::link {
 
-// Writes the frame into `out` and returns its size. `traffic_key` null = checksummed frame
-// (flags::plaintext is set here), else encrypted under it (flags::plaintext cleared).
-// header.payload_length is set from the payload.
+// Writes the frame into `out` and returns its size. `traffic_key` null = a plaintext frame
+// (flags::plaintext is set here), tagged under `handshake_key` with the frame's nonce when given
+// (an authenticated handshake frame), else with the public checksum; otherwise encrypted under
+// `traffic_key` (flags::plaintext cleared). header.payload_length is set from the payload.
 Result<std::size_t> seal_frame(std::span<std::uint8_t> out, const EthernetHeader& eth, FrameHeader header,
-                               std::span<const std::uint8_t> payload, const crypto::Key* traffic_key);
+                               std::span<const std::uint8_t> payload, const crypto::Key* traffic_key,
+                               const crypto::Key* handshake_key = nullptr);
 
-// True when a decoded frame's tag verifies: under `traffic_key` for an encrypted frame, under the
-// public checksum for a plaintext one (traffic_key is then ignored). A frame whose plaintext flag
-// does not match what the caller expects must be refused by the caller (policy, not crypto).
-[[nodiscard]] bool verify_frame(const DecodedFrame& frame, const crypto::Key* traffic_key);
+// True when a decoded frame's tag verifies: under `traffic_key` for an encrypted frame; for a
+// plaintext one under `handshake_key` when given, else the public checksum (traffic_key is then
+// ignored). A frame whose plaintext flag does not match what the caller expects must be refused
+// by the caller (policy, not crypto).
+[[nodiscard]] bool verify_frame(const DecodedFrame& frame, const crypto::Key* traffic_key,
+                                const crypto::Key* handshake_key = nullptr);
 
 // After verify_frame() succeeded: the payload in the clear, written to `out` (same size).
 void decrypt_verified_payload(const DecodedFrame& frame, const crypto::Key& traffic_key, std::span<std::uint8_t> out);

@@ -109,7 +109,11 @@ std::optional<HandshakeFailure> check_handshake(const HandshakeParams& local, co
 }
 
 void print_handshake_failure(Writer& w, const HandshakeFailure& f) {
-    print(w, "link refused{}: ", f.by_peer ? " by peer" : "");
+    if (f.unauthenticated) {
+        print(w, "link not connected{}: ", f.by_peer ? " (the peer's reason)" : "");
+    } else {
+        print(w, "link refused{}: ", f.by_peer ? " by peer" : "");
+    }
     switch (f.field) {
     case HandshakeField::role:
         print(w, "role conflict");
@@ -125,6 +129,7 @@ void print_handshake_failure(Writer& w, const HandshakeFailure& f) {
     print_value(w, f.field, f.local);
     print(w, ", peer ");
     print_value(w, f.field, f.peer);
+    if (f.unauthenticated) print(w, " (not authenticated with this link key: ignored; still waiting for a peer that holds it)");
 }
 
 Error handshake_error(const HandshakeFailure& f) {

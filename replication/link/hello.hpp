@@ -71,6 +71,9 @@ struct HandshakeFailure {
     std::uint64_t local = 0;
     std::uint64_t peer = 0;
     bool by_peer = false;  // learnt from the peer's refusing HELLO_ACK
+    // Seen in a frame that could not be authenticated (another key, or none, or another protocol
+    // version): reported, but it changed nothing.
+    bool unauthenticated = false;
 };
 
 constexpr std::uint8_t role_code(Role r) { return r == Role::primary ? 1 : 2; }
@@ -84,7 +87,8 @@ Result<HelloAck> decode_hello_ack(std::span<const std::uint8_t> payload);
 std::optional<HandshakeFailure> check_handshake(const HandshakeParams& local, const HandshakeParams& peer);
 
 // "link refused: guest memory size mismatch: local 256 MiB, peer 512 MiB" (with "by peer" when
-// the peer refused), values formatted for the field (roles by name, key ids in hex, ...).
+// the peer refused), values formatted for the field (roles by name, key ids in hex, ...); for an
+// unauthenticated one "link not connected: ..." and why it changed nothing.
 void print_handshake_failure(Writer& w, const HandshakeFailure& f);
 // The same as an Error: a static message naming the field, the peer's value as its number.
 Error handshake_error(const HandshakeFailure& f);

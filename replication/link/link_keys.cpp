@@ -40,6 +40,14 @@ std::uint64_t derive_key_id(const crypto::Key& master) {
     return id == 0 ? 1 : id;  // 0 is reserved for "no key"
 }
 
+crypto::Key derive_handshake_key(const crypto::Key& master) {
+    // The same construction as the key id with its own label: a separate PRF output, so the
+    // handshake key and the key id reveal nothing about each other or the master key.
+    static constexpr std::uint8_t kLabel[16] = {'t', 'a', 'n', 'd', 'e', 'm', ' ', 'h',
+                                                'e', 'l', 'l', 'o', ' ', ' ', 'v', '1'};
+    return crypto::hchacha20(master, std::span<const std::uint8_t, 16>(kLabel));
+}
+
 crypto::Key derive_traffic_key(const crypto::Key& master, std::uint64_t sender_session, std::uint64_t receiver_session) {
     std::uint8_t input[16];
     put_le64(input, sender_session);

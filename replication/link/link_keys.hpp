@@ -14,10 +14,14 @@
 // say "the two sides have different keys" instead of only counting bad tags. Key id 0 means
 // "no key" (insecure_link=1).
 //
+// The handshake key, HChaCha20(master, "tandem hello  v1"), tags the handshake frames (HELLO,
+// HELLO_ACK refusals): they travel in the clear, so a peer with another key can still read why
+// it cannot connect, but only a key holder can make one that changes anything
+// (link_session.hpp). Their nonce is frame_nonce(session, seq) like every other frame's.
+//
 // insecure_link=1 (only when no key is given): nothing is encrypted, and every frame carries a
 // Poly1305 checksum under the public all-zero key and nonce: bit errors are still caught, an
-// attacker is not. HELLO frames always use that public checksum, so a key or version mismatch
-// can be reported by both sides.
+// attacker is not.
 #pragma once
 
 #include <cstdint>
@@ -39,6 +43,7 @@ struct LinkSecret {
 Result<LinkSecret> make_link_secret(bool has_key, std::span<const std::uint8_t, crypto::kKeySize> key, bool insecure_link);
 
 std::uint64_t derive_key_id(const crypto::Key& master);
+crypto::Key derive_handshake_key(const crypto::Key& master);
 crypto::Key derive_traffic_key(const crypto::Key& master, std::uint64_t sender_session, std::uint64_t receiver_session);
 crypto::Nonce frame_nonce(std::uint64_t sender_session, std::uint64_t seq);
 

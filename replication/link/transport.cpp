@@ -9,7 +9,7 @@ Status Transport::start(const TransportConfig& config, const LinkSecret& secret)
     if (auto checked = check_transport_config(config, secret); !checked) return checked;
     reset(config);
     session_.start(config, secret, now());
-    send_hello();
+    send_hello(nullptr);
     return success();
 }
 
@@ -21,24 +21,29 @@ void Transport::reset(const TransportConfig& config) {
     congestion_.reset(config);
     next_seq_ = 1;
     last_tx_ns_ = 0;
+    followed_session_ = 0;
 }
 
 // ---- sending ------------------------------------------------------------------------------
 
-void Transport::transmit(FrameHeader h, std::span<const std::uint8_t> payload, bool checksum_only, const MacAddress* dst) {
+void Transport::transmit(FrameHeader h, std::span<const std::uint8_t> payload, const crypto::Key* traffic_key,
+                         const MacAddress* dst) {
     const TransportConfig& config = session_.config();
     h.magic = kMagic;
     h.version = config.protocol_version;
     h.session = config.session_id;
     h.flags = 0;
-    if (h.type != FrameType::hello && h.type != FrameType::hello_ack) {
-        h.seq = next_seq_++;
+    // Every frame gets a fresh sequence number: it is the frame's nonce, under the traffic key
+    // and under the handshake key alike, so no key ever sees one nonce twice.
+    h.seq = next_seq_++;
+    const bool handshake = h.type == FrameType::hello || h.type == FrameType::hello_ack;
+    if (!handshake) {
         h.ack = recv_.delivered();
         h.ack_bitmap = recv_.ack_bitmap();
         acks_.carried();  // every sequenced frame carries the acks
     }
     EthernetHeader eth{dst != nullptr ? *dst : session_.destination(), config.local_mac, kEtherType};
-    auto size = seal_frame(tx_frame_, eth, h, payload, session_.tx_key(checksum_only));
+    auto size = seal_frame(tx_frame_, eth, h, payload, traffic_key, traffic_key == nullptr ? session_.handshake_key() : nullptr);
     if (!size) {
         ++stats_.tx_errors;
         return;
@@ -54,7 +59,7 @@ void Transport::transmit_message(SendSlot& slot) {
     h.epoch = slot.epoch;
     h.msg = slot.msg;
     const std::uint64_t seq = next_seq_;  // transmit() gives the frame this number
-    transmit(h, slot.bytes(), false, nullptr);
+    transmit(h, slot.bytes(), session_.tx_key(false), nullptr);
     const std::uint64_t t = now();
     if (slot.transmissions == 0) ++stats_.messages_sent;
     slot.record_transmission(seq, t);
@@ -102,18 +107,18 @@ void Transport::send_probe() {
 void Transport::send_control(FrameType type) {
     FrameHeader h;
     h.type = type;
-    transmit(h, {}, false, nullptr);
+    transmit(h, {}, session_.tx_key(false), nullptr);
     if (type == FrameType::ack) ++stats_.acks_sent;
     if (type == FrameType::nack) ++stats_.nacks_sent;
     if (type == FrameType::heartbeat) ++stats_.heartbeats_sent;
 }
 
-void Transport::send_hello() {
+void Transport::send_hello(const MacAddress* to) {
     std::uint8_t payload[kHelloPayloadSize];
     encode_hello(session_.local_params(), payload);
     FrameHeader h;
     h.type = FrameType::hello;
-    transmit(h, payload, true, nullptr);
+    transmit(h, payload, nullptr, to);
     ++stats_.hellos_sent;
 }
 
@@ -123,10 +128,10 @@ void Transport::send_reply(const LinkSession::Reply& reply) {
     encode_hello_ack(reply.ack, payload);
     FrameHeader h;
     h.type = FrameType::hello_ack;
-    // Accepting: under the new traffic key, which proves we hold the key and saw this session.
-    // The frame is the same bytes every time it is repeated (seq 0, same fields, same
-    // destination), so repeating it never reuses a nonce for a different message.
-    transmit(h, payload, reply.ack.refused != HandshakeField::none, &reply.to);
+    // Accepting: under the traffic key towards the accepted session, which proves we hold the key
+    // and saw that session. Refusing: tagged like a HELLO.
+    transmit(h, payload, reply.keyed ? &reply.key : nullptr, &reply.to);
+    if (reply.hello_too) send_hello(&reply.to);
 }
 
 Status Transport::send(FrameType type, std::uint64_t epoch, std::span<const std::uint8_t> payload) {
@@ -149,7 +154,7 @@ void Transport::flush_acks(bool timer) {
 
 void Transport::poll() {
     if (state() == State::connecting) {
-        if (session_.hello_due(now())) send_hello();
+        if (session_.hello_due(now())) send_hello(nullptr);
         return;
     }
     if (!established()) return;
@@ -204,11 +209,15 @@ void Transport::on_frame(std::span<const std::uint8_t> bytes) {
         return;
     }
     switch (f.header.type) {
-    case FrameType::hello:
-        send_reply(session_.on_hello(f, now()));
+    case FrameType::hello: {
+        const LinkSession::Reply reply = session_.on_hello(f, now());
+        follow_peer_session();
+        send_reply(reply);
         break;
+    }
     case FrameType::hello_ack:
         session_.on_hello_ack(f, now());
+        follow_peer_session();
         break;
     default:
         on_keyed_frame(f);
@@ -220,8 +229,23 @@ void Transport::on_frame(std::span<const std::uint8_t> bytes) {
 
 void Transport::on_keyed_frame(const DecodedFrame& f) {
     if (!session_.admit(f, now())) return;
+    follow_peer_session();
     process_acks(f.header.ack, f.header.ack_bitmap);
     if (is_message_type(f.header.type)) on_message_frame(f);
+}
+
+// A new session of the peer replaced the old one (it proved the key, link_session.hpp): its
+// messages are numbered from 1 again, and nothing of the old session's windows applies.
+void Transport::follow_peer_session() {
+    const std::uint64_t peer = session_.peer_session();
+    if (peer == followed_session_) return;
+    if (followed_session_ != 0) {
+        send_.reset();
+        recv_.reset();
+        acks_.reset(session_.config().ack_every, session_.config().timing);
+        congestion_.reset(session_.config());
+    }
+    followed_session_ = peer;
 }
 
 void Transport::on_message_frame(const DecodedFrame& f) {

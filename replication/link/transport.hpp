@@ -75,9 +75,13 @@ public:
 
     State state() const { return session_.state(); }
     bool established() const { return session_.established(); }
-    // Set when state() is refused.
+    // Set when state() is refused (only an authenticated refusal, or any on an insecure link).
     const HandshakeFailure* refusal() const { return session_.refusal(); }
     Error refusal_error() const { return handshake_error(session_.last_failure()); }
+    // The last reason seen in a handshake frame that could not be authenticated (it changed
+    // nothing), and how many distinct ones were seen: report each new one.
+    const HandshakeFailure* observation() const { return session_.observation(); }
+    std::uint64_t observations() const { return session_.observations(); }
 
     // Nothing authenticated from the peer for silence_timeout (since start, before the first).
     bool peer_silent() const { return session_.peer_silent(now()); }
@@ -104,18 +108,22 @@ private:
     void reset(const TransportConfig& config);
 
     // Sending.
-    void transmit(FrameHeader h, std::span<const std::uint8_t> payload, bool checksum_only, const MacAddress* dst);
+    // traffic_key null: a handshake frame, tagged with the handshake key (the public checksum on
+    // an insecure link).
+    void transmit(FrameHeader h, std::span<const std::uint8_t> payload, const crypto::Key* traffic_key,
+                  const MacAddress* dst);
     void transmit_message(SendSlot& slot);
     void retransmit(SendSlot& slot);
     void send_queued();
     void send_probe();
     void send_control(FrameType type);
-    void send_hello();
+    void send_hello(const MacAddress* to);
     void send_reply(const LinkSession::Reply& reply);
     void flush_acks(bool timer);
 
     // Receiving.
     void on_keyed_frame(const DecodedFrame& frame);
+    void follow_peer_session();
     void on_message_frame(const DecodedFrame& frame);
     void process_acks(std::uint64_t ack, std::uint64_t bitmap);
 
@@ -131,6 +139,7 @@ private:
     CongestionControl congestion_;
     std::uint64_t next_seq_ = 1;  // of the next sequenced frame: its nonce, never repeated in a session
     std::uint64_t last_tx_ns_ = 0;
+    std::uint64_t followed_session_ = 0;  // the peer session the windows belong to
     std::uint8_t tx_frame_[kMaxFrameSize];
 };
 

@@ -27,6 +27,10 @@ void Transport::report(Writer& w) const {
         print_handshake_failure(w, *refused);
         w.write("\n");
     }
+    if (const HandshakeFailure* seen = observation()) {
+        print_handshake_failure(w, *seen);
+        w.write("\n");
+    }
     const TransportStats& s = stats_;
     println(w, "link: frames sent {} received {}; messages sent {} delivered {} in flight {}", s.frames_sent,
             s.frames_received, s.messages_sent, s.messages_delivered, in_flight());
@@ -37,9 +41,10 @@ void Transport::report(Writer& w) const {
     println(w, "link: rtt {} us (variation {} us, min {} us), retransmission timeout {} us; congestion window {} "
             "(threshold {}, {}), {} queued", rtt.srtt_ns() / 1000, rtt.rttvar_ns() / 1000, rtt.min_rtt_ns() / 1000,
             rtt.rto_ns() / 1000, cwnd(), ssthresh(), rtt.queueing() ? "queue standing" : "no queue", queued());
-    println(w, "link: rejected: bad tag {}, replay {}, malformed {}, wrong session {}, wrong source {}; ignored {}",
+    println(w, "link: rejected: bad tag {}, replay {}, malformed {}, wrong session {}, wrong source {}; ignored {}; "
+            "unauthenticated handshake frames {}; peer restarts {}",
             s.rejected_bad_tag, s.rejected_replay, s.rejected_malformed, s.rejected_session, s.rejected_source,
-            s.ignored);
+            s.ignored, s.handshake_observations, s.peer_restarts);
     if (state() != State::idle) {
         const std::uint64_t t = now();
         if (peer_silent()) {

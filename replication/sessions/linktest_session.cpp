@@ -57,6 +57,7 @@ Session::Next LinktestSession::poll() {
                 role_name(transport_->peer_params().role), hex(transport_->peer_session(), 16), transport_->link_mtu());
     }
     if (transport_->refusal() != nullptr && !reported_refusal_) report_refusal();
+    if (transport_->observations() != observed_) report_observation();
     if (established_ && test_.done() && !reported_done_) report_done();
     if (established_ && !reported_done_ && machine_.now() - last_progress_ > machine_.tsc_khz() * 2000) report_progress();
     return Next::wait;
@@ -70,6 +71,21 @@ void LinktestSession::report_refusal() {
     println(out_, "linktest: {}", transport_->refusal_error());
     transport_->report(out_);
     println(out_, "tandem: the link was refused; tandem keeps running (console: type 'link')");
+}
+
+// A reason seen in a handshake frame that could not be authenticated: the link goes on waiting
+// for a peer that holds this key, but the operator learns why nothing connects.
+void LinktestSession::report_observation() {
+    observed_ = transport_->observations();
+    const link::HandshakeFailure* seen = transport_->observation();
+    if (seen == nullptr) return;
+    if (seen->field == link::HandshakeField::key_id) {
+        println(out_, "linktest: authentication failure: the peer does not hold this link key");
+    }
+    print(out_, "linktest: ");
+    link::print_handshake_failure(out_, *seen);
+    out_.write("\n");
+    println(out_, "tandem: the link cannot connect; tandem keeps running and listening (console: type 'link')");
 }
 
 void LinktestSession::report_done() {

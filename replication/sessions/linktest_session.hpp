@@ -24,6 +24,7 @@ public:
 
 private:
     void report_refusal();
+    void report_observation();
     void report_done();
     void report_progress();
     static void command_link(void* context, std::string_view arguments, Writer& out);
@@ -36,6 +37,7 @@ private:
     std::optional<link::TransportFeed> feed_;
     std::uint64_t started_ = 0, last_progress_ = 0;
     bool reported_refusal_ = false, reported_done_ = false, established_ = false;
+    std::uint64_t observed_ = 0;
 };
 
 }  // namespace tandem::sessions

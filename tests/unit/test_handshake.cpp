@@ -27,6 +27,32 @@ std::string refusal_text(const Transport& t) {
     return w.s;
 }
 
+// What a side observed in handshake frames it could not authenticate (they changed nothing).
+std::string observation_text(const Transport& t) {
+    const HandshakeFailure* f = t.observation();
+    if (f == nullptr) return "(nothing observed)";
+    struct W final : Writer {
+        void write(std::string_view text) override { s.append(text); }
+        std::string s;
+    } w;
+    print_handshake_failure(w, *f);
+    return w.s;
+}
+
+// Runs two sides that cannot authenticate each other; returns what each observed. Neither is
+// refused: each keeps waiting for a peer that holds its key.
+std::pair<std::string, std::string> observe_mismatch(LinkPair& p) {
+    REQUIRE(p.start().ok());
+    p.run_for(500'000'000);
+    for (int side : {0, 1}) {
+        CHECK(p.transport[side]->state() == Transport::State::connecting);
+        CHECK(p.transport[side]->refusal() == nullptr);
+    }
+    return {observation_text(*p.transport[0]), observation_text(*p.transport[1])};
+}
+
+constexpr const char* kIgnored = " (not authenticated with this link key: ignored; still waiting for a peer that holds it)";
+
 bool both_refused(const LinkPair& p) {
     return p.transport[0]->state() == Transport::State::refused && p.transport[1]->state() == Transport::State::refused;
 }
@@ -87,37 +113,50 @@ TEST_CASE("handshake: guest memory size mismatch is reported on both sides") {
     CHECK(test::report_of(*p.transport[0]).find("link: refused as primary") != std::string::npos);
 }
 
-TEST_CASE("handshake: protocol version mismatch is reported on both sides") {
+TEST_CASE("handshake: protocol version mismatch is reported on both sides, and refuses nothing on a keyed link") {
     LinkPair p(3);
     p.config[1].protocol_version = 2;  // a newer tandem on the backup
+    auto [primary, backup] = observe_mismatch(p);
+    CHECK(primary == std::string("link not connected: protocol version mismatch: local 1, peer 2") + kIgnored);
+    CHECK(backup == std::string("link not connected: protocol version mismatch: local 2, peer 1") + kIgnored);
+}
+
+TEST_CASE("handshake: protocol version mismatch refuses an insecure link on both sides") {
+    LinkPair p(3);
+    std::array<std::uint8_t, 32> unused{};
+    p.secret[0] = p.secret[1] = make_link_secret(false, unused, true).value();
+    p.config[1].protocol_version = 2;
     auto [primary, backup] = refuse(p);
     CHECK(primary == "link refused: protocol version mismatch: local 1, peer 2");
     CHECK(backup == "link refused: protocol version mismatch: local 2, peer 1");
 }
 
+// Two sides with different keys cannot authenticate anything of each other: neither may be
+// refused by what the other sends (a forger could send the same), but each says why it does not
+// connect, from the key id in the other's (cleartext) HELLO.
 TEST_CASE("handshake: different keys are reported as a key mismatch on both sides") {
     LinkPair p(4);
     p.secret[1] = test::secret_for(0x99);
-    auto [primary, backup] = refuse(p);
+    auto [primary, backup] = observe_mismatch(p);
     auto hex16 = [](std::uint64_t v) {
         std::string s = "0x";
         for (int i = 15; i >= 0; --i) s += "0123456789abcdef"[(v >> (4 * i)) & 15];
         return s;
     };
-    CHECK(primary == "link refused: link key mismatch (key= differs, or only one side has insecure_link=1): local key id " +
-                         hex16(p.secret[0].key_id) + ", peer key id " + hex16(p.secret[1].key_id));
-    CHECK(backup == "link refused: link key mismatch (key= differs, or only one side has insecure_link=1): local key id " +
-                        hex16(p.secret[1].key_id) + ", peer key id " + hex16(p.secret[0].key_id));
+    CHECK(primary == "link not connected: link key mismatch (key= differs, or only one side has insecure_link=1): "
+                     "local key id " + hex16(p.secret[0].key_id) + ", peer key id " + hex16(p.secret[1].key_id) + kIgnored);
+    CHECK(backup == "link not connected: link key mismatch (key= differs, or only one side has insecure_link=1): "
+                    "local key id " + hex16(p.secret[1].key_id) + ", peer key id " + hex16(p.secret[0].key_id) + kIgnored);
     // Only HELLOs were exchanged: no frame was ever accepted under a key.
     CHECK(p.transport[0]->stats().frames_received == 0);
     CHECK(p.transport[1]->stats().frames_received == 0);
 }
 
-TEST_CASE("handshake: a key on one side and insecure_link=1 on the other are refused") {
+TEST_CASE("handshake: a key on one side and insecure_link=1 on the other are reported on both sides") {
     LinkPair p(5);
     std::array<std::uint8_t, 32> unused{};
     p.secret[1] = make_link_secret(false, unused, true).value();
-    auto [primary, backup] = refuse(p);
+    auto [primary, backup] = observe_mismatch(p);
     CHECK(primary.find("link key mismatch") != std::string::npos);
     CHECK(primary.find("peer none (insecure_link=1)") != std::string::npos);
     CHECK(backup.find("local none (insecure_link=1), peer key id 0x") != std::string::npos);
@@ -190,15 +229,19 @@ TEST_CASE("handshake: insecure_link=1 on both sides works, checksummed and in th
     CHECK(seen_in_clear);
 }
 
-TEST_CASE("handshake: a restarted peer's new HELLO is noticed while established") {
+TEST_CASE("handshake: a restarted peer's new session replaces the old once it proves the key") {
     LinkPair p(12);
     REQUIRE(p.start().ok());
     REQUIRE(p.run_until([&] { return p.both_established(); }, kSecond));
+    const std::uint64_t old_session = p.transport[0]->peer_session();
     // The backup restarts: a new session id, same configuration.
     p.config[1].session_id ^= 0x5555;
     REQUIRE(p.transport[1]->start(p.config[1], p.secret[1]).ok());
-    p.run_for(50'000'000);
-    CHECK(p.transport[0]->stats().peer_hellos_after_established > 0);
-    CHECK(p.transport[0]->established());  // the owner decides what a restart means
-    CHECK_FALSE(p.transport[1]->established());
+    // The primary keeps its established peer until the new session proves the key (its first
+    // keyed frame under the new session's traffic keys: a heartbeat at the latest).
+    REQUIRE(p.run_until([&] { return p.both_established() && p.transport[0]->stats().peer_restarts != 0; }, kSecond));
+    CHECK(p.transport[0]->stats().peer_restarts == 1);  // the owner decides what a restart means
+    CHECK(p.transport[0]->peer_session() == p.config[1].session_id);
+    CHECK(p.transport[0]->peer_session() != old_session);
+    CHECK(p.transport[1]->peer_session() == p.config[0].session_id);
 }

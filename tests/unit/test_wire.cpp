@@ -225,13 +225,17 @@ TEST_CASE("wire: the decoder names every rejection") {
 
     FrameHeader hello;
     hello.type = FrameType::hello;
+    hello.seq = 1;  // handshake frames are numbered too: the number is their tag's nonce
     CHECK(decode_frame(build(hello, ByteVec(kHelloPayloadSize), nullptr)).ok());
     CHECK(reason_of(build(hello, ByteVec(kHelloPayloadSize - 1), nullptr)) == RejectReason::bad_payload_size);
     CHECK(reason_of(build(hello, ByteVec(kHelloPayloadSize), &key)) == RejectReason::hello_not_plaintext);
-    hello.seq = 1;
-    CHECK(reason_of(build(hello, ByteVec(kHelloPayloadSize), nullptr)) == RejectReason::bad_control_fields);
     hello.seq = 0;
+    CHECK(reason_of(build(hello, ByteVec(kHelloPayloadSize), nullptr)) == RejectReason::missing_sequence);
+    hello.seq = 1;
     hello.epoch = 1;
+    CHECK(reason_of(build(hello, ByteVec(kHelloPayloadSize), nullptr)) == RejectReason::bad_control_fields);
+    hello.epoch = 0;
+    hello.ack = 3;
     CHECK(reason_of(build(hello, ByteVec(kHelloPayloadSize), nullptr)) == RejectReason::bad_control_fields);
 
     for (std::size_t r = 0; r < kRejectReasonCount; ++r) {
