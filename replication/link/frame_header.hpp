@@ -33,8 +33,8 @@ inline constexpr std::uint8_t kProtocolVersion = 1;
 inline constexpr std::size_t kFrameHeaderSize = 56;
 
 enum class FrameType : std::uint8_t {
-    hello = 1,         // handshake parameters (public checksum, readable without the key)
-    hello_ack = 2,     // handshake answer: accepted (authenticated) or refused with a reason
+    hello = 1,         // handshake parameters (in the clear, tagged under the handshake key)
+    hello_ack = 2,     // handshake answer: accepted (under the traffic key) or refused with a reason
     pages = 3,         // guest page frames of an epoch
     cpu_state = 4,     // vCPU state of an epoch
     device_state = 5,  // device-model state of an epoch

@@ -14,13 +14,15 @@ from __future__ import annotations
 import os
 import random
 import re
+import subprocess
 import time
 import unittest
 
 from tandem_lab.console_patterns import (CHECKPOINTING_FAILED, CONSOLE_READY, PROTECTED_BACKUP, PROTECTED_PRIMARY,
                                          TOOK_OVER)
-from tandem_lab.pair_lab import PairLab
-from tandem_lab.paths import require_built
+from tandem_lab.pair_lab import PairLab, link_mac
+from tandem_lab.paths import build_dir, require_built
+from tandem_lab.testhub.endpoint import Endpoint
 
 KILL_POINTS = int(os.environ.get("TANDEM_PAIR_KILLS", "10"))
 STEP = 240  # seconds for any one step (boot, protection, takeover) on a loaded CI machine
@@ -159,6 +161,71 @@ class Partition(PairCase):
         lab.check_history(self)
         self.check_one_machine_at_a_time(1)
         print(f"pair-partition: no takeover during the partition; failover afterwards, gap {gaps[0] * 1000:.0f} ms")
+
+
+class Forgery(PairCase):
+    """Issue 14, defect 1: an attacker on the replication link without the key. It sees every frame
+    (the hub floods broadcasts to it), copies what is public (MACs, session ids, the key id in the
+    HELLOs) and sends what it can make: handshake frames with only the public checksum — "the
+    backup restarted" and "the primary restarted" (new session ids, also from the spoofed MAC of
+    each machine), frames of another protocol version from any MAC, refusals echoing the real
+    sessions. During a protected pair with client load none of it may change anything."""
+
+    def test_frames_without_the_key_change_nothing(self):
+        seed = seed_for("pair-forgery")
+        lab = PairLab("pair-forgery", seed=seed, link_ports=3)
+        attacker = Endpoint(lab.hub.ethdev(0), 2)  # on the link before the machines boot
+        try:
+            self.start_pair(lab)
+            self.attack(lab, attacker, seconds=15)
+        finally:
+            attacker.close()
+        a, b = lab.machines[0], lab.machines[1]
+        lab.wait_replies(len(lab.replies()) + 10, STEP)  # still served, protected
+        lab.stop_client()
+        lab.check_history(self)
+        self.check_one_machine_at_a_time(0)
+        for text in ("pair: backup lost", "refused", "started a new link session"):
+            self.assertNotIn(text, a.tandem_console() + b.tandem_console())
+        self.assertNotRegex(b.tandem_console(), r"asking for it on the client network|" + TOOK_OVER)
+        self.assertGreater(lab.hub.stats()["port_rx"][2], 100, "the attacker's frames did not reach the hub")
+
+    def attack(self, lab: PairLab, attacker: Endpoint, seconds: float) -> None:
+        a, b = lab.machines[0], lab.machines[1]
+        forge = str(build_dir() / "tools" / "link-forge")
+        primary_session = re.search(r"pair: following the primary \(session (0x[0-9a-f]+)\)", b.tandem_console()).group(1)
+        key_id = self.key_id_on_wire(attacker)
+        mem = str(16 << 20)
+        mac = {"a": link_mac(0), "b": link_mac(1), "x": ":".join(f"{x:02x}" for x in attacker.mac)}
+        rng = random.Random(seed_for("pair-forgery-sessions"))
+
+        def send(*args: str) -> None:
+            frame = bytes.fromhex(subprocess.run([forge, *args], check=True, capture_output=True, text=True).stdout)
+            attacker.sock.sendto(frame, attacker.hub_addr)
+
+        end = time.monotonic() + seconds
+        tick = 0
+        while time.monotonic() < end:
+            s = lambda: hex(rng.randrange(1, 1 << 63))  # noqa: E731
+            send("hello", mac["x"], "ff:ff:ff:ff:ff:ff", s(), "backup", mem, key_id, "2")
+            send("hello", mac["x"], mac["a"], s(), "backup", mem, key_id)
+            send("hello", mac["x"], mac["b"], s(), "primary", mem, key_id)
+            send("refusal", mac["x"], mac["b"], s(), primary_session)
+            if tick % 5 == 0:  # now and then from the machines' own (spoofed) addresses
+                send("hello", mac["b"], mac["a"], s(), "backup", mem, key_id)
+                send("hello", mac["a"], mac["b"], s(), "primary", mem, key_id)
+            tick += 1
+            time.sleep(0.2)
+        print(f"pair-forgery: {tick * 4 + (tick + 4) // 5 * 2} forged frames in {seconds} s", flush=True)
+
+    @staticmethod
+    def key_id_on_wire(attacker: Endpoint) -> str:
+        """The key id from a HELLO seen on the link (payload bytes 24..31, little-endian)."""
+        for frame in attacker.frames():
+            if len(frame) >= 14 + 56 + 32 and frame[12:14] == b"\x88\xb5" and frame[14 + 3] == 1:  # type HELLO
+                payload = frame[14 + 56:14 + 56 + 32]
+                return hex(int.from_bytes(payload[24:32], "little"))
+        raise AssertionError("no HELLO seen on the link")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,9 @@ CANNOT_START_GUEST = "tandem: cannot start the guest: "  # + the reason
 GUEST_STOPPED = "tandem: guest stopped: "  # + why the guest ended other than by its exit hypercall
 POWERED_OFF = GUEST_STOPPED + "the guest powered itself off (ACPI S5)"
 LINK_REFUSED = "tandem: the link was refused; tandem keeps running"
+# A reason seen in handshake frames that could not be authenticated (another key, another version):
+# nothing was refused, the link keeps listening for a peer that holds this key.
+LINK_CANNOT_CONNECT = "tandem: the link cannot connect; tandem keeps running and listening"
 
 
 def guest_exited(code: int) -> str:
@@ -51,7 +54,8 @@ TOOK_OVER = r"^pair: the guest resumes here from epoch (\d+)"
 
 # --- mode=linktest ---------------------------------------------------------------------------------
 LINKTEST_COMPLETE = "linktest: complete"
-LINKTEST_DONE = r"linktest: complete|tandem: the link was refused|tandem: halted"  # one side has finished
+LINKTEST_DONE = (r"linktest: complete|tandem: the link was refused|tandem: the link cannot connect|"
+                 r"tandem: halted")  # one side has finished (or cannot go on)
 # groups: sent bytes, sent digest, received bytes, expected bytes, received digest, the peer's
 # count and digest, the verdict ("verified", ...).
 LINKTEST_RESULT = re.compile(r"^linktest: sent (\d+) bytes \(digest (0x[0-9a-f]{16})\), received (\d+) of (\d+) bytes "

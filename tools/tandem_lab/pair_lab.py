@@ -39,16 +39,18 @@ def client_mac(slot: int) -> str:
 
 class PairLab:
     def __init__(self, name: str, seed: int = 1, epoch_ms: int = 20, failover_ms: int = 300, hard_timeout: float = 1500,
-                 extra: str = "", guest: str = "counter", **hub_faults):
+                 extra: str = "", guest: str = "counter", link_ports: int = 2, **hub_faults):
         """guest: "counter" (tandem's counter-service test guest) or "linux" (Debian's kernel with the
-        test initramfs from tests/guests/linux/fetch_assets.sh, serving the same protocol)."""
+        test initramfs from tests/guests/linux/fetch_assets.sh, serving the same protocol).
+        link_ports: hub ports on the replication link; ports beyond the two machines' are free for a
+        test's own endpoint (an attacker on the link)."""
         self.wd = workdir(name)
         self.guest = guest
         self.seed, self.epoch_ms, self.failover_ms, self.extra = seed, epoch_ms, failover_ms, extra
         self.hard_timeout = hard_timeout
         self.net = ClientNetwork(taps=2).start()
         self.net.enter()
-        self.hub = TestHub(self.wd / "hub", ports=2, seed=seed, hard_timeout=hard_timeout, **hub_faults).start()
+        self.hub = TestHub(self.wd / "hub", ports=link_ports, seed=seed, hard_timeout=hard_timeout, **hub_faults).start()
         self.machines: dict[int, Bochs] = {}
         self.boots = 0
         self.client: subprocess.Popen | None = None
