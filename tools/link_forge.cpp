@@ -3,8 +3,9 @@
 // injects such frames into a running pair (tests/e2e/test_pair_bochs.py, class Forgery).
 // Everything it needs is public: MAC addresses, session ids and parameters are visible in the
 // peers' own frames. Built from the same frame code as the image.
-//   link-forge hello SRC DST SESSION ROLE GUEST_MEMORY KEY_ID [VERSION]
-//   link-forge refusal SRC DST SESSION ECHO_SESSION
+//   link-forge [-n COUNT] hello SRC DST SESSION ROLE GUEST_MEMORY KEY_ID [VERSION]
+//   link-forge [-n COUNT] refusal SRC DST SESSION ECHO_SESSION
+// With -n, COUNT frames, one per line, with sessions SESSION, SESSION + 1, ...
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -30,8 +31,8 @@ bool parse_mac(const char* text, tandem::MacAddress& out) {
 std::uint64_t number(const char* text) { return std::strtoull(text, nullptr, 0); }
 
 int usage() {
-    std::fprintf(stderr, "usage: link-forge hello SRC DST SESSION ROLE GUEST_MEMORY KEY_ID [VERSION]\n"
-                         "       link-forge refusal SRC DST SESSION ECHO_SESSION\n");
+    std::fprintf(stderr, "usage: link-forge [-n COUNT] hello SRC DST SESSION ROLE GUEST_MEMORY KEY_ID [VERSION]\n"
+                         "       link-forge [-n COUNT] refusal SRC DST SESSION ECHO_SESSION\n");
     return 2;
 }
 
@@ -48,13 +49,12 @@ int print_frame(tl::FrameHeader h, const tandem::MacAddress& src, const tandem::
 
 }  // namespace
 
-int main(int argc, char** argv) {
-    if (argc < 5) return usage();
+int forge_one(int argc, char** argv, std::uint64_t session_offset) {
     const std::string kind = argv[1];
     tandem::MacAddress src{}, dst{};
     if (!parse_mac(argv[2], src) || !parse_mac(argv[3], dst)) return usage();
     tl::FrameHeader h;
-    h.session = number(argv[4]);
+    h.session = number(argv[4]) + session_offset;
     if (kind == "hello" && (argc == 8 || argc == 9)) {
         tl::HandshakeParams p;
         p.role = std::string(argv[5]) == "primary" ? tandem::Role::primary : tandem::Role::backup;
@@ -74,4 +74,18 @@ int main(int argc, char** argv) {
         return print_frame(h, src, dst, payload);
     }
     return usage();
+}
+
+int main(int argc, char** argv) {
+    std::uint64_t count = 1;
+    if (argc > 2 && std::string(argv[1]) == "-n") {
+        count = number(argv[2]);
+        argc -= 2;
+        argv += 2;
+    }
+    if (argc < 5 || count == 0) return usage();
+    for (std::uint64_t i = 0; i < count; ++i) {
+        if (int rc = forge_one(argc, argv, i); rc != 0) return rc;
+    }
+    return 0;
 }
