@@ -4,6 +4,7 @@ pseudo-terminal, with a bochsrc generated for each run (DESIGN.md, emulator fact
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import threading
 import time
@@ -15,7 +16,17 @@ from tandem_lab.emulator import EmulatorRun
 class Bochs(EmulatorRun):
     """Bochs 2.7 with VT-x. `cpu` is a Bochs CPU model (DESIGN.md lists what each offers).
     interactive=True connects COM1 to a pseudo-terminal (Bochs' `mode=term`) so send() can type
-    on tandem's console; its output still goes to serial.log."""
+    on tandem's console; its output still goes to serial.log.
+
+    The display is Bochs' `term` library, and Debian's Bochs is a debugger build: its term display
+    opens a pseudo-terminal of its own and draws the VGA screen there with curses ("Bochs connected
+    to screen /dev/pts/N" on its output), for a user to attach to. Nobody attaches in a test, so
+    that terminal's buffer (about 20 KB) fills with the idle screen's cursor blinking (hide/show
+    sequences, about 47 bytes per second of wall time), and about 7.5 minutes after the start Bochs
+    blocks in write() inside a screen update: the CPU, its timers and its NICs stop, the process
+    sleeps, nothing is reported (issue 19: a protected pair's primary went silent and the backup
+    took over). So every run reads that terminal for as long as Bochs lives, into screen.log
+    (_drain_screen)."""
 
     name = "bochs"
 
@@ -33,17 +44,68 @@ class Bochs(EmulatorRun):
         self._pty_master: int | None = None
         self._pty_name = ""
         self._reader: threading.Thread | None = None
+        self.screen_path = self.workdir / "screen.log"
+        self._screen: threading.Thread | None = None
 
     def start(self) -> "EmulatorRun":
         if self.interactive:
             master, slave = os.openpty()
             self._pty_master, self._pty_name = master, os.ttyname(slave)
             self._pty_slave = slave  # kept open so the terminal exists until Bochs opens it
+        if self.screen_path.exists():
+            self.screen_path.unlink()
         super().start()
         if self.interactive:
             self._reader = threading.Thread(target=self._copy_console, daemon=True)
             self._reader.start()
+        self._screen = threading.Thread(target=self._drain_screen, daemon=True)
+        self._screen.start()
         return self
+
+    SCREEN = re.compile(rb'Bochs connected to screen "(/dev/pts/\d+)"')
+
+    def _screen_name(self) -> str | None:
+        """The terminal Bochs draws its screen into, from its output (None once Bochs ended)."""
+        output = self.workdir / "emulator-output.log"
+        while True:
+            try:
+                found = self.SCREEN.search(output.read_bytes())
+            except FileNotFoundError:
+                found = None
+            if found:
+                return found.group(1).decode()
+            if not self.running():
+                return None
+            time.sleep(0.05)
+
+    def _drain_screen(self) -> None:
+        """Reads the terminal Bochs' term display draws into (see the class comment) until Bochs
+        closes it; what the screen showed goes to screen.log (curses output)."""
+        screen = self._screen_name()
+        if screen is None:
+            return
+        try:
+            fd = os.open(screen, os.O_RDONLY | os.O_NOCTTY)
+        except OSError as e:
+            if self.running():
+                with open(self.screen_path, "ab") as log:
+                    log.write(f"[tandem_lab: cannot read Bochs' screen {screen}: {e}]\n".encode())
+            return
+        if not self.running():  # ended meanwhile: the number may be another terminal's by now
+            os.close(fd)
+            return
+        try:
+            with open(self.screen_path, "ab", buffering=0) as log:
+                while True:
+                    try:
+                        data = os.read(fd, 65536)
+                    except OSError:
+                        return  # EIO: Bochs closed its end
+                    if not data:
+                        return
+                    log.write(data)
+        finally:
+            os.close(fd)
 
     def _copy_console(self) -> None:
         with open(self.serial_path, "ab", buffering=0) as log:

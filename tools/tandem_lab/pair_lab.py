@@ -39,14 +39,19 @@ def client_mac(slot: int) -> str:
 
 class PairLab:
     def __init__(self, name: str, seed: int = 1, epoch_ms: int = 20, failover_ms: int = 300, hard_timeout: float = 1500,
-                 extra: str = "", guest: str = "counter", link_ports: int = 2, **hub_faults):
-        """guest: "counter" (tandem's counter-service test guest) or "linux" (Debian's kernel with the
-        test initramfs from tests/guests/linux/fetch_assets.sh, serving the same protocol).
+                 extra: str = "", guest: str = "counter", link_ports: int = 2, cpu: str = "corei7_skylake_x",
+                 guest_args: str = "", **hub_faults):
+        """guest: "counter" (tandem's counter-service test guest), "linux" (Debian's kernel with the
+        test initramfs from tests/guests/linux/fetch_assets.sh, serving the same protocol) or
+        "scribble" (the test guest that writes memory as fast as it can, issue 19); guest_args: more
+        of the guest's command line (e.g. "tandem.stress=1" for Linux, "mib=8" for scribble).
+        cpu: the Bochs CPU model of both machines.
         link_ports: hub ports on the replication link; ports beyond the two machines' are free for a
         test's own endpoint (an attacker on the link)."""
         self.wd = workdir(name)
         self.guest = guest
         self.seed, self.epoch_ms, self.failover_ms, self.extra = seed, epoch_ms, failover_ms, extra
+        self.cpu, self.guest_args = cpu, guest_args
         self.hard_timeout = hard_timeout
         self.net = ClientNetwork(taps=2).start()
         self.net.enter()
@@ -65,13 +70,17 @@ class PairLab:
         if self.guest == "linux":
             return (common + "guest_kernel=linux guest_initrd=initrd guest_mem=128M "
                     f'"guest_cmdline=console=ttyS0 nokaslr tsc=reliable tandem.ip={GUEST_IP}/24 '
-                    f'tandem.counter_port={PORT}"')
+                    f'tandem.counter_port={PORT} {self.guest_args}"')
+        if self.guest == "scribble":
+            return common + f'guest_kernel=scribble guest_mem=32M "guest_cmdline={self.guest_args}"'
         return common + f'guest_kernel=counter guest_mem=16M "guest_cmdline=ip={GUEST_IP} port={PORT}"'
 
     def modules(self) -> list[tuple[Path, str]]:
         if self.guest == "linux":
             assets = build_dir() / "guest-assets"
             return [(assets / "vmlinux", "linux"), (assets / "initramfs.cpio.gz", "initrd")]
+        if self.guest == "scribble":
+            return [(guests_dir() / "scribble.elf", "scribble")]
         return [(guests_dir() / "counter.elf", "counter")]
 
     def iso(self, slot: int, role: str) -> Path:
@@ -82,7 +91,7 @@ class PairLab:
 
     def boot(self, slot: int, role: str) -> Bochs:
         self.boots += 1
-        m = Bochs(self.wd / f"boot{self.boots}-slot{slot}-{role}", self.iso(slot, role), sync="slowdown",
+        m = Bochs(self.wd / f"boot{self.boots}-slot{slot}-{role}", self.iso(slot, role), sync="slowdown", cpu=self.cpu,
                   hard_timeout=self.hard_timeout, megs=1024 if self.guest == "linux" else 256,
                   nics=[self.hub.e1000(slot, link_mac(slot)), self.net.e1000(slot, client_mac(slot))])
         self.machines[slot] = m
