@@ -115,6 +115,7 @@ Status BackupImage::end_epoch(std::uint64_t epoch, std::uint32_t pages) {
     for (std::uint64_t i = 0; !direct_ && i < staged_count_; ++i) {
         if (auto s = staging_.read(i * kPageSize, page_); !s) return s;
         if (auto s = image_.write(staged_gpa_[i], page_); !s) return s;
+        if (keepalive_ != nullptr && (i + 1) % engine::kKeepaliveEvery == 0) keepalive_->keepalive();
     }
     committed_slot_ ^= 1;
     committed_epoch_ = epoch;

@@ -15,6 +15,7 @@
 #include "replication/checkpoint/cpu_state.hpp"
 #include "replication/checkpoint/record_format.hpp"
 #include "replication/dirty/dirty_bitmap.hpp"
+#include "replication/engine/keepalive.hpp"
 
 namespace tandem::checkpoint {
 
@@ -39,7 +40,9 @@ public:
     Status stage_cpu(std::span<const std::uint8_t> encoded);
     Status stage_device(std::uint16_t id, std::uint16_t version, std::span<const std::uint8_t> state);
     // Applies the staged epoch if `pages` matches what was staged; afterwards it is committed.
+    // A large epoch is applied with a keepalive every few pages (keepalive.hpp).
     Status end_epoch(std::uint64_t epoch, std::uint32_t pages);
+    void set_keepalive(engine::Keepalive* keepalive) { keepalive_ = keepalive; }
     // Drops a partly received epoch (the stream broke): the committed image stays.
     void abandon_epoch();
     // Forgets everything: nothing committed (a new primary session starts over with a full copy,
@@ -77,6 +80,7 @@ private:
     unsigned committed_slot_ = 0;
     bool has_committed_ = false;
     std::uint64_t committed_epoch_ = 0;
+    engine::Keepalive* keepalive_ = nullptr;
     std::uint8_t page_[kPageSize]{};
 };
 

@@ -25,6 +25,7 @@ Status BackupReplicator::listen(const link::TransportConfig& config, const link:
     options_ = options;
     state_ = State::connecting;
     config_.session_id = random_();
+    image_.set_keepalive(this);
     return transport_.start(config_, secret_);
 }
 
@@ -36,6 +37,7 @@ void BackupReplicator::rejoin(const char* why) {
     announced_protected_ = false;
     acked_any_ = false;
     stream_failed_ = false;
+    unconfirmed_ = false;
     refusal_reported_ = false;
     observations_.reset();
     state_ = State::connecting;
@@ -50,6 +52,7 @@ void BackupReplicator::rejoin(const char* why) {
 // and its stream starts over with a full copy; what this image holds is of the old stream.
 void BackupReplicator::follow_new_primary_session() {
     restarts_seen_ = transport_.stats().peer_restarts;
+    unconfirmed_ = false;
     image_.reset();
     decoder_.reset();
     has_notice_ = false;
@@ -105,6 +108,10 @@ bool BackupReplicator::poll() {
         return false;
     case State::following:
         if (transport_.stats().peer_restarts != restarts_seen_) follow_new_primary_session();
+        if (unconfirmed_ && transport_.established() && transport_.last_heard_ns() > unconfirmed_since_ns_) {
+            unconfirmed_ = false;  // the primary's same session goes on: it kept this backup
+            println(out_, "pair: the primary's traffic is back on the same session: this image is current again");
+        }
         send_ack();
         note_progress();
         if (stream_failed_) {
@@ -125,9 +132,19 @@ bool BackupReplicator::poll() {
             return false;
         }
         if (answered_) {
-            ++stats_.stale_rejoins;
-            rejoin("the primary answers on the client network, so the link failed, not the primary: no takeover "
-                   "(split-brain guard); it now serves unprotected and this image is stale");
+            // The primary lives: the link stalled or failed, not the primary. No takeover, and
+            // nothing thrown away: when its traffic comes back this backup goes on where it was
+            // (a join included); if the primary gave up on this backup meanwhile, its new session
+            // says so and a new copy begins (follow_new_primary_session).
+            ++stats_.answered_probes;
+            state_ = State::following;
+            unconfirmed_ = true;
+            unconfirmed_since_ns_ = now;
+            if (stats_.answered_probes == 1 || stats_.answered_probes % 64 == 0) {
+                println(out_, "pair: the primary answers on the client network, so the link failed, not the primary: no "
+                              "takeover (split-brain guard); waiting for it on the link, keeping this image ({} so far)",
+                        stats_.answered_probes);
+            }
             return false;
         }
         if (probes_sent_ < options_.probes) {

@@ -15,6 +15,7 @@
 #include "hypervisor/console/writer.hpp"
 #include "replication/checkpoint/backup_image.hpp"
 #include "replication/checkpoint/decoder.hpp"
+#include "replication/engine/keepalive.hpp"
 #include "replication/link/client_probe.hpp"
 #include "replication/link/observation_report.hpp"
 #include "replication/link/transport.hpp"
@@ -43,11 +44,12 @@ struct BackupStats {
     std::uint64_t probes_sent = 0;
     std::uint64_t probe_replies = 0;
     std::uint64_t stale_rejoins = 0;
+    std::uint64_t answered_probes = 0;  // the primary answered: the link, not the primary, had failed
     std::uint64_t primary_restarts = 0;  // the primary proved a new link session
     std::uint64_t unexpected_messages = 0;
 };
 
-class BackupReplicator final : public link::MessageSink {
+class BackupReplicator final : public link::MessageSink, public Keepalive {
 public:
     enum class State : std::uint8_t { connecting, following, probing, takeover };
     using Random64 = std::uint64_t (*)();
@@ -63,10 +65,16 @@ public:
     bool poll();
     void on_probe_reply(const link::ProbeFrame& reply);
     void on_message(const link::Message& message) override;
+    // From inside a long apply: a heartbeat if one is due (keepalive.hpp).
+    void keepalive() override { transport_.keepalive(); }
 
     State state() const { return state_; }
     // The committed epoch is one the primary protected: a takeover keeps every promise made.
-    bool is_protected() const { return has_notice_ && image_.has_committed() && image_.committed_epoch() >= protected_from_; }
+    // Not after the primary answered a probe (the link, not the primary, failed) until its
+    // traffic on the same session returns: it may have released output meanwhile, unprotected.
+    bool is_protected() const {
+        return has_notice_ && !unconfirmed_ && image_.has_committed() && image_.committed_epoch() >= protected_from_;
+    }
     const BackupStats& stats() const { return stats_; }
     void status(Writer& out) const;
 
@@ -107,6 +115,10 @@ private:
     std::uint64_t probing_since_ns_ = 0;
     std::uint64_t next_probe_ns_ = 0;
     bool answered_ = false;
+    // The primary answered a probe at unconfirmed_since_ns_: the image may be stale until the
+    // primary's traffic of the same session shows it kept this backup (is_protected()).
+    bool unconfirmed_ = false;
+    std::uint64_t unconfirmed_since_ns_ = 0;
     BackupStats stats_{};
 };
 

@@ -69,8 +69,10 @@ Status CheckpointEngine::capture(bool everything) {
     slots_used_ = 0;
     std::uint64_t pages = m_.sending.pages();
     if (!cow_epoch_) {
+        std::uint64_t copied = 0;
         for (std::uint64_t p = m_.sending.next(0); p < pages; p = m_.sending.next(p + 1)) {
             if (auto s = copy_page_to_slot(p); !s) return s;
+            if (keepalive_ != nullptr && ++copied % kKeepaliveEvery == 0) keepalive_->keepalive();
         }
     } else {
         // Copy-on-write: protect the set; the guest may run on at once.
@@ -128,6 +130,7 @@ Status CheckpointEngine::transfer(std::uint64_t max_pages) {
         }
         cursor_ = p + 1;
         ++done;
+        if (keepalive_ != nullptr && done % kKeepaliveEvery == 0) keepalive_->keepalive();
     }
     if (m_.sending.next(cursor_) >= pages) return finish_epoch();
     return success();

@@ -12,6 +12,7 @@
 #include "replication/checkpoint/backup_image.hpp"
 #include "replication/checkpoint/encoder.hpp"
 #include "replication/dirty/dirty_tracker.hpp"
+#include "replication/engine/keepalive.hpp"
 #include "replication/engine/state_source.hpp"
 
 namespace tandem::engine {
@@ -65,6 +66,10 @@ public:
     // tracking as if the guest wrote it (set as the guest memory's write observer).
     void before_write(std::uint64_t gpa, std::uint64_t length) override;
 
+    // Long copies (capture=copy of a large dirty set, a transfer completed at a boundary) call it
+    // every few pages (keepalive.hpp).
+    void set_keepalive(Keepalive* keepalive) { keepalive_ = keepalive; }
+
     // The epoch being captured or transferred.
     const EpochStats& stats() const { return stats_; }
     // The last epoch whose EPOCH_END went out.
@@ -104,6 +109,7 @@ private:
     checkpoint::CpuState cpu_;
     checkpoint::DeviceStateBlob devices_[checkpoint::BackupImage::kMaxDevices];
     std::size_t device_count_ = 0;
+    Keepalive* keepalive_ = nullptr;
     std::uint8_t page_[checkpoint::kPageSize]{};
     std::uint8_t reference_page_[checkpoint::kPageSize]{};
 };

@@ -25,6 +25,7 @@ Status PrimaryReplicator::listen(const link::TransportConfig& config, const link
     phase_ = Phase::waiting;
     output_.set_holding(false);
     config_.session_id = new_session_();
+    engine_.set_keepalive(this);
     return transport_.start(config_, secret_);
 }
 
@@ -179,6 +180,7 @@ Status PrimaryReplicator::boundary() {
     bool converged = phase_ == Phase::syncing && engine_.stats().epoch != first_epoch_ &&
                      now - last_capture_at_ <= 2 * options_.epoch_ticks;
     bool give_up_converging = phase_ == Phase::syncing && sync_round_ + 1 >= options_.max_sync_rounds;
+    if (phase_ == Phase::protecting) note_backpressure(now - last_capture_at_);
     if (auto s = engine_.epoch_boundary(); !s) return s;
     last_capture_at_ = now;
     next_epoch_at_ = now + options_.epoch_ticks;
@@ -203,6 +205,22 @@ Status PrimaryReplicator::boundary() {
     output_.set_epoch(engine_.epochs_started());
     pump();
     return success();
+}
+
+// Backpressure (issue 19): when the guest dirties memory faster than the link carries it, an
+// epoch's transfer outlasts the epoch, the next boundary waits for it, and epochs stretch: the
+// guest keeps running, its output waits as long, the link is polled at every tick throughout.
+// Said on the console (at most every progress interval) with the figures.
+void PrimaryReplicator::note_backpressure(std::uint64_t epoch_ticks) {
+    if (epoch_ticks <= 2 * options_.epoch_ticks) return;
+    ++stats_.stretched_epochs;
+    std::uint64_t now = clock_.now();
+    if (options_.progress_ticks == 0 || now < next_backpressure_note_) return;
+    next_backpressure_note_ = now + 5 * options_.progress_ticks;
+    std::uint64_t per_ms = options_.epoch_ticks / (options_.epoch_ms == 0 ? 1 : options_.epoch_ms);
+    println(out_, "pair: the guest dirties memory faster than the link carries it: the last epoch took {} ms (epochs "
+                  "of {} ms; {} stretched so far, {} dirty pages in the last); its output waits as long",
+            per_ms == 0 ? 0 : epoch_ticks / per_ms, options_.epoch_ms, stats_.stretched_epochs, engine_.stats().dirty_pages);
 }
 
 void PrimaryReplicator::after_transfer() {

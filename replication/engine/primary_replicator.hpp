@@ -35,6 +35,7 @@ struct PrimaryOptions {
     std::uint64_t progress_ticks = 0;  // a progress line this often while syncing (0: never)
     std::uint32_t max_sync_rounds = 50;  // protect from then on even if the pre-copy did not converge
     std::uint32_t sync_share_percent = 50;  // of the time, at most, for the copy to a joining backup
+    std::uint32_t epoch_ms = 0;             // epoch_ticks in milliseconds (for messages)
     bool epoch_report = false;           // one "checkpoint-epoch:" line per completed epoch
 };
 
@@ -46,9 +47,10 @@ struct PrimaryStats {
     std::uint64_t unexpected_messages = 0;
     std::uint64_t pause_ticks_total = 0, pause_ticks_max = 0;
     std::uint64_t dirty_pages_total = 0, stream_bytes_total = 0;
+    std::uint64_t stretched_epochs = 0;  // epochs that lasted over twice their length (backpressure)
 };
 
-class PrimaryReplicator final : public link::MessageSink {
+class PrimaryReplicator final : public link::MessageSink, public Keepalive {
 public:
     enum class Phase : std::uint8_t { waiting, syncing, protecting };
     using SessionSource = std::uint64_t (*)();
@@ -64,6 +66,8 @@ public:
     // One timer tick, guest paused; received link frames were handed to the transport before.
     Status tick();
     void on_message(const link::Message& message) override;
+    // From inside a long copy or transfer: a heartbeat if one is due (keepalive.hpp).
+    void keepalive() override { transport_.keepalive(); }
 
     Phase phase() const { return phase_; }
     // Checkpointing runs (dirty tracking and copy-on-write faults belong to the engine).
@@ -84,6 +88,7 @@ private:
     Status boundary();
     void pump();
     void after_transfer();
+    void note_backpressure(std::uint64_t epoch_ticks);
     // restart: start the link over (a new session of ours); not when the link already carries
     // the backup's new session.
     void lose_backup(const char* why, bool restart = true);
@@ -110,6 +115,7 @@ private:
     std::uint64_t next_epoch_at_ = 0;
     std::uint64_t last_capture_at_ = 0;
     std::uint64_t next_progress_at_ = 0;
+    std::uint64_t next_backpressure_note_ = 0;
     std::uint64_t busy_ticks_ = 0;  // spent in tick(), all told
     std::uint64_t last_tick_at_ = 0;
     std::int64_t credit_ = 0;  // ticks the copy to a joining backup may still spend

@@ -178,6 +178,14 @@ void Transport::poll() {
     if (elapsed(t, last_tx_ns_) >= session_.config().timing.heartbeat_interval_ns) send_control(FrameType::heartbeat);
 }
 
+void Transport::keepalive() {
+    if (!established()) return;
+    if (elapsed(now(), last_tx_ns_) >= session_.config().timing.heartbeat_interval_ns) {
+        send_control(FrameType::heartbeat);
+        ++stats_.keepalives;
+    }
+}
+
 // ---- receiving ----------------------------------------------------------------------------
 
 void Transport::on_frame(std::span<const std::uint8_t> bytes) {

@@ -60,6 +60,9 @@ public:
     // Timers: HELLO repeats, retransmissions, delayed ACKs, heartbeats. Call often (every
     // receive-poll round on the machine).
     void poll();
+    // From inside a long operation that must not receive: a heartbeat if one is due, nothing
+    // else (engine/keepalive.hpp).
+    void keepalive();
 
     // Accepts one message into the window and transmits it as soon as the congestion window
     // allows (at once, or from on_frame()/poll() as acks arrive). Fails when the link is not

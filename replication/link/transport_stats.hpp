@@ -33,6 +33,7 @@ struct TransportStats {
     std::uint64_t hellos_sent = 0;
     std::uint64_t tx_errors = 0;            // the channel refused a frame
     std::uint64_t protocol_errors = 0;      // authenticated frames with impossible acks
+    std::uint64_t keepalives = 0;  // heartbeats sent from inside long operations
     std::uint64_t peer_restarts = 0;  // a new session of the peer proved the key and replaced the old
     std::uint64_t handshake_observations = 0;  // handshake frames we could not authenticate
     std::uint64_t rejects[kRejectReasonCount] = {};   // decode_frame() refusals by reason

@@ -24,6 +24,7 @@ Status PairSession::become_primary(bool took_over) {
     po.slice_ticks = khz * kSliceSharePercent / 100;
     po.progress_ticks = khz * 2000;
     po.epoch_report = config.epoch_report;
+    po.epoch_ms = config.epoch_ms;
     if (auto s = primary_->listen(transport_config(), secret_, machine_.random(), po); !s) {
         report_problem(out_, "the replication link", s.error());
         return s;

@@ -4,7 +4,7 @@ tandem_lab.bochs). Judged by what the guest did, not by what tandem announced: i
 (each carries its own pace, in the guest's TSC) must keep coming on the primary to the end, the
 backup must never take over or be lost, and the pace protected against unprotected is printed.
 
-  ScribbleCow   the scribble test guest (8 MiB rewritten over and over), capture=cow, tigerlake
+  ScribbleCow   the scribble test guest (1 MiB rewritten over and over), capture=cow, tigerlake
   ScribbleCopy  the same with capture=copy on corei7_skylake_x
   LinuxStress   Debian's kernel looping 4 MiB of /dev/urandom into tmpfs and hashing it (the
                 issue's own workload), capture=cow, tigerlake
@@ -91,12 +91,12 @@ class SoakCase(PairCase):
 
 class ScribbleCow(SoakCase):
     def test_scribbling_guest_protected_for_minutes_with_copy_on_write(self):
-        self.soak("soak-scribble-cow", "scribble", "tigerlake", "cow", "mib=8 report=64", scribble_pace)
+        self.soak("soak-scribble-cow", "scribble", "tigerlake", "cow", "mib=1 report=64", scribble_pace)
 
 
 class ScribbleCopy(SoakCase):
     def test_scribbling_guest_protected_for_minutes_with_copy(self):
-        self.soak("soak-scribble-copy", "scribble", "corei7_skylake_x", "copy", "mib=8 report=64", scribble_pace)
+        self.soak("soak-scribble-copy", "scribble", "corei7_skylake_x", "copy", "mib=1 report=64", scribble_pace)
 
 
 class LinuxStress(SoakCase):

@@ -147,10 +147,18 @@ public:
     // Injects raw bytes as if they arrived from the other side now.
     void inject(int to, std::span<const std::uint8_t> bytes) { receivers_[to]->on_frame(bytes); }
 
-    // Delivers every frame due at or before now (frames sent meanwhile, if due, too).
+    // Delivers every frame due at or before now (frames sent meanwhile, if due, too), except
+    // to a side held busy (set_held: it is in the middle of something and cannot receive; its
+    // frames wait, in order).
     void deliver_due() {
+        std::vector<std::pair<Key, Pending>> waiting;
         while (!queue_.empty() && queue_.begin()->first.due <= clock_.now) {
             const std::uint64_t at = queue_.begin()->first.due;
+            if (held_[queue_.begin()->second.to] && !queue_.begin()->second.at_bottleneck) {
+                waiting.emplace_back(queue_.begin()->first, std::move(queue_.begin()->second));
+                queue_.erase(queue_.begin());
+                continue;
+            }
             Pending p = std::move(queue_.begin()->second);
             queue_.erase(queue_.begin());
             SimLinkStats& s = stats_[1 - p.to];
@@ -162,7 +170,9 @@ public:
             if (p.corrupted) ++s.corrupted;
             if (receivers_[p.to] != nullptr) receivers_[p.to]->on_frame(p.bytes);
         }
+        for (auto& w : waiting) queue_.emplace(w.first, std::move(w.second));
     }
+    void set_held(int side, bool held) { held_[side] = held; }
 
     bool idle() const { return queue_.empty(); }
     std::uint64_t next_due() const { return queue_.empty() ? ~std::uint64_t{0} : queue_.begin()->first.due; }
@@ -180,6 +190,7 @@ private:
         std::vector<std::uint8_t> bytes;
     };
 
+    bool held_[2] = {false, false};
     bool chance(double p) { return p > 0 && std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
 
     // Forgets the frames of direction `from` that left the bottleneck by `at`.

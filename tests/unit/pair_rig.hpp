@@ -9,6 +9,7 @@
 
 #include <doctest/doctest.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -130,11 +131,28 @@ struct BackupSide {
         prober.replicator = replicator.get();
         link.attach(1, transport.get());
     }
+    // Applying an epoch costs the backup apply_cost_ns of its time per page (an emulator's slow
+    // copy); meanwhile the rest of the world goes on (busy_for), and the backup's keepalive runs
+    // every kKeepaliveEvery pages as in the image.
+    class SlowApply final : public tandem::engine::Keepalive {
+    public:
+        explicit SlowApply(BackupSide& side) : side_(side) {}
+        void keepalive() override {
+            if (side_.apply_cost_ns != 0 && side_.busy_for) side_.busy_for(side_.apply_cost_ns * tandem::engine::kKeepaliveEvery);
+            side_.replicator->keepalive();
+        }
+
+    private:
+        BackupSide& side_;
+    };
+    std::uint64_t apply_cost_ns = 0;
+    std::function<void(std::uint64_t)> busy_for;
     ckpt::BackupRig rig;
     SinkSwitch sink;
     Prober prober;
     std::unique_ptr<tandem::link::Transport> transport;
     std::unique_ptr<tandem::engine::BackupReplicator> replicator;
+    SlowApply slow_apply{*this};
     bool alive = true;
 };
 
@@ -212,6 +230,8 @@ struct PairRig {
         wire.committed = backup->rig.backup.get();
         tandem::engine::BackupOptions o;
         REQUIRE(backup->replicator->listen(config(1), test::secret_for(key_byte), test_random, o));
+        backup->rig.backup->set_keepalive(&backup->slow_apply);
+        backup->busy_for = [this](std::uint64_t ns) { primary_alone_for(ns); };
         return *backup;
     }
     void kill_backup() {
@@ -246,6 +266,24 @@ struct PairRig {
         for (int i = 0; i < 8; ++i) frame[8 + i] = static_cast<std::uint8_t>(epoch >> (8 * i));
         frame[16] = held ? 1 : 0;
         if (output.transmit(frame)) ++frames_produced;
+    }
+
+    // While the backup is busy inside an operation (and cannot receive), `ns` of time pass for
+    // the primary: its frames arrive, it ticks.
+    void primary_alone_for(std::uint64_t ns) {
+        link.set_held(1, true);
+        std::uint64_t end = clock.now + ns;
+        while (clock.now < end) {
+            link.deliver_due();
+            if (primary_alive && clock.now >= next_tick) {
+                next_tick = clock.now + kTickNs;
+                REQUIRE(primary->tick());
+            }
+            std::uint64_t next = link.next_due();
+            std::uint64_t limit = clock.now + 100'000 < end ? clock.now + 100'000 : end;
+            clock.now = next > clock.now && next < limit ? next : limit;
+        }
+        link.set_held(1, false);
     }
 
     // One step of simulated time: link deliveries, the backup's loop, the primary's tick (each

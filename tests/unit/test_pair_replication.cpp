@@ -175,16 +175,65 @@ TEST_CASE("pair: a partitioned link with both machines alive: the backup does no
     CHECK_FALSE(rig.took_over);
     CHECK(rig.backup->prober.probes >= 1);
     CHECK(rig.backup_out.contains("split-brain guard"));
-    CHECK(rig.backup->replicator->state() == BState::connecting);
-    CHECK_FALSE(rig.backup->rig.backup->has_committed());  // the stale image is gone
+    // Nothing thrown away (issue 14, defect 5), but the image can no longer be taken over from:
+    // the primary released its output unprotected meanwhile.
+    CHECK(rig.backup->rig.backup->has_committed());
+    CHECK_FALSE(rig.backup->replicator->is_protected());
     CHECK(rig.primary->phase() == Phase::waiting);
     CHECK(rig.output.held() == 0);
     // Only one machine ever answered clients: the backup never ran the guest, and the primary's
     // output continues in order.
     check_in_order(rig);
-    // The link heals: the backup joins again as a new backup and protection resumes.
+    // The link heals: the primary, which gave up on this backup, has a new session: the backup
+    // follows it from a new copy and protection resumes.
     rig.link.set_partitioned(false);
     REQUIRE(rig.run_until([&] { return rig.protected_pair(); }, 10 * kSecond));
+    CHECK(rig.backup_out.contains("pair: the primary started a new link session"));
+    rig.quiesce_and_compare();
+}
+
+// Issue 14, defect 5: a join survives a stall of the primary's direction shorter than its own
+// silence timeout: the probe is answered, the backup keeps what it has and goes on, and no new
+// full copy begins. The primary, which kept hearing the backup, never dropped it.
+TEST_CASE("pair: a join survives a stall of the link: the backup keeps its copy and goes on") {
+    PairRig rig(512, 32, DirtyTracking::pml, CaptureMode::cow);
+    rig.link.set_bottleneck(0, test::Bottleneck{2, 256, 0});  // a slow link: the join takes a few seconds
+    rig.start_primary();
+    rig.start_backup();
+    REQUIRE(rig.run_until([&] { return rig.primary->phase() == Phase::syncing; }, kSecond));
+    rig.run_for(200'000'000);
+    REQUIRE(rig.primary->phase() == Phase::syncing);
+    rig.backup->prober.primary_answers = true;
+    rig.link.set_filter(0, [](std::span<const std::uint8_t>) { return false; });  // primary -> backup stalls
+    REQUIRE(rig.run_until([&] { return rig.backup->prober.probes >= 1; }, kSecond));
+    rig.run_for(30'000'000);
+    rig.link.set_filter(0, [](std::span<const std::uint8_t>) { return true; });
+    REQUIRE(rig.run_until([&] { return rig.protected_pair(); }, 30 * kSecond));
+    CHECK(rig.backup_out.contains("split-brain guard"));
+    CHECK(rig.primary->stats().backups_joined == 1);  // one join, resumed
+    CHECK(rig.primary->stats().backups_lost == 0);
+    CHECK_FALSE(rig.backup_out.contains("new link session"));
+    CHECK_FALSE(rig.took_over);
+    rig.quiesce_and_compare();
+}
+
+// Issue 14, defect 5: applying a large epoch keeps the backup off the link for as long; a
+// heartbeat from inside the apply keeps the primary from declaring it lost.
+TEST_CASE("pair: heartbeats flow from inside a long apply on the backup") {
+    PairRig rig(512, 33, DirtyTracking::pml, CaptureMode::cow);
+    rig.start_primary();
+    rig.start_backup();
+    REQUIRE(rig.run_until([&] { return rig.protected_pair(); }, 10 * kSecond));
+    // Every page applied costs the backup 1 ms of its time (an emulator's slow copy): an epoch of
+    // 400 pages takes 400 ms to apply, longer than the 100 ms silence timeout.
+    rig.backup->apply_cost_ns = 1'000'000;
+    rig.writes_per_tick = 0;
+    for (std::uint64_t p = 0; p < 400; ++p) rig.guest_write(p, 0, static_cast<std::uint8_t>(p + 1));
+    std::uint64_t lost = rig.primary->stats().backups_lost;
+    rig.run_for(3 * kSecond);
+    CHECK(rig.primary->stats().backups_lost == lost);
+    CHECK(rig.backup->transport->stats().keepalives > 0);
+    rig.backup->apply_cost_ns = 0;
     rig.quiesce_and_compare();
 }
 
