@@ -34,9 +34,12 @@ public:
 
     // Loads `bytes` at guest-physical `gpa` (wrapping inside RAM): the guest's own stores.
     void load(std::uint64_t gpa, std::span<const std::uint8_t> bytes) {
-        for (std::uint8_t b : bytes) {
-            if (!memory_.store(gpa % size(), b)) std::abort();
-            ++gpa;
+        gpa %= size();
+        while (!bytes.empty()) {
+            std::size_t n = bytes.size() < size() - gpa ? bytes.size() : static_cast<std::size_t>(size() - gpa);
+            if (!memory_.write(gpa, bytes.first(n))) std::abort();
+            bytes = bytes.subspan(n);
+            gpa = 0;
         }
     }
 

@@ -20,6 +20,7 @@
 //           SDM's operand-size rules say.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <span>
@@ -42,9 +43,13 @@ constexpr std::uint64_t kCr0Pe = 1, kCr0Pg = 1ull << 31;
 constexpr std::uint64_t kCr4Pse = 1ull << 4, kCr4Pae = 1ull << 5, kCr4La57 = 1ull << 12;
 constexpr std::uint64_t kEferLme = 1ull << 8, kEferLma = 1ull << 10, kEferNxe = 1ull << 11;
 
-[[noreturn]] void fail() { __builtin_trap(); }
-void check(bool ok) {
-    if (!ok) fail();
+// A failed check names its line before the trap, so a reproducer says which property broke.
+[[noreturn]] void fail(int line = __builtin_LINE()) {
+    std::fprintf(stderr, "%s:%d: check failed\n", __FILE__, line);
+    __builtin_trap();
+}
+void check(bool ok, int line = __builtin_LINE()) {
+    if (!ok) fail(line);
 }
 
 bool same(const MmioInstruction& a, const MmioInstruction& b) {

@@ -17,6 +17,7 @@
 //   - reads return no bits beyond the access size.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,9 +31,13 @@
 
 namespace {
 
-[[noreturn]] void fail() { __builtin_trap(); }
-void check(bool ok) {
-    if (!ok) fail();
+// A failed check names its line before the trap, so a reproducer says which property broke.
+[[noreturn]] void fail(int line = __builtin_LINE()) {
+    std::fprintf(stderr, "%s:%d: check failed\n", __FILE__, line);
+    __builtin_trap();
+}
+void check(bool ok, int line = __builtin_LINE()) {
+    if (!ok) fail(line);
 }
 
 constexpr std::uint64_t kTscHz = 2'000'000'000;

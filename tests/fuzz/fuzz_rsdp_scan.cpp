@@ -14,6 +14,7 @@
 // the reader's memory; and without one, the error says so.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <span>
 #include <string_view>
@@ -27,9 +28,13 @@ namespace {
 
 using namespace tandem::acpi;
 
-[[noreturn]] void fail() { __builtin_trap(); }
-void check(bool ok) {
-    if (!ok) fail();
+// A failed check names its line before the trap, so a reproducer says which property broke.
+[[noreturn]] void fail(int line = __builtin_LINE()) {
+    std::fprintf(stderr, "%s:%d: check failed\n", __FILE__, line);
+    __builtin_trap();
+}
+void check(bool ok, int line = __builtin_LINE()) {
+    if (!ok) fail(line);
 }
 
 constexpr std::uint64_t kLowMemory = 0x100000;
@@ -94,10 +99,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::uint16_t segment = in.u16();
     std::uint8_t flags = in.u8();
     std::uint64_t ebda = static_cast<std::uint64_t>(segment) << 4;
-    m.bytes_[kEbdaSegmentPointer] = static_cast<std::uint8_t>(segment);
-    m.bytes_[kEbdaSegmentPointer + 1] = static_cast<std::uint8_t>(segment >> 8);
     auto ebda_bytes = in.bytes(in.u16() & 0x7ff);
     for (std::size_t i = 0; i < ebda_bytes.size() && ebda + i < kLowMemory; ++i) m.bytes_[ebda + i] = ebda_bytes[i];
+    // The word last: a segment below 0x80000 may put the "EBDA" bytes over it.
+    m.bytes_[kEbdaSegmentPointer] = static_cast<std::uint8_t>(segment);
+    m.bytes_[kEbdaSegmentPointer + 1] = static_cast<std::uint8_t>(segment >> 8);
     std::uint64_t bios_at = kBiosAreaStart + (static_cast<std::uint64_t>(in.u16()) * 16) % (kBiosAreaEnd - kBiosAreaStart);
     auto bios_bytes = in.rest();
     for (std::size_t i = 0; i < bios_bytes.size() && bios_at + i < kBiosAreaEnd; ++i) m.bytes_[bios_at + i] = bios_bytes[i];
@@ -133,6 +139,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                    ebda_valid) {
             asked_ebda = true;
         } else {
+            std::fprintf(stderr, "asked for [%#llx, %#llx)\n", static_cast<unsigned long long>(r.start),
+                         static_cast<unsigned long long>(r.end));
             fail();
         }
     }

@@ -30,6 +30,7 @@
 // same bytes.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <vector>
@@ -53,9 +54,13 @@ namespace {
 using namespace tandem::x86;
 using tandem::guest_boot::EntryMode;
 
-[[noreturn]] void fail() { __builtin_trap(); }
-void check(bool ok) {
-    if (!ok) fail();
+// A failed check names its line before the trap, so a reproducer says which property broke.
+[[noreturn]] void fail(int line = __builtin_LINE()) {
+    std::fprintf(stderr, "%s:%d: check failed\n", __FILE__, line);
+    __builtin_trap();
+}
+void check(bool ok, int line = __builtin_LINE()) {
+    if (!ok) fail(line);
 }
 
 constexpr std::uint64_t kChunk = 64 * 1024;  // guest RAM: 128 KiB in two chunks
@@ -235,12 +240,13 @@ void check_entry_state(const test::FakeVmcs& v, bool event_from_vectoring) {
     if (type == InterruptionInfo::Type::nmi) check(event.vector() == 2);
     if (type == InterruptionInfo::Type::hardware_exception) check(event.vector() < 32);
     if (type == InterruptionInfo::Type::other_event) check(event.vector() == 0);
-    if (event.has_error_code()) {
-        unsigned vec = event.vector();
-        check(type == InterruptionInfo::Type::hardware_exception);
-        check(vec == 8 || (vec >= 10 && vec <= 14) || vec == 17 || vec == 21);
-        check(cr0 & kCr0Pe);
-    }
+    // An error code exactly when the exception has one and the guest is in protected mode
+    // (unrestricted guest; §27.2.1.3).
+    unsigned vec = event.vector();
+    bool has_code = type == InterruptionInfo::Type::hardware_exception &&
+                    (vec == 8 || (vec >= 10 && vec <= 14) || vec == 17) && (cr0 & kCr0Pe);
+    if (type == InterruptionInfo::Type::hardware_exception && vec == 21) has_code = event.has_error_code();  // #CP
+    check(event.has_error_code() == has_code);
     if (type == InterruptionInfo::Type::external_interrupt && !event_from_vectoring) {
         check((v.read(vmcs::guest_rflags) & kRflagsIf) && (v.read(vmcs::guest_interruptibility) & 3) == 0);
     }
