@@ -13,6 +13,8 @@ TANDEM_RUN_PACKAGES=(bochs bochsbios vgabios bochs-term qemu-system-x86 ipxe-qem
 TANDEM_RUN_PACKAGES+=(iproute2)
 # Only the tests need these.
 TANDEM_TEST_PACKAGES=(libsodium-dev)
+# tools/test_extract_vmlinux.py: zstd compresses the zstd payloads it feeds extract_vmlinux.
+TANDEM_TEST_PACKAGES+=(zstd)
 # tests/unit/test_guest_acpi.cpp: ACPICA's iasl and acpiexec are the oracle for the guest's ACPI tables.
 TANDEM_TEST_PACKAGES+=(acpica-tools)
 # tests/e2e/test_linux_bochs.py: the HTTP client of the Linux guest's test.

@@ -1,7 +1,10 @@
 // Translating a guest-linear address to guest-physical by walking the guest's own page tables
 // in guest memory (Intel SDM Vol. 3A §5.3-§5.5): no paging, 32-bit paging, PAE and 4-level
-// paging. Used to show the instruction bytes at the guest's RIP in exit reports; every table
-// read is a bounds-checked guest-memory access.
+// paging. Used to fetch the instruction at the guest's RIP (device-memory accesses, exit reports);
+// every table read is a bounds-checked guest-memory access. An entry that is not present or has a
+// reserved bit set (one reserved whatever the physical-address width: hardware would raise #PF)
+// ends the walk with an error naming the linear address; address bits beyond guest RAM fail at
+// the access that follows.
 #pragma once
 
 #include <cstdint>

@@ -4,6 +4,7 @@
 #include "arch-x86_64/vmx/vcpu.hpp"
 
 #include "arch-x86_64/vmx/exit_qualification.hpp"
+#include "arch-x86_64/vmx/guest_rip.hpp"
 #include "arch-x86_64/vmx/vmx_controls.hpp"
 #include "arch-x86_64/vmx/xcr0.hpp"
 #include "guest-boot/test_guest_abi.hpp"
@@ -15,18 +16,18 @@ namespace abi = tandem::guest_abi;
 constexpr std::uint8_t kVectorDebug = 1, kVectorNmi = 2, kVectorUd = 6, kVectorGp = 13, kVectorAc = 17,
                        kVectorMc = 18;
 
+constexpr std::uint64_t kCr0Pe = 1;
+
 constexpr std::uint32_t low32(std::uint64_t v) { return static_cast<std::uint32_t>(v); }
 }  // namespace
 
-void Vcpu::advance_rip() {
-    vmcs_.write(vmcs::guest_rip, vmcs_.read(vmcs::guest_rip) + vmcs_.read(vmcs::exit_instruction_length));
-    // Completing an instruction ends blocking by STI and MOV SS (SDM Vol. 3C §26.4.2 / Table 25-3).
-    std::uint64_t interruptibility = vmcs_.read(vmcs::guest_interruptibility);
-    if (interruptibility & 3) vmcs_.write(vmcs::guest_interruptibility, interruptibility & ~3ull);
-}
+void Vcpu::advance_rip() { complete_guest_instruction(vmcs_, vmcs_.read(vmcs::exit_instruction_length)); }
 
 void Vcpu::inject_exception(std::uint8_t vector, bool has_error_code, std::uint32_t error_code) {
     ++stats_.injected_exceptions;
+    // In real mode (unrestricted guest, CR0.PE clear) exceptions push no error code, and VM entry
+    // refuses an injected event that says otherwise (SDM Vol. 3C §27.2.1.3): #GP(0) becomes #GP.
+    if (!(vmcs_.read(vmcs::guest_cr0) & kCr0Pe)) has_error_code = false;
     vmcs_.write(vmcs::entry_interruption_info, InterruptionInfo::hardware_exception(vector, has_error_code).raw);
     if (has_error_code) vmcs_.write(vmcs::entry_exception_error_code, error_code);
 }
@@ -244,9 +245,7 @@ void Vcpu::on_ept_violation() {
     if (device == nullptr) {
         return stop_with_report("EPT violation: the guest accessed guest-physical memory outside its RAM");
     }
-    if (!emulate_mmio(*device, offset)) {
-        stop_with_report("MMIO access by an instruction tandem does not emulate");
-    }
+    if (!emulate_mmio(*device, offset)) stop_with_report("MMIO access tandem does not emulate");
 }
 
 }  // namespace tandem::x86

@@ -1,6 +1,7 @@
 // Device-memory accesses: the instruction at RIP is decoded (mmio_instruction.hpp), the access
 // carried out on the device model, and RIP moved past it.
 #include "arch-x86_64/vmx/guest_page_walk.hpp"
+#include "arch-x86_64/vmx/guest_rip.hpp"
 #include "arch-x86_64/vmx/mmio_instruction.hpp"
 #include "arch-x86_64/vmx/vcpu.hpp"
 
@@ -40,6 +41,14 @@ bool Vcpu::emulate_mmio(MmioDevice& device, std::uint64_t offset) {
         println(console_, "{}", insn.error());
         return false;
     }
+    // The exit found the device by the first byte; the access's size comes from the instruction,
+    // and all of it must lie inside that device (MmioBus::find's rule), or the model would be
+    // handed registers past its end.
+    std::uint64_t gpa = vmcs_.read(vmcs::guest_physical_address), whole_offset = 0;
+    if (mmio_ == nullptr || mmio_->find(gpa, insn->size, whole_offset) != &device || whole_offset != offset) {
+        println(console_, "vm: a {}-byte access at {} runs past the end of a device's registers", insn->size, hex(gpa));
+        return false;
+    }
     std::uint64_t rsp = vmcs_.read(vmcs::guest_rsp);
     if (insn->kind == MmioInstruction::Kind::store_register || insn->kind == MmioInstruction::Kind::store_immediate) {
         device.mmio_write(offset, insn->size, mmio_store_value(*insn, regs_, rsp));
@@ -48,9 +57,7 @@ bool Vcpu::emulate_mmio(MmioDevice& device, std::uint64_t offset) {
         vmcs_.write(vmcs::guest_rsp, rsp);
     }
     ++stats_.mmio_accesses;
-    vmcs_.write(vmcs::guest_rip, vmcs_.read(vmcs::guest_rip) + insn->length);
-    std::uint64_t interruptibility = vmcs_.read(vmcs::guest_interruptibility);
-    if (interruptibility & 3) vmcs_.write(vmcs::guest_interruptibility, interruptibility & ~3ull);
+    complete_guest_instruction(vmcs_, insn->length);  // EPT violations leave the length field undefined
     return true;
 }
 

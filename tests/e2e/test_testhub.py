@@ -1,7 +1,7 @@
 """The fault-injecting test hub (tandem_lab.testhub) driven by plain UDP sockets that behave exactly like a
 Bochs NIC with `ethmod=socket, ethdev=P`: bind P, send to P+1 (Bochs 2.7 eth_socket.cc). No Bochs needed;
-BxhubParity compares against Debian's `bxhub` and BochsNic puts a real Bochs e1000 on the hub, each
-when installed."""
+BxhubParity compares against Debian's `bxhub` and BochsNic puts a real Bochs e1000 on the hub; each
+fails when its tool is missing."""
 
 from __future__ import annotations
 
@@ -312,10 +312,24 @@ class ControlAndSchedule(HubCase):
                          f"e1000: card=0, enabled=1, mac=b0:c4:20:00:00:02, ethmod=socket, ethdev={hub.base + 2}")
 
 
-@unittest.skipUnless(shutil.which("bxhub"), "bxhub (Debian package bochs) not installed")
+def require_tools(case: type, tools: list[str], files: list = ()) -> None:
+    """Fails the class (never skips it) when a tool or file it exists to exercise is missing: a test
+    that passes without running what it names is a defect. The packages are in
+    tools/require-packages.sh (TANDEM_RUN_PACKAGES), which ./run-tests.sh installs."""
+    missing = [t for t in tools if shutil.which(t) is None] + [str(f) for f in files if not os.path.exists(f)]
+    if missing:
+        raise AssertionError(f"{case.__name__} cannot run: missing {', '.join(missing)} "
+                             "(Debian packages bochs and ipxe-qemu; see tools/require-packages.sh)")
+
+
 class BxhubParity(HubCase):
     """The same UDP clients against Debian's bxhub and against the test hub: same deliveries, from
     the same hub ports. Only broadcasts and learned unicasts: there the two agree by design."""
+
+    @classmethod
+    def setUpClass(cls):
+        require_tools(cls, ["bxhub"])
+        super().setUpClass()
 
     def scenario(self, base: int) -> list[list[tuple[bytes, int]]]:
         eps = [Endpoint(base, i) for i in range(3)]
@@ -365,11 +379,15 @@ class BxhubParity(HubCase):
         self.assertEqual(theirs, mine)
 
 
-@unittest.skipUnless(shutil.which("bochs") and IPXE_ROM.exists(), "bochs or the iPXE e1000 ROM not installed")
 class BochsNic(HubCase):
     """A real Bochs 2.7 e1000 (ethmod=socket, ethdev=base) on hub port 0, a DHCP server endpoint on
     port 1: the ROM's DHCPDISCOVER crosses the hub one way, our DHCPOFFER the other way (Bochs got it
     when the ROM follows up with a DHCPREQUEST for the same transaction)."""
+
+    @classmethod
+    def setUpClass(cls):
+        require_tools(cls, ["bochs"], [IPXE_ROM])
+        super().setUpClass()
 
     def test_dhcp_round_trip_through_the_hub(self):
         hub = TestHub(workdir("testhub-bochs-nic"), ports=2).start()
