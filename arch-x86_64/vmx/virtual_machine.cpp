@@ -163,8 +163,8 @@ Status VirtualMachine::create(const VmSetup& setup, PortIoBus& io, Writer& conso
     config.cr = cr;
     config.preemption_timer_reload = reload;
     config.timer_rate = rate;
-    // MPX is hidden from the guest, so its state components are not the guest's to enable.
-    config.supported_xcr0 = platform_.supported_xcr0() & ~kXcr0Mpx;
+    // The state components the guest may enable (xcr0.hpp kXcr0GuestComponents: not MPX, not AMX).
+    config.supported_xcr0 = platform_.supported_xcr0() & kXcr0GuestComponents;
 
     static Vcpu vcpu(vmcs_, setup.memory, io, platform_, console, config);
     vcpu_ = &vcpu;
