@@ -30,7 +30,9 @@ inline constexpr std::uint64_t kXcr0Amx = (1ull << 17) | (1ull << 18);  // TILEC
 //   - MPX (bits 4:3): hidden in leaf 7 already (deprecated; gone from processors since Ice Lake).
 //   - AMX (bits 18:17): Linux enables it only with extended feature disable (CPUID.(0DH,1):
 //     EAX[4], the IA32_XFD and IA32_XFD_ERR MSRs, #NM on first use), none of which tandem
-//     virtualises; and it would add 8 KiB of tile data to every checkpoint.
+//     virtualises; and it would add 8 KiB of tile data to every checkpoint. The XSAVE area and
+//     the checkpoint bound (checkpoint::CpuState::kMaxXsave) are nonetheless sized for it, so
+//     offering AMX later is a policy change here, not a format change.
 //   - anything newer (APX, ...): its XSETBV rules are not checked here.
 inline constexpr std::uint64_t kXcr0GuestComponents = kXcr0X87 | kXcr0Sse | kXcr0Avx | kXcr0Avx512 | kXcr0Pkru;
 
