@@ -18,6 +18,7 @@
 #include "arch-x86_64/serial/console_uart.hpp"
 #include "arch-x86_64/time/tsc_calibration.hpp"
 #include "arch-x86_64/vmx/capability_probe.hpp"
+#include "arch-x86_64/vmx/machine_platform.hpp"
 #include "hypervisor/config/config.hpp"
 #include "hypervisor/console/console.hpp"
 #include "hypervisor/memory/frame_allocator.hpp"
@@ -150,6 +151,17 @@ void set_up_memory() {
             frames.free_ranges().size());
 }
 
+// The guest's XSAVE area, sized from CPUID, must fit what a checkpoint carries: a processor
+// whose does not is refused here, not by every capture failing later (xsave_layout.hpp).
+void check_extended_state(Writer& out) {
+    MachinePlatform cpu;
+    if (auto s = cpu.extended_state(); !s) {
+        println(out, "cpu: {}", s.error());
+        refuse("this processor's XSAVE state cannot be carried in a checkpoint (see the line above)");
+    }
+    report_xsave_layout(out, cpu.xsave_layout(), checkpoint::CpuState::kMaxXsave);
+}
+
 // The session for the configured mode (mode_table.hpp) on this machine, until it has finished.
 void run_mode(const ModeEntry& mode, const VmxCapabilityMsrs& msrs, const VmxCapabilities& caps) {
     Writer& out = console();
@@ -199,6 +211,7 @@ extern "C" [[noreturn]] void kernel_main(std::uint32_t magic, std::uint32_t info
     VmxVerdict verdict = judge_vmx(caps);
     report_vmx(out, msrs, caps, verdict);
     if (!verdict.usable) refuse(verdict.refusal);
+    check_extended_state(out);
 
     const ModeEntry* mode = find_mode(config);
     if (mode == nullptr) {

@@ -95,6 +95,10 @@ Status restore_cpu_state(const checkpoint::CpuState& state, VmcsAccess& vmcs, Gu
     }
     std::uint64_t xcr0 = *state.get(keys::xcr0);
     if (xcr0 != 0 && state.xsave().empty()) return Error::of("cpu state: XCR0 set but no XSAVE image");
+    // Checked before anything is written: an image XRSTOR would fault on halts the host (issue 14).
+    if (xcr0 != 0) {
+        if (auto s = check_xsave_image(state.xsave(), platform.xsave_layout()); !s) return s;
+    }
 
     for (VmcsField f : kGuestFields) vmcs.write(f, *state.get(encoding(f)));
     vmcs.write(vmcs::guest_cr0, effective_cr(*state.get(encoding(vmcs::guest_cr0)), cr.cr0_must_be_one, cr.cr0_may_be_one));

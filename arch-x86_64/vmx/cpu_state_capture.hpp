@@ -1,8 +1,9 @@
 // Capturing the guest's vCPU into a checkpoint::CpuState and restoring it (DESIGN §3 step 3):
 // every VMCS guest-state field (Intel SDM Vol. 3C §25.4), the control fields that carry guest
 // state (CR0/CR4 read shadows, IA-32e mode, a pending event injection), the guest's TSC, the
-// general-purpose registers and CR2, XCR0 and the XSAVE image (x87/SSE/AVX), the debug registers
-// and the MSRs the guest owns in hardware (SYSCALL and KERNEL_GS_BASE: access_bitmaps.cpp).
+// general-purpose registers and CR2, XCR0 and the XSAVE image (the components the guest may
+// enable: xcr0.hpp), the debug registers and the MSRs the guest owns in hardware (SYSCALL and
+// KERNEL_GS_BASE: access_bitmaps.cpp).
 // Portable: the instructions come through CpuStatePlatform.
 #pragma once
 
@@ -12,6 +13,7 @@
 #include "arch-x86_64/vmx/guest_entry.hpp"
 #include "arch-x86_64/vmx/guest_registers.hpp"
 #include "arch-x86_64/vmx/vmcs_access.hpp"
+#include "arch-x86_64/vmx/xsave_layout.hpp"
 #include "replication/checkpoint/cpu_state.hpp"
 
 namespace tandem::x86 {
@@ -21,7 +23,10 @@ public:
     virtual std::uint64_t read_tsc() const = 0;
     virtual std::uint64_t read_xcr0() const = 0;  // 0 when the CPU has no XSAVE
     virtual bool write_xcr0(std::uint64_t value) = 0;
-    // XSAVE of every state component the processor supports (whatever the guest's XCR0 enables:
+    // The XSAVE area kept for the guest (xsave_layout.hpp): the components saved and restored
+    // (guest_xcr0) and the area's size.
+    virtual const XsaveLayout& xsave_layout() const = 0;
+    // XSAVE of the components xsave_layout().guest_xcr0 names (whatever the guest's XCR0 enables:
     // the registers hold state regardless) into a 64-byte-aligned area, leaving XCR0 as it was;
     // returns the bytes used (0 if the area is too small or XSAVE is absent). Restore likewise.
     virtual std::uint32_t save_extended_state(std::span<std::uint8_t> area) = 0;

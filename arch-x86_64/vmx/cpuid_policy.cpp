@@ -1,5 +1,6 @@
 #include "arch-x86_64/vmx/cpuid_policy.hpp"
 
+#include "arch-x86_64/vmx/xcr0.hpp"
 #include "guest-boot/test_guest_abi.hpp"
 
 namespace tandem::x86 {
@@ -25,16 +26,41 @@ constexpr std::uint32_t kLeaf7EbxHidden = bit(1) /*IA32_TSC_ADJUST: not virtuali
 constexpr std::uint32_t kLeaf7EbxInvpcid = bit(10);
 constexpr std::uint32_t kLeaf7EcxHidden = bit(5) /*WAITPKG*/ | bit(30) /*SGX_LC*/ | bit(31) /*PKS*/;
 // Speculation-control and capability MSRs are not virtualised: hide their enumeration.
-constexpr std::uint32_t kLeaf7EdxHidden = bit(15) /*hybrid*/ | bit(26) /*IBRS/IBPB*/ | bit(27) /*STIBP*/ |
+// AMX is not offered (xcr0.hpp kXcr0GuestComponents says why): AMX-BF16, AMX-TILE, AMX-INT8.
+constexpr std::uint32_t kLeaf7EdxHidden = bit(15) /*hybrid*/ | bit(22) /*AMX-BF16*/ | bit(24) /*AMX-TILE*/ |
+                                          bit(25) /*AMX-INT8*/ | bit(26) /*IBRS/IBPB*/ | bit(27) /*STIBP*/ |
                                           bit(28) /*L1D_FLUSH*/ | bit(29) /*ARCH_CAPABILITIES*/ |
                                           bit(30) /*CORE_CAPABILITIES*/ | bit(31) /*SSBD*/;
-constexpr std::uint32_t kLeafDSub1EaxXsaves = bit(3), kLeafDSub1EaxXsavec = bit(1);
-constexpr std::uint32_t kXsaveMpxComponents = bit(3) | bit(4);
+// CPUID.(0DH,1):EAX (SDM Vol. 2A Table 3-8): XSAVEC, XSAVES, XFD (IA32_XFD is not virtualised,
+// and only AMX uses it).
+constexpr std::uint32_t kLeafDSub1EaxXsavec = bit(1), kLeafDSub1EaxXsaves = bit(3), kLeafDSub1EaxXfd = bit(4);
+constexpr std::uint32_t kLeafDSubEcxSupervisor = bit(0);
 constexpr std::uint32_t kExt1EcxHidden = bit(2) /*SVM*/;
 constexpr std::uint32_t kExt1EdxRdtscp = bit(27);
 constexpr std::uint32_t kExt7EdxInvariantTsc = bit(8);
 constexpr std::uint32_t kLeaf1EdxApic = bit(9), kLeaf1EcxTscDeadline = bit(24);
 constexpr std::uint32_t kTscLeaf = 0x15, kFrequencyLeaf = 0x16;
+
+// Leaf 0DH: only the user state components the guest may enable (xcr0.hpp: MPX and AMX are
+// hidden in leaf 7, so their components are too; the others' subleaves read 0), and of the
+// instructions only those tandem lets the guest use.
+CpuidValues xsave_leaf(CpuidValues v, const CpuidPolicy& p, std::uint32_t subleaf) {
+    if (subleaf == 0) {
+        v.eax &= static_cast<std::uint32_t>(kXcr0GuestComponents);
+        v.edx &= static_cast<std::uint32_t>(kXcr0GuestComponents >> 32);
+    }
+    if (subleaf >= 2 && subleaf < 63 && (v.ecx & kLeafDSubEcxSupervisor) == 0 &&
+        ((kXcr0GuestComponents >> subleaf) & 1) == 0) {
+        return {0, 0, 0, 0};
+    }
+    if (subleaf == 1) v.eax &= ~kLeafDSub1EaxXfd;
+    if (subleaf == 1 && !p.xsaves) v.eax &= ~kLeafDSub1EaxXsaves;
+    // A kernel uses the compacted format with XSAVEC too, sizing it by subleaf 1's EBX, which
+    // Bochs fills with the standard format's size (Linux then warns "XSAVE consistency
+    // problem"). The unmodified guest gets the standard format only.
+    if (subleaf == 1 && p.local_apic) v.eax &= ~kLeafDSub1EaxXsavec;
+    return v;
+}
 
 }  // namespace
 
@@ -98,15 +124,7 @@ CpuidValues guest_cpuid(const CpuidSource& host, const CpuidPolicy& p, std::uint
             v.edx &= ~kLeaf7EdxHidden;
             return v;
         case 0xd:
-            // MPX is hidden (leaf 7): its XSAVE components (bits 3, 4) are too.
-            if (subleaf == 0) v.eax &= ~kXsaveMpxComponents;
-            if (subleaf == 3 || subleaf == 4) return {0, 0, 0, 0};
-            if (subleaf == 1 && !p.xsaves) v.eax &= ~kLeafDSub1EaxXsaves;
-            // A kernel uses the compacted format with XSAVEC too, sizing it by subleaf 1's EBX,
-            // which Bochs fills with the standard format's size (Linux then warns "XSAVE
-            // consistency problem"). The unmodified guest gets the standard format only.
-            if (subleaf == 1 && p.local_apic) v.eax &= ~kLeafDSub1EaxXsavec;
-            return v;
+            return xsave_leaf(v, p, subleaf);
         case 0x80000001:
             v.ecx &= ~kExt1EcxHidden;
             if (!p.rdtscp) v.edx &= ~kExt1EdxRdtscp;

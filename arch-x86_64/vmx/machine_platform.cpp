@@ -17,10 +17,14 @@ std::uint64_t xgetbv0() {
 
 MachinePlatform::MachinePlatform() {
     xsave_ = (x86::cpuid(1).ecx >> 26) & 1;
-    if (xsave_) {
-        CpuidResult d = x86::cpuid(0xd, 0);
-        supported_xcr0_ = (static_cast<std::uint64_t>(d.edx) << 32) | d.eax;
-        xsave_size_ = d.ecx;  // for every supported component (SDM Vol. 1 §13.2)
+    // A virtual call in a constructor reaches this class's cpuid(): the hardware's answers.
+    auto layout = read_xsave_layout(*this, checkpoint::CpuState::kMaxXsave);
+    if (layout) {
+        layout_ = *layout;
+        layout_ok_ = true;
+    } else {
+        layout_error_ = layout.error();  // extended_state() reports it; XSAVE stays unused
+        xsave_ = false;
     }
     tsc_aux_ = x86::cpuid(0x80000000).eax >= 0x80000001 && ((x86::cpuid(0x80000001).edx >> 27) & 1);
 }
@@ -35,31 +39,33 @@ std::uint64_t MachinePlatform::read_tsc() const { return rdtsc(); }
 std::uint64_t MachinePlatform::read_xcr0() const { return xsave_ ? xgetbv0() : 0; }
 
 bool MachinePlatform::write_xcr0(std::uint64_t value) {
-    // The checks XSETBV makes, so an invalid value is refused instead of faulting (SDM Vol. 2C).
-    if (!xsave_ || !valid_xcr0(value, supported_xcr0_)) return false;
+    // The checks XSETBV makes (xcr0.hpp), against the components the guest may enable, so an
+    // invalid value is refused instead of faulting in VMX root operation (SDM Vol. 2D XSETBV).
+    if (!xsave_ || !valid_xcr0(value, layout_.guest_xcr0)) return false;
     xsetbv0(value);
     return true;
 }
 
 std::uint32_t MachinePlatform::save_extended_state(std::span<std::uint8_t> area) {
-    if (!xsave_ || area.size() < xsave_size_ || reinterpret_cast<std::uintptr_t>(area.data()) % 64 != 0) return 0;
+    std::uint32_t size = layout_.size;
+    if (!xsave_ || area.size() < size || reinterpret_cast<std::uintptr_t>(area.data()) % 64 != 0) return 0;
     // XSAVE writes the header bytes 512-575 only partly: start from zeros.
-    for (std::uint32_t i = 0; i < xsave_size_; ++i) area[i] = 0;
+    for (std::uint32_t i = 0; i < size; ++i) area[i] = 0;
     std::uint64_t guest = xgetbv0();
-    xsetbv0(supported_xcr0_);
-    asm volatile("xsave (%0)" ::"r"(area.data()), "a"(static_cast<std::uint32_t>(supported_xcr0_)),
-                 "d"(static_cast<std::uint32_t>(supported_xcr0_ >> 32))
+    xsetbv0(layout_.guest_xcr0);
+    asm volatile("xsave (%0)" ::"r"(area.data()), "a"(static_cast<std::uint32_t>(layout_.guest_xcr0)),
+                 "d"(static_cast<std::uint32_t>(layout_.guest_xcr0 >> 32))
                  : "memory");
     xsetbv0(guest);
-    return xsave_size_;
+    return size;
 }
 
 void MachinePlatform::restore_extended_state(std::span<const std::uint8_t> area) {
-    if (!xsave_ || area.size() < xsave_size_ || reinterpret_cast<std::uintptr_t>(area.data()) % 64 != 0) return;
+    if (!xsave_ || area.size() < layout_.size || reinterpret_cast<std::uintptr_t>(area.data()) % 64 != 0) return;
     std::uint64_t guest = xgetbv0();
-    xsetbv0(supported_xcr0_);
-    asm volatile("xrstor (%0)" ::"r"(area.data()), "a"(static_cast<std::uint32_t>(supported_xcr0_)),
-                 "d"(static_cast<std::uint32_t>(supported_xcr0_ >> 32))
+    xsetbv0(layout_.guest_xcr0);
+    asm volatile("xrstor (%0)" ::"r"(area.data()), "a"(static_cast<std::uint32_t>(layout_.guest_xcr0)),
+                 "d"(static_cast<std::uint32_t>(layout_.guest_xcr0 >> 32))
                  : "memory");
     xsetbv0(guest);
 }

@@ -1,5 +1,7 @@
 // The instructions the portable vCPU code needs, executed on this processor: CPUID, RDTSC,
 // XSETBV/XGETBV, XSAVE/XRSTOR, RDMSR/WRMSR of the guest-owned MSRs, the debug registers.
+// XSAVE and XRSTOR use the guest's components only (xsave_layout.hpp: layout_.guest_xcr0), in
+// the standard format, sized from CPUID leaf 0DH.
 #pragma once
 
 #include "arch-x86_64/vmx/cpu_state_capture.hpp"
@@ -17,6 +19,7 @@ public:
 
     std::uint64_t read_xcr0() const override;
     bool write_xcr0(std::uint64_t value) override;
+    const XsaveLayout& xsave_layout() const override { return layout_; }
     std::uint32_t save_extended_state(std::span<std::uint8_t> area) override;
     void restore_extended_state(std::span<const std::uint8_t> area) override;
     std::uint64_t read_msr(std::uint32_t msr) const override;
@@ -25,13 +28,16 @@ public:
     std::uint64_t read_debug_register(unsigned n) const override;
     void write_debug_register(unsigned n, std::uint64_t value) override;
 
-    std::uint64_t supported_xcr0() const { return supported_xcr0_; }
+    // Whether this processor's XSAVE area for the guest is usable: leaf 0DH consistent and the
+    // area within what a checkpoint carries (read_xsave_layout). The reason when it is not.
+    Status extended_state() const { return layout_ok_ ? success() : Status{layout_error_}; }
 
 private:
     bool xsave_ = false;
     bool tsc_aux_ = false;
-    std::uint64_t supported_xcr0_ = 0;
-    std::uint32_t xsave_size_ = 0;
+    XsaveLayout layout_{};
+    bool layout_ok_ = false;
+    Error layout_error_{};
 };
 
 }  // namespace tandem::x86

@@ -7,7 +7,6 @@
 #include "arch-x86_64/vmx/access_bitmaps.hpp"
 #include "arch-x86_64/vmx/vmx_controls.hpp"
 #include "arch-x86_64/vmx/vmx_instructions.hpp"
-#include "arch-x86_64/vmx/xcr0.hpp"
 #include "hypervisor/console/console.hpp"
 #include "hypervisor/devices/pc_platform.hpp"
 
@@ -82,6 +81,7 @@ Status VirtualMachine::create(const VmSetup& setup, PortIoBus& io, Writer& conso
     small_pages_ = setup.small_pages;
     invept_single_ = caps.invept_single_context;
     accessed_dirty_ = caps.ept_accessed_dirty;
+    if (auto s = platform_.extended_state(); !s) return s;
     if (auto s = map_guest_ram(ept_, setup.memory); !s) return s;
     eptp_ = ept_pointer(ept_.root(), accessed_dirty_);
 
@@ -163,8 +163,8 @@ Status VirtualMachine::create(const VmSetup& setup, PortIoBus& io, Writer& conso
     config.cr = cr;
     config.preemption_timer_reload = reload;
     config.timer_rate = rate;
-    // MPX is hidden from the guest, so its state components are not the guest's to enable.
-    config.supported_xcr0 = platform_.supported_xcr0() & ~kXcr0Mpx;
+    // The state components the guest may enable (xcr0.hpp kXcr0GuestComponents: not MPX, not AMX).
+    config.supported_xcr0 = platform_.xsave_layout().guest_xcr0;
 
     static Vcpu vcpu(vmcs_, setup.memory, io, platform_, console, config);
     vcpu_ = &vcpu;

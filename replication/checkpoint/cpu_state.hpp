@@ -13,6 +13,7 @@
 
 #include "hypervisor/util/result.hpp"
 #include "hypervisor/util/byte_stream.hpp"
+#include "replication/checkpoint/record_format.hpp"
 
 namespace tandem::checkpoint {
 
@@ -29,8 +30,16 @@ inline constexpr std::uint32_t limit = 0x10400;
 class CpuState {
 public:
     static constexpr std::size_t kMaxFields = 128;
-    static constexpr std::size_t kMaxXsave = 8192;
+    // The XSAVE image's bound, on the wire and in memory. The standard-format area has a size
+    // the processor reports (CPUID leaf 0DH; arch-x86_64/vmx/xsave_layout.hpp sizes it and boot
+    // refuses a processor whose area for the guest exceeds this bound). Large enough for every
+    // XCR0 state component processors offer, not only those tandem saves today: AMX TILEDATA
+    // ends at byte 11008 (Sapphire Rapids: CPUID.(0DH,18) = 8192 bytes at offset 2816), the
+    // furthest any component reaches; 12 KiB leaves room for a component after it.
+    static constexpr std::size_t kMaxXsave = 12 * 1024;
     static constexpr std::uint16_t kVersion = 1;
+    // The largest encoding (encode() below) fits a CPU_STATE record.
+    static constexpr std::size_t kMaxEncoded = 2 + 2 + kMaxFields * (4 + 8) + 4 + kMaxXsave;
 
     // Adds or replaces a value. Fails when the table is full.
     Status set(std::uint32_t key, std::uint64_t value);
@@ -64,5 +73,7 @@ private:
     alignas(64) std::uint8_t xsave_[kMaxXsave]{};
     std::uint32_t xsave_size_ = 0;
 };
+
+static_assert(CpuState::kMaxEncoded <= kCpuStateMaxPayload);
 
 }  // namespace tandem::checkpoint

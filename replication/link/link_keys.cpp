@@ -12,6 +12,14 @@ void put_le64(std::uint8_t* p, std::uint64_t v) {
 
 }  // namespace
 
+void warn_if_insecure(Writer& out, const LinkSecret& secret) {
+    if (!secret.insecure) return;
+    println(out, "link: WARNING: insecure_link=1: no key, so anyone on the link's network can read the guest's memory "
+                 "as it crosses and forge every frame: checkpoints the backup would run, acknowledgements that "
+                 "release the guest's output unprotected, handshakes that drop the backup or make it take over. "
+                 "For a test on a cable between the two machines only; give key= for anything else");
+}
+
 Result<LinkSecret> make_link_secret(bool has_key, std::span<const std::uint8_t, crypto::kKeySize> key, bool insecure_link) {
     if (has_key && insecure_link) {
         return Error::of("replication link: key= and insecure_link=1 contradict each other; give one of them");

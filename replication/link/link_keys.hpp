@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <span>
 
+#include "hypervisor/console/writer.hpp"
 #include "hypervisor/util/result.hpp"
 #include "replication/crypto/crypto_types.hpp"
 
@@ -41,6 +42,11 @@ struct LinkSecret {
 // The start-up rule: a key means encryption; no key is refused unless insecure_link=1 is given;
 // both together are contradictory and refused.
 Result<LinkSecret> make_link_secret(bool has_key, std::span<const std::uint8_t, crypto::kKeySize> key, bool insecure_link);
+
+// The warning every session on an insecure link prints at start (issue 14, item 6), so what
+// insecure_link=1 gives up is said where the operator looks, not only in the documentation.
+// Nothing for a keyed link.
+void warn_if_insecure(Writer& out, const LinkSecret& secret);
 
 std::uint64_t derive_key_id(const crypto::Key& master);
 crypto::Key derive_handshake_key(const crypto::Key& master);

@@ -41,6 +41,7 @@ Status LinktestSession::start() {
     println(out_, "linktest: {} MiB each way as {} over {} ({}), {}", config.linktest_mib, role_name(config.role),
             info.driver, ColonHex{info.mac.bytes, 6},
             secret->insecure ? "INSECURE (insecure_link=1)" : "authenticated and encrypted");
+    link::warn_if_insecure(out_, *secret);
     (void)machine_.shell().add({"link", "the replication link's state and counters", command_link, this});
     last_progress_ = machine_.now();
     return success();

@@ -27,6 +27,7 @@ Status PairSession::start_backup() {
             config.failover_ms,
             prober_ ? " and no answer on the client network"
                     : " (no client network: no split-brain probe possible; guest_mac= gives one)");
+    link::warn_if_insecure(out_, secret_);
     println(out_, "tandem: console ready: type 'help'");
     phase_ = Phase::following;
     return success();

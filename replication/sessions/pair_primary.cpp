@@ -34,6 +34,7 @@ Status PairSession::become_primary(bool took_over) {
             took_over ? "now the primary" : "primary", info.driver, ColonHex{info.mac.bytes, 6},
             secret_.insecure ? "INSECURE link (insecure_link=1)" : "link authenticated and encrypted", config.epoch_ms,
             dirty_tracking_name(method_), config.failover_ms);
+    link::warn_if_insecure(out_, secret_);
     println(out_, "pair: the guest runs UNPROTECTED until a backup has joined and holds a copy");
     if (GuestNetwork* network = machine_.guest_network()) {
         responder_.emplace(*machine_.client_nic(), secret_, out_);

@@ -90,6 +90,7 @@ class Refusals(unittest.TestCase):
         self.assertIn("link refused: protocol version mismatch: local 2, peer 1", backup)
         for console in (primary, backup):
             self.assertIn("INSECURE (insecure_link=1)", console)
+            self.assertIn("link: WARNING: insecure_link=1: no key, so anyone on the link's network", console)
             self.assertNotIn(HALTED_LINE, console)
 
     def test_no_key_is_refused(self):

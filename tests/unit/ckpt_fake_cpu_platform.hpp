@@ -13,6 +13,15 @@
 
 namespace ckpt {
 
+// Makes `image` (a standard-format XSAVE area) one XRSTOR would load: MXCSR at its reset value,
+// the header zero but XSTATE_BV (SDM Vol. 1 §13.8.1; checked by check_xsave_image).
+inline void make_restorable(std::vector<std::uint8_t>& image, std::uint64_t xstate_bv) {
+    const std::uint32_t mxcsr = 0x1f80;
+    for (unsigned i = 0; i < 4; ++i) image[24 + i] = static_cast<std::uint8_t>(mxcsr >> (8 * i));
+    for (unsigned i = 512; i < 576; ++i) image[i] = 0;
+    for (unsigned i = 0; i < 8; ++i) image[512 + i] = static_cast<std::uint8_t>(xstate_bv >> (8 * i));
+}
+
 class FakeCpuPlatform final : public tandem::x86::CpuStatePlatform {
 public:
     std::uint64_t read_tsc() const override { return tsc; }
@@ -23,6 +32,7 @@ public:
         xcr0 = value;
         return true;
     }
+    const tandem::x86::XsaveLayout& xsave_layout() const override { return layout; }
     std::uint32_t save_extended_state(std::span<std::uint8_t> area) override {
         if (xsave.empty() || area.size() < xsave.size()) return 0;
         std::copy(xsave.begin(), xsave.end(), area.begin());
@@ -48,6 +58,8 @@ public:
     }
 
     std::uint64_t tsc = 0, xcr0 = 0;
+    // The guest gets x87, SSE, AVX and AVX-512: a 2688-byte area (Hi16_ZMM ends there, CPUID.(0DH,7)).
+    tandem::x86::XsaveLayout layout{0x2e7, 2696, 0xe7, 2688};
     std::vector<std::uint8_t> xsave;
     std::map<std::uint32_t, std::uint64_t> msrs;
     bool tsc_aux = true, refuse_xcr0 = false;

@@ -186,6 +186,7 @@ struct Machine {
         platform.xcr0 = 0xe7;
         platform.xsave.resize(2688);
         ckpt::fill_random(platform.xsave, rng);
+        ckpt::make_restorable(platform.xsave, 0xe7);
         for (std::uint32_t msr : {0xc0000081u, 0xc0000082u, 0xc0000083u, 0xc0000084u, 0xc0000102u, 0xc0000103u}) platform.msrs[msr] = rng();
         for (unsigned n : {0u, 1u, 2u, 3u, 6u}) platform.dr[n] = rng();
     }

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "arch-x86_64/vmx/vmx_controls.hpp"
+#include "cpu_generations.hpp"
 #include "vmx_fake_vcpu.hpp"
 
 using namespace tandem;
@@ -268,6 +269,25 @@ TEST_CASE("XSETBV: inconsistent AVX-512 and MPX component sets are #GP(0)") {
         CHECK(rig.injected() == kInjectGp);
     }
     CHECK(rig.platform.xcr0_writes.empty());
+}
+
+// Regression test (issue 14): on a processor with AMX (Sapphire Rapids and later, XCR0 bits 17
+// and 18), XSETBV #GPs unless both tile components are set or both clear (SDM Vol. 1 §13.3). The
+// vCPU did not check that, and MachinePlatform::write_xcr0 then executed XSETBV with the value in
+// VMX root operation: a #GP in the hypervisor. Even where AMX is among the components the guest
+// may enable, one tile bit alone is #GP(0) in the guest and never reaches the CPU.
+TEST_CASE("XSETBV: on a Sapphire Rapids host, one AMX tile component alone is #GP(0)") {
+    VcpuConfig amx = VcpuRig::default_config();
+    amx.supported_xcr0 = test::sapphire_rapids().xcr0;
+    VcpuRig rig(EntryMode::protected32, amx);
+    for (std::uint64_t bad : {0x202e7ull, 0x402e7ull, 0x20007ull, 0x40003ull}) {
+        CAPTURE(bad);
+        CHECK_FALSE(xsetbv(rig, 0, bad));
+        CHECK(rig.injected() == kInjectGp);
+    }
+    CHECK(rig.platform.xcr0_writes.empty());
+    CHECK(xsetbv(rig, 0, 0x602e7));
+    CHECK(rig.platform.xcr0_writes == std::vector<std::uint64_t>{0x602e7});
 }
 
 }  // TEST_SUITE

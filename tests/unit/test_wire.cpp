@@ -342,6 +342,15 @@ TEST_CASE("wire: link keys, key ids and nonces") {
     CHECK(insecure->key_id == 0);
     auto secure = make_link_secret(true, key, false);
     REQUIRE(secure.ok());
+    // An insecure link says at start what it gives up; a keyed one says nothing (issue 14, item 6).
+    std::vector<char> text(1024);
+    BufferWriter warned(text.data(), text.size());
+    warn_if_insecure(warned, *insecure);
+    CHECK(std::string(warned.view()).rfind("link: WARNING: insecure_link=1: no key, so anyone", 0) == 0);
+    CHECK(std::string(warned.view()).find("forge every frame") != std::string::npos);
+    BufferWriter quiet(text.data(), text.size());
+    warn_if_insecure(quiet, *secure);
+    CHECK(quiet.view().empty());
     CHECK_FALSE(secure->insecure);
     CHECK(secure->key_id != 0);
     CHECK(secure->key_id == derive_key_id(secure->master));
