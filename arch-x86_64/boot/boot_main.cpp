@@ -38,8 +38,13 @@ constexpr std::uint16_t kCom1 = 0x3f8;
 // loader data must lie below this.
 constexpr std::uint64_t kBootMapLimit = 4ull << 30;
 constexpr std::uint64_t kFirstMegabyte = 1ull << 20;
+// The console's ring: enough for a few of the print hypercall's 4 KiB lines and the UART
+// model's lines while the serial line (~11.5 KB/s) catches up.
+constexpr std::size_t kConsoleRing = 16 * 1024;
 
 constinit Uart16550 com1{kCom1};
+constinit char console_ring[kConsoleRing]{};
+constinit BufferedConsole console_out{console_ring, com1};
 constinit boot::BootInfo boot_info{};
 constinit Config config{};
 constinit FrameAllocator frames{};
@@ -62,6 +67,7 @@ public:
 }  // namespace
 
 Uart16550& console_uart() { return com1; }
+BufferedConsole& buffered_console() { return console_out; }
 
 namespace {
 
@@ -189,7 +195,7 @@ extern "C" [[noreturn]] void kernel_main(std::uint32_t magic, std::uint32_t info
     using namespace tandem;
     using namespace tandem::x86;
     com1.init();
-    attach_console(com1);
+    attach_console(console_out, console_out.guest());  // synchronous until a guest runs
     install_descriptor_tables();
     run_static_constructors();
 

@@ -13,11 +13,14 @@ namespace tandem::x86 {
 
 X86Machine::X86Machine(const MachineFacts& facts)
     : facts_(facts), out_(console()), memory_(facts.frames, identity_window()), shell_(console()), input_(shell_),
-      clock_(facts.tsc_khz), ram_(identity_window()), vm_(facts.frames), guest_(console()) {}
+      clock_(facts.tsc_khz), ram_(identity_window()), vm_(facts.frames), guest_(console(), guest_console()) {}
 
 std::uint64_t X86Machine::now() const { return rdtsc(); }
 
-void X86Machine::idle() { pause(); }
+void X86Machine::idle() {
+    buffered_console().drain();  // what the last guest run left in the console
+    pause();
+}
 
 void X86Machine::problem(const char* what, const Error& e) { sessions::report_problem(out_, what, e); }
 
@@ -58,6 +61,8 @@ Status X86Machine::create_vm(const sessions::GuestPlan& plan, const GuestEntry& 
     setup.pml = pml;
     setup.local_apic = linux_guest;
     if (auto s = vm_.create(setup, guest_.io(), out_); !s) return s;
+    vm_.vcpu().set_guest_console(guest_console());
+    vm_.set_after_exit(&output_);
     vm_created_ = true;
     return success();
 }
@@ -151,9 +156,36 @@ const VcpuStats& X86Machine::vcpu_stats() const { return vm_.vcpu().stats(); }
 bool X86Machine::guest_running() const { return vm_created_ && vm_.vcpu().running(); }
 
 GuestEnd X86Machine::run_guest() {
+    // While the guest runs, console output only fills the buffer and is drained without waiting
+    // after every exit: no exit waits for the serial line. Afterwards what is left drains in the
+    // idle loop; output is synchronous again once it has (buffered_console.hpp).
+    BufferedConsole& console_out = buffered_console();
+    console_out.set_buffered(true);
     last_run_ = vm_.run();
     guest_.uart().flush();
+    console_out.set_buffered(false);
     return last_run_.end;
+}
+
+sessions::ExitWait X86Machine::longest_exit() const {
+    const ExitLatency& latency = vm_.exit_latency();
+    std::uint64_t khz = facts_.tsc_khz == 0 ? 1 : facts_.tsc_khz;
+    const char* reason = latency.measured() != 0 ? exit_reason_name(latency.longest_reason()) : "none";
+    return {latency.longest_tsc() * 1000 / khz, reason};
+}
+
+// The longest wait of the guest on tandem, and the guest output the console could not keep.
+void X86Machine::report_exit_figures(const VcpuStats& st) {
+    const ExitLatency& latency = vm_.exit_latency();
+    sessions::ExitWait longest = longest_exit();
+    println(out_, "vm: longest exit-to-resume {} us ({} TSC cycles) at exit reason {} ({}); {} of {} exits measured",
+            longest.microseconds, latency.longest_tsc(), static_cast<unsigned>(latency.longest_reason()),
+            longest.reason, latency.measured(), st.exits);
+    const BufferedConsole& console_out = buffered_console();
+    if (console_out.dropped_bytes() != 0) {
+        println(out_, "console: {} bytes ({} lines) of guest output dropped in all: the guest wrote faster than the "
+                      "serial line sends", console_out.dropped_bytes(), console_out.dropped_lines());
+    }
 }
 
 void X86Machine::report_guest_end(const GuestEnd& end) {
@@ -171,6 +203,7 @@ void X86Machine::report_guest_end(const GuestEnd& end) {
             exits(ExitReason::rdmsr) + exits(ExitReason::wrmsr), exits(ExitReason::vmcall), exits(ExitReason::cr_access),
             exits(ExitReason::preemption_timer), exits(ExitReason::external_interrupt), st.injected_exceptions,
             guest_.io().unclaimed_accesses());
+    report_exit_figures(st);
     std::uint64_t hash_after = image_hash();
     println(out_, "tandem: image hash after the guest: {} ({})", hex(hash_after, 16),
             hash_after == hash_before_ ? "unchanged" : "CHANGED: the hypervisor's memory was modified");

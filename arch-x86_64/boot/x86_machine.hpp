@@ -8,6 +8,7 @@
 
 #include "arch-x86_64/boot/boot_info.hpp"
 #include "arch-x86_64/boot/console_input.hpp"
+#include "arch-x86_64/boot/console_output.hpp"
 #include "arch-x86_64/boot/guest_image.hpp"
 #include "arch-x86_64/boot/link_glue.hpp"
 #include "arch-x86_64/nic/machine_nics.hpp"
@@ -62,6 +63,7 @@ public:
     Status use_memory(GuestMemory& memory) override;
     void stop_guest(const char* reason) override { vm_.vcpu().stop(reason); }
     std::uint64_t guest_exits() const override { return vcpu_stats().exits; }
+    sessions::ExitWait longest_exit() const override;
     GuestEnd run_guest() override;
     void report_guest_end(const GuestEnd& end) override;
     void poll_console() override { input_.poll(); }
@@ -80,12 +82,14 @@ private:
     Status build_devices(const sessions::GuestPlan& plan, bool linux_guest);
     const VcpuStats& vcpu_stats() const;
     void problem(const char* what, const Error& e);
+    void report_exit_figures(const VcpuStats& st);
 
     MachineFacts facts_;
     Writer& out_;
     MemorySource memory_;
     Shell shell_;
     ConsoleInput input_;
+    ConsoleOutput output_;
     TscClock clock_;
     MachineNics nics_{};
     bool nics_open_ = false;

@@ -88,6 +88,8 @@ HostDescriptorTables host_descriptor_tables() {
 extern "C" void exception_dispatch(tandem::x86::ExceptionFrame* frame) {
     using namespace tandem::x86;
     ControlRegisters cr{read_cr0(), read_cr2(), read_cr3(), read_cr4()};
+    // What the console holds goes out first, and the report after it synchronously.
+    tandem::console().flush();
     report_exception(tandem::console(), *frame, cr);
     tandem::console().write("tandem: halted\n");
     halt_forever();

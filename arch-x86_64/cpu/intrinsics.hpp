@@ -70,8 +70,8 @@ inline bool rdrand64(std::uint64_t& value) {
     return ok != 0;
 }
 
-[[noreturn]] inline void halt_forever() {
-    for (;;) asm volatile("cli; hlt");
-}
+// Stops this CPU for good, after everything on tandem's console has reached the UART
+// (halt.cpp: the console may be holding output in its buffer).
+[[noreturn]] void halt_forever();
 
 }  // namespace tandem::x86

@@ -7,7 +7,7 @@ namespace {
 // Register offsets from the base port (PC16550D data sheet, Table II).
 constexpr std::uint16_t kData = 0;          // THR/RBR, or divisor low with DLAB
 constexpr std::uint16_t kInterruptEnable = 1;  // or divisor high with DLAB
-constexpr std::uint16_t kFifoControl = 2;
+constexpr std::uint16_t kFifoControl = 2;  // FCR on writes, IIR on reads
 constexpr std::uint16_t kLineControl = 3;
 constexpr std::uint16_t kModemControl = 4;
 constexpr std::uint16_t kLineStatus = 5;
@@ -18,6 +18,8 @@ constexpr std::uint8_t kLcr8N1 = 0x03;
 constexpr std::uint8_t kLsrDataReady = 0x01;
 constexpr std::uint8_t kLsrThrEmpty = 0x20;
 constexpr std::uint16_t kDivisor115200 = 1;  // 1.8432 MHz / 16 / 115200
+constexpr std::uint8_t kIirFifosEnabled = 0xc0;  // both bits: a 16550A's working FIFOs
+constexpr std::size_t kTxFifo = 16;
 // Bound the wait for THR-empty so a missing or wedged UART cannot hang the hypervisor.
 constexpr int kTxSpinLimit = 1'000'000;
 }  // namespace
@@ -32,6 +34,8 @@ bool Uart16550::init() {
     outb(static_cast<std::uint16_t>(base_ + kInterruptEnable), kDivisor115200 >> 8);
     outb(static_cast<std::uint16_t>(base_ + kLineControl), kLcr8N1);
     outb(static_cast<std::uint16_t>(base_ + kFifoControl), 0xc7);  // enable, clear, 14-byte threshold
+    bool fifos = (inb(static_cast<std::uint16_t>(base_ + kFifoControl)) & kIirFifosEnabled) == kIirFifosEnabled;
+    fifo_ = fifos ? kTxFifo : 1;
     outb(static_cast<std::uint16_t>(base_ + kModemControl), 0x03);  // DTR, RTS
     return true;
 }
@@ -42,6 +46,15 @@ void Uart16550::put_raw(char c) {
         pause();
     }
     outb(static_cast<std::uint16_t>(base_ + kData), static_cast<std::uint8_t>(c));
+}
+
+std::size_t Uart16550::ready() {
+    if (!present_) return kTxFifo;  // nothing to wait for: put() drops
+    return (inb(static_cast<std::uint16_t>(base_ + kLineStatus)) & kLsrThrEmpty) ? fifo_ : 0;
+}
+
+void Uart16550::put(char c) {
+    if (present_) outb(static_cast<std::uint16_t>(base_ + kData), static_cast<std::uint8_t>(c));
 }
 
 void Uart16550::write(std::string_view text) {

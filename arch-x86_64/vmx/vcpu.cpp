@@ -65,7 +65,7 @@ void Vcpu::handle_exit() {
         return;
     }
     // An event that was being delivered when the exit happened must be delivered again, or it
-    // is lost (SDM Vol. 3C §28.2.4, §29.2.1). Handlers below that inject replace it.
+    // is lost (SDM Vol. 3C §28.2.4, §29.2.1). A handler that injects an event replaces it.
     InterruptionInfo vectoring{low32(vmcs_.read(vmcs::idt_vectoring_info))};
     if (vectoring.valid()) {
         vmcs_.write(vmcs::entry_interruption_info, vectoring.raw & ~(1u << 12));
@@ -74,7 +74,11 @@ void Vcpu::handle_exit() {
         }
         vmcs_.write(vmcs::entry_instruction_length, vmcs_.read(vmcs::exit_instruction_length));
     }
+    dispatch_exit();
+    if (running()) tick_if_due(reason_ == ExitReason::preemption_timer);
+}
 
+void Vcpu::dispatch_exit() {
     switch (reason_) {
         case ExitReason::exception_or_nmi: return on_exception_or_nmi();
         case ExitReason::external_interrupt:
@@ -100,7 +104,10 @@ void Vcpu::handle_exit() {
         case ExitReason::ept_violation: return on_ept_violation();
         case ExitReason::ept_misconfiguration:
             return stop_with_report("EPT misconfiguration: tandem built an invalid EPT entry (a tandem bug)");
-        case ExitReason::preemption_timer: return on_preemption_timer();
+        case ExitReason::preemption_timer:
+            // Set for the tick (tick_if_due() runs it after any exit) or for a guest timer
+            // deadline (prepare_entry() injects its interrupt): nothing else to do.
+            return;
         case ExitReason::xsetbv: return on_xsetbv();
         case ExitReason::pml_full:
             if (hooks_ == nullptr) return stop_with_report("page-modification log full, but nothing enabled PML");
@@ -190,8 +197,10 @@ void Vcpu::on_vmcall() {
                 break;
             }
             // Copied out in pieces (the guest may change the buffer meanwhile; it only hurts
-            // itself), with control characters made visible.
-            console_.write("guest (hypercall): ");
+            // itself), with control characters made visible, as one line of guest output: the
+            // buffered console takes it whole or drops it, never waiting (buffered_console.hpp).
+            Writer& out = *guest_console_;
+            out.write("guest (hypercall): ");
             for (std::uint64_t done = 0; done < length;) {
                 char piece[256];
                 std::size_t n = length - done < sizeof(piece) ? static_cast<std::size_t>(length - done) : sizeof(piece);
@@ -199,10 +208,10 @@ void Vcpu::on_vmcall() {
                 for (std::size_t i = 0; i < n; ++i) {
                     if (static_cast<unsigned char>(piece[i]) < 0x20 || piece[i] == 0x7f) piece[i] = '.';
                 }
-                console_.write({piece, n});
+                out.write({piece, n});
                 done += n;
             }
-            console_.write("\n");
+            out.write("\n");
             regs_[Gpr::rax] = 0;
             break;
         }

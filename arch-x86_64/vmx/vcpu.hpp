@@ -56,7 +56,8 @@ class Vcpu {
 public:
     Vcpu(VmcsAccess& vmcs, GuestMemory& memory, PortIoBus& io, VcpuPlatform& platform, Writer& console,
          const VcpuConfig& config)
-        : vmcs_(vmcs), memory_(&memory), io_(io), platform_(platform), console_(console), config_(config) {}
+        : vmcs_(vmcs), memory_(&memory), io_(io), platform_(platform), console_(console), guest_console_(&console),
+          config_(config) {}
 
     GuestRegisters& regs() { return regs_; }
     const GuestRegisters& regs() const { return regs_; }
@@ -66,8 +67,10 @@ public:
     const GuestEnd& end() const { return end_; }
     bool running() const { return end_.kind == GuestEnd::Kind::running; }
 
-    // Handles the VM exit described by the current VMCS. Afterwards running() says whether to
-    // enter the guest again; if not, end() says why and the report is on the console.
+    // Handles the VM exit described by the current VMCS, then the periodic tick if it is due by
+    // the host's clock, whatever the exit was (so a storm of other exits cannot starve the
+    // link). Afterwards running() says whether to enter the guest again; if not, end() says why
+    // and the report is on the console.
     void handle_exit();
 
     // Stops the guest for a reason found outside exit handling (a failed VM entry).
@@ -75,6 +78,9 @@ public:
     // The mode's hooks into exit handling (GuestEvents: the timer, write faults, a full PML log).
     void set_hooks(GuestEvents* hooks) { hooks_ = hooks; }
     void set_mmio_bus(MmioBus* bus) { mmio_ = bus; }
+    // Where the print hypercall's lines go (the console's guest writer, which may drop them);
+    // the vCPU's own reports stay on the console given at construction.
+    void set_guest_console(Writer& out) { guest_console_ = &out; }
     // The period of the periodic tick (console, link, network, epochs), in milliseconds.
     void set_tick_ms(std::uint64_t ms, std::uint64_t tsc_khz) {
         config_.preemption_timer_reload = config_.timer_rate.units_for_ms(ms, tsc_khz);
@@ -82,12 +88,13 @@ public:
     }
     // A guest with interrupt controllers and timers: APIC MSRs go to it, its vectors are
     // injected, HLT waits for them, and the preemption timer also wakes the guest at its
-    // deadlines. Without one (test guests) none of that happens.
+    // deadlines. Without one (test guests) none of that happens; the tick is the same for both.
     void set_interrupts(GuestInterruptSource* interrupts) { interrupts_ = interrupts; }
     // Before every VM entry: injects what the guest can take now and sets the preemption timer
-    // for the next tick or timer deadline, whichever comes first.
+    // for what remains, by the host's TSC, until the next tick or timer deadline, whichever
+    // comes first.
     void prepare_entry();
-    // Whether the last exit was a periodic tick (tick listeners and hooks run on those only).
+    // Whether the last exit ran the periodic tick (tick listeners and hooks run on those only).
     bool ticked() const { return ticked_; }
     const VcpuConfig& config() const { return config_; }
     GuestMemory& memory() { return *memory_; }
@@ -101,6 +108,10 @@ private:
     void stop_with_report(const char* reason);
     void report_exit(const char* headline);
 
+    void dispatch_exit();
+    // The periodic work (GuestEvents::on_timer, then the tick listeners) when the host's clock
+    // says the tick is due, or the preemption timer expired for it.
+    void tick_if_due(bool timer_expired);
     void on_exception_or_nmi();
     void on_cpuid();
     void on_io();
@@ -115,7 +126,6 @@ private:
     // Up to 15 bytes of the instruction at CS:RIP (through the guest's paging); how many.
     std::size_t fetch_instruction(std::uint8_t (&bytes)[15]) const;
     void on_hlt();
-    void on_preemption_timer();
     void on_interrupt_window();
     void inject_pending_interrupt();
     std::uint64_t tick_period_tsc() const {
@@ -132,6 +142,7 @@ private:
     PortIoBus& io_;
     VcpuPlatform& platform_;
     Writer& console_;
+    Writer* guest_console_;
     VcpuConfig config_;
     GuestRegisters regs_{};
     VcpuStats stats_{};
@@ -140,7 +151,8 @@ private:
     GuestEvents* hooks_ = nullptr;
     MmioBus* mmio_ = nullptr;
     GuestInterruptSource* interrupts_ = nullptr;
-    std::uint64_t next_tick_tsc_ = 0;  // host TSC of the next tick (with interrupts_; 0: not yet set)
+    std::uint64_t next_tick_tsc_ = 0;  // host TSC of the next tick (0: not yet set)
+    bool timer_for_tick_ = true;       // the preemption timer was set for the tick, not a deadline
     bool ticked_ = false;
 };
 

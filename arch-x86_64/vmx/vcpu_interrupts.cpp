@@ -1,10 +1,13 @@
-// Interrupts, HLT and the timer for a guest with interrupt controllers (GuestInterruptSource):
-// external-interrupt injection on VM entry (Intel SDM Vol. 3C §27.6), interrupt-window exiting
-// when the guest cannot take one yet (§26.6.2, §28.2), HLT through the guest activity state
-// (§25.4.2: entering in the HLT state lets the preemption timer and injected events wake it),
-// and the VMX-preemption timer (§26.5.1) set for the earlier of the next periodic tick and the
-// next guest timer deadline. Test guests have no interrupt source: for them HLT ends the guest
-// and the timer only ticks, as before.
+// The periodic tick for every guest, and interrupts, HLT and timer deadlines for a guest with
+// interrupt controllers (GuestInterruptSource): external-interrupt injection on VM entry (Intel
+// SDM Vol. 3C §27.6), interrupt-window exiting when the guest cannot take one yet (§26.6.2,
+// §28.2), HLT through the guest activity state (§25.4.2: entering in the HLT state lets the
+// preemption timer and injected events wake it), and the VMX-preemption timer (§26.5.1) set
+// before every entry for what remains, by the host's TSC, until the next periodic tick or the
+// next guest timer deadline. The timer counts only while the guest runs, so it is set again
+// from the host's clock at every entry, and any exit that finds the tick due runs it: time that
+// exits take cannot stretch the ticks (issue 14, defect 2). Test guests have no interrupt
+// source: for them HLT ends the guest and the timer only ticks.
 #include "arch-x86_64/vmx/exit_qualification.hpp"
 #include "arch-x86_64/vmx/vcpu.hpp"
 #include "arch-x86_64/vmx/vmx_controls.hpp"
@@ -36,18 +39,18 @@ void Vcpu::on_hlt() {
     if (!interrupts_->pending_vector()) vmcs_.write(vmcs::guest_activity_state, kActivityHlt);
 }
 
-void Vcpu::on_preemption_timer() {
-    if (interrupts_ == nullptr) {
-        vmcs_.write(vmcs::preemption_timer_value, config_.preemption_timer_reload);
-        ticked_ = true;
-        if (hooks_ != nullptr) hooks_->on_timer();
-        return;
-    }
-    // The timer may have been set for a guest deadline before the tick: only a tick that is
-    // due runs the periodic work (prepare_entry() handles the deadline).
+void Vcpu::tick_if_due(bool timer_expired) {
+    // The timer may have been set for a guest deadline before the tick: that expiry is not a
+    // tick (prepare_entry() handles the deadline). Set for the tick, its expiry is the tick even
+    // if it came up to one timer unit early (units() rounds down).
     std::uint64_t now = platform_.read_tsc();
-    if (now < next_tick_tsc_) return;
+    bool due = next_tick_tsc_ == 0 ? timer_expired
+                                   : now >= next_tick_tsc_ || (timer_expired && timer_for_tick_);
+    if (!due) return;
     next_tick_tsc_ = now + tick_period_tsc();
+    // The next period is armed before the work, which may capture the vCPU (and with it the timer).
+    vmcs_.write(vmcs::preemption_timer_value, config_.timer_rate.units(tick_period_tsc()));
+    timer_for_tick_ = true;
     ticked_ = true;
     if (hooks_ != nullptr) hooks_->on_timer();
 }
@@ -82,18 +85,22 @@ void Vcpu::inject_pending_interrupt() {
 }
 
 void Vcpu::prepare_entry() {
-    if (interrupts_ == nullptr || !running()) return;
+    if (!running()) return;
     std::uint64_t host_now = platform_.read_tsc();
-    std::uint64_t offset = vmcs_.read(vmcs::tsc_offset);
-    std::uint64_t guest_now = host_now + offset;
-    interrupts_->advance(guest_now);
-    inject_pending_interrupt();
-
     if (next_tick_tsc_ == 0) next_tick_tsc_ = host_now + tick_period_tsc();
     std::uint64_t wait = next_tick_tsc_ > host_now ? next_tick_tsc_ - host_now : 0;
-    if (auto deadline = interrupts_->next_deadline()) {
-        std::uint64_t until = *deadline > guest_now ? *deadline - guest_now : 0;
-        if (until < wait) wait = until;
+    timer_for_tick_ = true;
+    if (interrupts_ != nullptr) {
+        std::uint64_t guest_now = host_now + vmcs_.read(vmcs::tsc_offset);
+        interrupts_->advance(guest_now);
+        inject_pending_interrupt();
+        if (auto deadline = interrupts_->next_deadline()) {
+            std::uint64_t until = *deadline > guest_now ? *deadline - guest_now : 0;
+            if (until < wait) {
+                wait = until;
+                timer_for_tick_ = false;
+            }
+        }
     }
     vmcs_.write(vmcs::preemption_timer_value, config_.timer_rate.units(wait));
 }

@@ -192,7 +192,10 @@ GuestRunResult VirtualMachine::run() {
     while (vcpu.running()) {
         vcpu.prepare_entry();
         if (!vcpu.running()) break;
+        // From the exit to here is what the guest waited on tandem (exit_latency.hpp).
+        latency_.resuming(rdtsc(), vcpu.last_exit_reason());
         int status = vmx_run(&vcpu.regs(), launched_ ? 1 : 0);
+        latency_.exited(rdtsc());
         if (status != 0) {
             std::uint32_t error = status == 2 ? HardwareVmcs::last_error() : 0;
             println(console(), "vm: {} failed: {}", launched_ ? "VMRESUME" : "VMLAUNCH",
@@ -205,7 +208,9 @@ GuestRunResult VirtualMachine::run() {
         if (vcpu.ticked()) {
             for (std::size_t i = 0; i < tick_count_; ++i) tick_listeners_[i]->on_tick();
         }
+        if (after_exit_ != nullptr) after_exit_->on_tick();
     }
+    latency_.run_ended();
     return GuestRunResult{vcpu.end(), vcpu.stats()};
 }
 

@@ -7,6 +7,7 @@
 #include "arch-x86_64/paging/identity_table_memory.hpp"
 #include "arch-x86_64/vmx/ept.hpp"
 #include "arch-x86_64/vmx/ept_dirty_control.hpp"
+#include "arch-x86_64/vmx/exit_latency.hpp"
 #include "arch-x86_64/vmx/machine_platform.hpp"
 #include "arch-x86_64/vmx/vcpu.hpp"
 #include "arch-x86_64/vmx/vmcs_hardware.hpp"
@@ -59,6 +60,10 @@ public:
         tick_listeners_[tick_count_++] = &listener;
         return success();
     }
+    // Work after every exit, tick or not; cheap when it has nothing to do (the console's output).
+    void set_after_exit(TickListener* listener) { after_exit_ = listener; }
+    // The longest time from a VM exit to the next entry so far, and its exit reason.
+    const ExitLatency& exit_latency() const { return latency_; }
 
 private:
     struct InveptSingle {
@@ -103,6 +108,8 @@ private:
     static constexpr std::size_t kMaxTickListeners = 4;
     TickListener* tick_listeners_[kMaxTickListeners]{};
     std::size_t tick_count_ = 0;
+    TickListener* after_exit_ = nullptr;
+    ExitLatency latency_;
 };
 
 }  // namespace tandem::x86

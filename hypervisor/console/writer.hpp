@@ -15,6 +15,16 @@ namespace tandem {
 class Writer {
 public:
     virtual void write(std::string_view text) = 0;
+    // Everything written so far has reached its destination when this returns (a buffered
+    // console drains to its UART, waiting); most writers have nothing held back.
+    virtual void flush() {}
+    // Whether a line of `bytes` bytes (its newline included) written now would be kept whole,
+    // without waiting: a guest device's transmitter reports "ready" only then, so a guest that
+    // waits for it loses nothing (uart16550_model.hpp). Most writers always keep what they get.
+    virtual bool has_room(std::size_t bytes) const {
+        (void)bytes;
+        return true;
+    }
 
 protected:
     ~Writer() = default;

@@ -24,7 +24,7 @@ std::uint32_t Uart16550Model::read(std::uint16_t port, unsigned) {
         }
         case 3: return lcr_;
         case 4: return mcr_;
-        case 5: return kLsrThrEmpty | kLsrTransmitterEmpty;
+        case 5: return transmitter_ready() ? kLsrThrEmpty | kLsrTransmitterEmpty : 0;
         case 6: {
             if (!(mcr_ & 0x10)) return kMsrConnected;
             // Loopback: RTS -> CTS, DTR -> DSR, OUT1 -> RI, OUT2 -> DCD (PC16550D, MCR bit 4).
@@ -90,6 +90,15 @@ void Uart16550Model::transmit(std::uint8_t byte) {
     }
 }
 
+bool Uart16550Model::transmitter_ready() const {
+    // Polled, the transmitter is empty when tandem's console can take a whole line now: a guest
+    // that waits for it (Linux's console writes, the test guests) loses nothing and never makes
+    // an exit wait; one that writes regardless loses the lines that do not fit. Driven by the
+    // THRE interrupt it is always empty: the interrupt is raised at once after every byte, and
+    // a guest that found THRE clear in its handler would wait for one that never comes.
+    return (ier_ & kIerThrEmpty) != 0 || console_.has_room(kEmittedLineMax);
+}
+
 void Uart16550Model::update_line() {
     bool up = interrupt_pending() && (mcr_ & kMcrOut2);
     if (up == line_up_) return;
@@ -102,7 +111,7 @@ void Uart16550Model::flush() {
 }
 
 void Uart16550Model::emit_line() {
-    console_.write("guest: ");
+    console_.write(kPrefix);
     console_.write({line_, line_length_});
     console_.write("\n");
     line_length_ = 0;

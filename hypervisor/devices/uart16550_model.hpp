@@ -1,8 +1,10 @@
 // The guest's 16550 UART at 0x3f8 (DESIGN §6). What the guest transmits goes to tandem's
 // console a line at a time, prefixed "guest: ", so guest and hypervisor messages can share the
 // serial line and still be told apart. The receive side is idle for now (no input to the guest).
-// Registers follow the PC16550D data sheet; the model never blocks: the transmitter is always
-// ready (LSR.THRE and TEMT set).
+// Registers follow the PC16550D data sheet; the model never blocks. For a polling guest LSR.THRE
+// and TEMT say whether the console can take a whole line now (Writer::has_room: tandem's
+// buffered console fills while the serial line is slower than the guest); a byte written
+// regardless is taken, and the console drops the line if it still does not fit when complete.
 //
 // The transmitter-empty interrupt (PC16550D "Interrupt Identification Register"): pending when
 // THRE becomes set (at once after every THR write, and when IER.ETBEI is turned on with THR
@@ -14,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "hypervisor/console/writer.hpp"
 #include "hypervisor/devices/device_state.hpp"
@@ -27,6 +30,8 @@ public:
     static constexpr std::uint16_t kBase = 0x3f8;
     static constexpr std::uint16_t kPorts = 8;
     static constexpr std::size_t kLineMax = 160;
+    static constexpr std::string_view kPrefix = "guest: ";
+    static constexpr std::size_t kEmittedLineMax = kPrefix.size() + kLineMax + 1;  // with its newline
 
     static constexpr unsigned kIrqPin = 4;  // COM1: ISA IRQ 4
 
@@ -53,6 +58,7 @@ public:
 private:
     void transmit(std::uint8_t byte);
     void emit_line();
+    bool transmitter_ready() const;
     bool interrupt_pending() const { return thre_pending_ && (ier_ & 0x02); }
     void update_line();
 

@@ -12,6 +12,7 @@ namespace tandem {
 template <class... Args>
 [[noreturn]] void panic(std::string_view fmt, const Args&... args) {
     Writer& out = console();
+    out.flush();  // what the console holds first, then the reason synchronously
     out.write("tandem: PANIC: ");
     print(out, fmt, args...);
     out.write("\ntandem: halted\n");

@@ -8,7 +8,8 @@ namespace tandem {
 
 class GuestEvents {
 public:
-    // The periodic tick expired (the next period is already armed).
+    // The periodic tick is due by the host's clock, found so at whatever exit came first (the
+    // next period is already armed).
     virtual void on_timer() = 0;
     // A guest write faulted on a page of guest RAM: true if the mode made it writable.
     virtual bool on_ram_write_fault(std::uint64_t gpa) = 0;

@@ -52,7 +52,9 @@ struct MachineSpec {
 
 class GuestMachine {
 public:
-    explicit GuestMachine(Writer& log) : log_(log), io_(log), uart_(log) {}
+    explicit GuestMachine(Writer& log) : GuestMachine(log, log) {}
+    // `guest_output` takes what the guest prints on its UART (console.hpp: guest_console()).
+    GuestMachine(Writer& log, Writer& guest_output) : log_(log), io_(log), uart_(guest_output) {}
     GuestMachine(const GuestMachine&) = delete;
     GuestMachine& operator=(const GuestMachine&) = delete;
 

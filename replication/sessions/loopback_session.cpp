@@ -163,7 +163,7 @@ void LoopbackSession::after_transfer() {
 }
 
 void LoopbackSession::status(Writer& out) const {
-    println(out, "status: guest running, {} exits so far", machine_.guest_exits());
+    report_guest_status(out, machine_, "");
     if (!active_) {
         println(out, "checkpoint: not active (no backup: the guest runs unprotected)");
         return;

@@ -127,8 +127,7 @@ void PairSession::guest_ended(const GuestEnd& end) {
 
 void PairSession::status(Writer& out) const {
     if (primary_) {
-        println(out, "status: guest running here, {} exits so far{}", machine_.guest_exits(),
-                took_over_ ? " (this machine took over as primary)" : "");
+        report_guest_status(out, machine_, " here", took_over_ ? " (this machine took over as primary)" : "");
         primary_->status(out);
     } else if (backup_) {
         backup_->status(out);

@@ -9,6 +9,12 @@ void report_problem(Writer& out, const char* what, const Error& error) {
     println(out, "{}", error);
 }
 
+void report_guest_status(Writer& out, const SessionMachine& machine, const char* where, const char* note) {
+    ExitWait longest = machine.longest_exit();
+    println(out, "status: guest running{}, {} exits so far, the longest {} us ({}){}", where,
+            machine.guest_exits(), longest.microseconds, longest.reason, note);
+}
+
 void drive(Session& session, SessionMachine& machine) {
     if (!session.start()) return;
     for (;;) {

@@ -22,6 +22,13 @@
 
 namespace tandem::sessions {
 
+// The longest time the guest has waited on the hypervisor: from a VM exit to the next entry,
+// and the reason of that exit (the console's status; "none" before any was measured).
+struct ExitWait {
+    std::uint64_t microseconds = 0;
+    const char* reason = "none";
+};
+
 // How a mode wants its guest.
 struct GuestPlan {
     bool load_guest = true;      // false on a backup: its guest arrives with the checkpoints
@@ -70,6 +77,7 @@ public:
     virtual Status use_memory(GuestMemory& memory) = 0;
     virtual void stop_guest(const char* reason) = 0;
     virtual std::uint64_t guest_exits() const = 0;  // VM exits so far (the console's status)
+    virtual ExitWait longest_exit() const = 0;
     // Runs the guest until it ends; then report_guest_end() says how, with the exit figures.
     virtual GuestEnd run_guest() = 0;
     virtual void report_guest_end(const GuestEnd& end) = 0;
@@ -84,5 +92,7 @@ protected:
 
 // "tandem: cannot start the guest: WHAT: ERROR" on the console.
 void report_problem(Writer& out, const char* what, const Error& error);
+// "status: guest running[ here], N exits so far, the longest M us (EXIT REASON)[NOTE]".
+void report_guest_status(Writer& out, const SessionMachine& machine, const char* where, const char* note = "");
 
 }  // namespace tandem::sessions

@@ -4,7 +4,7 @@ namespace tandem::sessions {
 
 void StandaloneSession::command_status(void* context, std::string_view, Writer& out) {
     auto* self = static_cast<StandaloneSession*>(context);
-    println(out, "status: guest running, {} exits so far", self->machine_.guest_exits());
+    report_guest_status(out, self->machine_, "");
 }
 
 void StandaloneSession::command_failover(void*, std::string_view, Writer& out) {

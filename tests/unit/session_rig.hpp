@@ -215,6 +215,7 @@ public:
         stop_reason = reason;
     }
     std::uint64_t guest_exits() const override { return ticks; }
+    tandem::sessions::ExitWait longest_exit() const override { return {}; }
     tandem::GuestEnd run_guest() override { return {}; }
     void report_guest_end(const tandem::GuestEnd&) override {}
     void poll_console() override {}

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "console_fakes.hpp"
 #include "helpers.hpp"
 #include "hypervisor/devices/uart16550_model.hpp"
 
@@ -157,6 +158,41 @@ TEST_CASE("output: a line of exactly 160 characters is one console line") {
     Uart u;
     u.send(std::string(160, 'c') + "\n" + "next\n");
     CHECK(u.console.str() == "guest: " + std::string(160, 'c') + "\nguest: next\n");
+}
+
+// With tandem's buffered console behind it (issue 14, defect 2): a polling guest sees the
+// transmitter busy while the console cannot take a whole line, so it waits in the guest, never in
+// an exit, and loses nothing; bytes written regardless make lines that are dropped whole.
+TEST_CASE("output: LSR.THRE follows the buffered console's room; lines that do not fit are dropped whole") {
+    test::ConsoleRig rig(2048);
+    Uart16550Model uart{rig.console.guest()};
+    rig.console.set_buffered(true);
+    rig.port.room = 0;
+    auto send = [&](const std::string& s) {
+        for (char c : s) uart.write(kThr, 1, static_cast<unsigned char>(c));
+    };
+    CHECK(uart.read(kLsr, 1) == 0x60);
+    std::size_t lines = 0;
+    while (uart.read(kLsr, 1) == 0x60) {  // a polite guest: a line whenever the transmitter is ready
+        send(std::string(150, 'p') + "\n");
+        ++lines;
+    }
+    CHECK(uart.read(kLsr, 1) == 0);
+    CHECK(lines == 6);  // of 159 bytes on the wire; less than a line is left beside the reserve
+    CHECK(rig.console.dropped_bytes() == 0);
+    send(std::string(150, 'r') + "\n");  // a guest that does not ask
+    CHECK(rig.console.dropped_lines() == 1);
+    CHECK(rig.console.dropped_bytes() == 158);
+    // Driven by the THRE interrupt the transmitter is always ready: the interrupt comes at once
+    // after each byte, and a guest waiting for a later one would wait for ever.
+    uart.write(kIer, 1, 0x02);
+    CHECK(uart.read(kLsr, 1) == 0x60);
+    uart.write(kIer, 1, 0x00);
+    rig.port.room = 16;
+    rig.drain_all();
+    CHECK(uart.read(kLsr, 1) == 0x60);
+    CHECK(rig.port.sent.find('r') == std::string::npos);
+    CHECK(rig.port.sent.find("tandem: console: 158 bytes (1 lines) of guest output dropped") != std::string::npos);
 }
 
 }  // TEST_SUITE

@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "console_fakes.hpp"
 #include "guest-boot/test_guest_abi.hpp"
 #include "vmx_fake_vcpu.hpp"
 
@@ -356,6 +357,32 @@ TEST_CASE("VMCALL exit, clock, unknown; from CPL 3 it is #UD") {
     CHECK(rig.rip() == VcpuRig::kRip + 6);
     CHECK(rig.text().empty());
     CHECK(rig.vcpu.stats().exits_by_reason[18] == 4);
+}
+
+TEST_CASE("the print hypercall never waits behind a full console: the line is dropped whole and counted") {
+    VcpuRig rig;
+    test::ConsoleRig console(8192);
+    console.console.set_buffered(true);
+    console.port.room = 0;
+    rig.vcpu.set_guest_console(console.console.guest());
+    rig.put_string(0x3000, std::string(4096, 'x'));
+    for (int i = 0; i < 3; ++i) {
+        rig.reg(Gpr::rax) = abi::kHypercallPrint;
+        rig.reg(Gpr::rbx) = 0x3000;
+        rig.reg(Gpr::rcx) = 4096;
+        rig.exit(ExitReason::vmcall, 0, 3);
+        CHECK(rig.reg(Gpr::rax) == 0);
+        CHECK(rig.vcpu.running());
+    }
+    CHECK(console.port.waited == 0);
+    CHECK(console.port.sent.empty());
+    CHECK(console.console.dropped_lines() == 2);  // 8 KiB hold one 4 KiB line beside the reserve
+    CHECK(console.console.dropped_bytes() == 2 * (19 + 4096 + 1));
+    CHECK(rig.text().empty());  // the vCPU's own console got nothing
+    console.port.room = 16;
+    console.drain_all();
+    CHECK(console.port.sent.find("guest (hypercall): " + std::string(4096, 'x') + "\r\n") == 0);
+    CHECK(console.port.sent.find("tandem: console: 8232 bytes (2 lines) of guest output dropped") != std::string::npos);
 }
 
 }  // TEST_SUITE

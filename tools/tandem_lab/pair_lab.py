@@ -43,8 +43,9 @@ class PairLab:
                  guest_args: str = "", **hub_faults):
         """guest: "counter" (tandem's counter-service test guest), "linux" (Debian's kernel with the
         test initramfs from tests/guests/linux/fetch_assets.sh, serving the same protocol) or
-        "scribble" (the test guest that writes memory as fast as it can, issue 19); guest_args: more
-        of the guest's command line (e.g. "tandem.stress=1" for Linux, "mib=8" for scribble).
+        "scribble" (the test guest that writes memory as fast as it can, issue 19), or another test
+        guest of tests/guests by name (e.g. "flood": it serves no client, but the machines keep their
+        client NICs for the split-brain probe); guest_args: more of the guest's command line (e.g. "tandem.stress=1" for Linux, "mib=8" for scribble).
         cpu: the Bochs CPU model of both machines.
         link_ports: hub ports on the replication link; ports beyond the two machines' are free for a
         test's own endpoint (an attacker on the link)."""
@@ -73,15 +74,15 @@ class PairLab:
                     f'tandem.counter_port={PORT} {self.guest_args}"')
         if self.guest == "scribble":
             return common + f'guest_kernel=scribble guest_mem=32M "guest_cmdline={self.guest_args}"'
-        return common + f'guest_kernel=counter guest_mem=16M "guest_cmdline=ip={GUEST_IP} port={PORT}"'
+        if self.guest == "counter":
+            return common + f'guest_kernel=counter guest_mem=16M "guest_cmdline=ip={GUEST_IP} port={PORT}"'
+        return common + f'guest_kernel={self.guest} guest_mem=16M "guest_cmdline={self.guest_args}"'
 
     def modules(self) -> list[tuple[Path, str]]:
         if self.guest == "linux":
             assets = build_dir() / "guest-assets"
             return [(assets / "vmlinux", "linux"), (assets / "initramfs.cpio.gz", "initrd")]
-        if self.guest == "scribble":
-            return [(guests_dir() / "scribble.elf", "scribble")]
-        return [(guests_dir() / "counter.elf", "counter")]
+        return [(guests_dir() / f"{self.guest}.elf", self.guest)]
 
     def iso(self, slot: int, role: str) -> Path:
         if (slot, role) not in self.isos:
