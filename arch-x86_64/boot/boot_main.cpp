@@ -166,6 +166,7 @@ void check_extended_state(Writer& out) {
         refuse("this processor's XSAVE state cannot be carried in a checkpoint (see the line above)");
     }
     report_xsave_layout(out, cpu.xsave_layout(), checkpoint::CpuState::kMaxXsave);
+    report_speculation(out, cpu.speculation_facts(), cpu.speculation());
 }
 
 // The session for the configured mode (mode_table.hpp) on this machine, until it has finished.

@@ -89,6 +89,14 @@ bool msr_write_exits(const MsrBitmap& bitmap, std::uint32_t msr) {
 
 std::span<const std::uint16_t> passthrough_ports() { return kPorts; }
 
+std::size_t speculation_passthrough_msrs(bool spec_ctrl, bool pred_cmd, bool flush_cmd, std::uint32_t (&out)[3]) {
+    std::size_t n = 0;
+    if (spec_ctrl) out[n++] = 0x48;   // IA32_SPEC_CTRL: the guest's, carried in checkpoints
+    if (pred_cmd) out[n++] = 0x49;    // IA32_PRED_CMD: write-only command (IBPB)
+    if (flush_cmd) out[n++] = 0x10b;  // IA32_FLUSH_CMD: write-only command (L1D flush)
+    return n;
+}
+
 std::span<const std::uint32_t> passthrough_msrs(bool rdtscp_enabled) {
     std::span<const std::uint32_t> all{kMsrs};
     return rdtscp_enabled ? all : all.first(all.size() - 1);

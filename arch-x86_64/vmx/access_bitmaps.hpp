@@ -33,5 +33,8 @@ bool msr_write_exits(const MsrBitmap& bitmap, std::uint32_t msr);
 // What tandem lets through (access_bitmaps.cpp says why each is safe).
 std::span<const std::uint16_t> passthrough_ports();
 std::span<const std::uint32_t> passthrough_msrs(bool rdtscp_enabled);
+// The speculation-control MSRs the guest writes straight to the hardware (speculation.hpp):
+// IA32_SPEC_CTRL, IA32_PRED_CMD, IA32_FLUSH_CMD, those the processor has; into `out`, how many.
+std::size_t speculation_passthrough_msrs(bool spec_ctrl, bool pred_cmd, bool flush_cmd, std::uint32_t (&out)[3]);
 
 }  // namespace tandem::x86

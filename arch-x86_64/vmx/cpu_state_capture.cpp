@@ -36,9 +36,18 @@ constexpr VmcsField kCrFields[] = {vmcs::guest_cr0, vmcs::guest_cr4};
 constexpr std::uint32_t kIa32eKey = encoding(vmcs::entry_controls);
 
 // MSRs whose guest value lives in the hardware while the guest runs (access_bitmaps.cpp).
-constexpr std::uint32_t kMsrs[] = {0xc0000081 /*STAR*/, 0xc0000082 /*LSTAR*/, 0xc0000083 /*CSTAR*/,
-                                   0xc0000084 /*FMASK*/, 0xc0000102 /*KERNEL_GS_BASE*/, 0xc0000103 /*TSC_AUX*/};
+constexpr std::uint32_t kMsrs[] = {0xc0000081 /*STAR*/, 0xc0000082 /*LSTAR*/,          0xc0000083 /*CSTAR*/,
+                                   0xc0000084 /*FMASK*/, 0xc0000102 /*KERNEL_GS_BASE*/, 0xc0000103 /*TSC_AUX*/,
+                                   0x48 /*SPEC_CTRL*/};
 constexpr unsigned kTscAuxIndex = 5;
+constexpr unsigned kSpecCtrlIndex = 6;
+
+// Whether this processor has the MSR at `index` of kMsrs (the others every x86-64 processor has).
+bool platform_has(const CpuStatePlatform& platform, unsigned index) {
+    if (index == kTscAuxIndex) return platform.has_tsc_aux();
+    if (index == kSpecCtrlIndex) return platform.has_spec_ctrl();
+    return true;
+}
 constexpr unsigned kDebugRegisters[] = {0, 1, 2, 3, 6};
 
 }  // namespace
@@ -63,7 +72,7 @@ Status capture_cpu_state(const VmcsAccess& vmcs, const GuestRegisters& regs, Cpu
         if (auto s = out.set(keys::dr_base + dr, platform.read_debug_register(dr)); !s) return s;
     }
     for (unsigned i = 0; i < sizeof(kMsrs) / sizeof(kMsrs[0]); ++i) {
-        if (i == kTscAuxIndex && !platform.has_tsc_aux()) continue;
+        if (!platform_has(platform, i)) continue;
         if (auto s = out.set(keys::msr_base + i, platform.read_msr(kMsrs[i])); !s) return s;
     }
     std::uint64_t xcr0 = platform.read_xcr0();
@@ -114,7 +123,7 @@ Status restore_cpu_state(const checkpoint::CpuState& state, VmcsAccess& vmcs, Gu
     regs.cr2 = *state.get(keys::cr2);
     for (unsigned dr : kDebugRegisters) platform.write_debug_register(dr, state.get(keys::dr_base + dr).value_or(0));
     for (unsigned i = 0; i < sizeof(kMsrs) / sizeof(kMsrs[0]); ++i) {
-        if (i == kTscAuxIndex && !platform.has_tsc_aux()) continue;
+        if (!platform_has(platform, i)) continue;
         if (auto v = state.get(keys::msr_base + i)) platform.write_msr(kMsrs[i], *v);
     }
     if (xcr0 != 0) {

@@ -34,6 +34,8 @@ public:
     virtual std::uint64_t read_msr(std::uint32_t msr) const = 0;
     virtual void write_msr(std::uint32_t msr, std::uint64_t value) = 0;
     virtual bool has_tsc_aux() const = 0;
+    // IA32_SPEC_CTRL exists and belongs to the guest (speculation.hpp): checkpoints carry it.
+    virtual bool has_spec_ctrl() const = 0;
     virtual std::uint64_t read_debug_register(unsigned n) const = 0;  // 0-3, 6
     virtual void write_debug_register(unsigned n, std::uint64_t value) = 0;
 

@@ -25,12 +25,12 @@ constexpr std::uint32_t kLeaf7EbxHidden = bit(1) /*IA32_TSC_ADJUST: not virtuali
                                           bit(25) /*PT*/;
 constexpr std::uint32_t kLeaf7EbxInvpcid = bit(10);
 constexpr std::uint32_t kLeaf7EcxHidden = bit(5) /*WAITPKG*/ | bit(30) /*SGX_LC*/ | bit(31) /*PKS*/;
-// Speculation-control and capability MSRs are not virtualised: hide their enumeration.
 // AMX is not offered (xcr0.hpp kXcr0GuestComponents says why): AMX-BF16, AMX-TILE, AMX-INT8.
+// IA32_CORE_CAPABILITIES is not virtualised. The speculation-control bits (MD_CLEAR, IBRS/IBPB,
+// STIBP, L1D_FLUSH, ARCH_CAPABILITIES, SSBD) are the policy's (speculation.hpp).
 constexpr std::uint32_t kLeaf7EdxHidden = bit(15) /*hybrid*/ | bit(22) /*AMX-BF16*/ | bit(24) /*AMX-TILE*/ |
-                                          bit(25) /*AMX-INT8*/ | bit(26) /*IBRS/IBPB*/ | bit(27) /*STIBP*/ |
-                                          bit(28) /*L1D_FLUSH*/ | bit(29) /*ARCH_CAPABILITIES*/ |
-                                          bit(30) /*CORE_CAPABILITIES*/ | bit(31) /*SSBD*/;
+                                          bit(25) /*AMX-INT8*/ | bit(30) /*CORE_CAPABILITIES*/;
+constexpr std::uint32_t kLeaf7EdxSpeculation = bit(10) | bit(26) | bit(27) | bit(28) | bit(29) | bit(31);
 // CPUID.(0DH,1):EAX (SDM Vol. 2A Table 3-8): XSAVEC, XSAVES, XFD (IA32_XFD is not virtualised,
 // and only AMX uses it).
 constexpr std::uint32_t kLeafDSub1EaxXsavec = bit(1), kLeafDSub1EaxXsaves = bit(3), kLeafDSub1EaxXfd = bit(4);
@@ -121,7 +121,8 @@ CpuidValues guest_cpuid(const CpuidSource& host, const CpuidPolicy& p, std::uint
             v.ebx &= ~kLeaf7EbxHidden;
             if (!p.invpcid) v.ebx &= ~kLeaf7EbxInvpcid;
             v.ecx &= ~kLeaf7EcxHidden;
-            v.edx &= ~kLeaf7EdxHidden;
+            v.edx = (v.edx & ~(kLeaf7EdxHidden | kLeaf7EdxSpeculation)) |
+                    (v.edx & p.leaf7_edx_speculation & kLeaf7EdxSpeculation);
             return v;
         case 0xd:
             return xsave_leaf(v, p, subleaf);

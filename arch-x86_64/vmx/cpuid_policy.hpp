@@ -34,6 +34,8 @@ struct CpuidPolicy {
     bool local_apic = false;
     std::uint32_t crystal_hz = 0;
     std::uint32_t tsc_per_crystal = 1;
+    // Leaf 7 EDX's speculation-control bits the guest sees (speculation.hpp SpeculationPlan).
+    std::uint32_t leaf7_edx_speculation = 0;
 };
 
 // guest_cr4 supplies OSXSAVE, which CPUID.1:ECX[27] mirrors.

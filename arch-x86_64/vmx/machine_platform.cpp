@@ -26,6 +26,10 @@ MachinePlatform::MachinePlatform() {
         layout_error_ = layout.error();  // extended_state() reports it; XSAVE stays unused
         xsave_ = false;
     }
+    // IA32_ARCH_CAPABILITIES exists only when CPUID.(7,0):EDX[29] says so (RDMSR would #GP).
+    SpeculationFacts enumerated = x86::speculation_facts(*this, 0);
+    speculation_facts_ = x86::speculation_facts(*this, enumerated.has_arch_capabilities ? rdmsr(kMsrArchCapabilities) : 0);
+    speculation_ = plan_speculation(speculation_facts_);
     tsc_aux_ = x86::cpuid(0x80000000).eax >= 0x80000001 && ((x86::cpuid(0x80000001).edx >> 27) & 1);
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "arch-x86_64/vmx/cpu_state_capture.hpp"
+#include "arch-x86_64/vmx/speculation.hpp"
 #include "arch-x86_64/vmx/vcpu.hpp"
 
 namespace tandem::x86 {
@@ -25,6 +26,11 @@ public:
     std::uint64_t read_msr(std::uint32_t msr) const override;
     void write_msr(std::uint32_t msr, std::uint64_t value) override;
     bool has_tsc_aux() const override { return tsc_aux_; }
+    bool has_spec_ctrl() const override { return speculation_.guest_spec_ctrl; }
+    // What this processor says about transient-execution attacks, and what tandem does about
+    // them (speculation.hpp): decided once, here.
+    const SpeculationFacts& speculation_facts() const { return speculation_facts_; }
+    const SpeculationPlan& speculation() const { return speculation_; }
     std::uint64_t read_debug_register(unsigned n) const override;
     void write_debug_register(unsigned n, std::uint64_t value) override;
 
@@ -36,6 +42,8 @@ private:
     bool xsave_ = false;
     bool tsc_aux_ = false;
     XsaveLayout layout_{};
+    SpeculationFacts speculation_facts_{};
+    SpeculationPlan speculation_{};
     bool layout_ok_ = false;
     Error layout_error_{};
 };

@@ -50,6 +50,9 @@ struct VcpuConfig {
     std::uint64_t preemption_timer_reload = 0;  // timer units between periodic ticks
     PreemptionTimerRate timer_rate{};           // one unit is 2^shift TSC cycles (IA32_VMX_MISC)
     std::uint64_t supported_xcr0 = 0;           // host CPUID.(0xd,0) EDX:EAX
+    // IA32_ARCH_CAPABILITIES as the guest reads it (speculation.hpp); absent: #GP, as CPUID says.
+    bool arch_capabilities = false;
+    std::uint64_t arch_capabilities_value = 0;
 };
 
 class Vcpu {

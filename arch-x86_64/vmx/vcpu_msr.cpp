@@ -12,6 +12,7 @@ constexpr std::uint32_t kFeatureControl = 0x3a;
 constexpr std::uint32_t kBiosSignId = 0x8b;  // microcode revision
 constexpr std::uint32_t kMiscEnable = 0x1a0;
 constexpr std::uint32_t kPat = 0x277;
+constexpr std::uint32_t kArchCapabilities = 0x10a;  // read-only (SDM Vol. 4 Table 2-2)
 constexpr std::uint32_t kEfer = 0xc0000080;
 
 // IA32_FEATURE_CONTROL as the guest sees it: locked, VMX disabled (SDM Vol. 3C §24.7).
@@ -55,6 +56,10 @@ void Vcpu::on_rdmsr() {
         case kMiscEnable: value = kMiscEnableValue; break;
         case kPat: value = vmcs_.read(vmcs::guest_pat); break;
         case kEfer: value = vmcs_.read(vmcs::guest_efer); break;
+        case kArchCapabilities:
+            if (!config_.arch_capabilities) return inject_exception(13, true, 0);
+            value = config_.arch_capabilities_value;
+            break;
         default:
             if (++stats_.unknown_msr_accesses <= kReportLimit) {
                 println(console_, "vm: guest read MSR {}, which tandem does not provide: #GP injected", hex(msr));
@@ -78,6 +83,8 @@ void Vcpu::on_wrmsr() {
             // Writing the TSC moves the guest's clock: keep it in the offset (SDM Vol. 3C §26.6.5).
             vmcs_.write(vmcs::tsc_offset, value - platform_.read_tsc());
             break;
+        case kArchCapabilities:
+            return inject_exception(13, true, 0);  // read-only, as on the processor
         case kBiosSignId:
             break;  // written as 0 before CPUID to fetch the microcode revision: nothing to keep
         case kMiscEnable:

@@ -76,6 +76,50 @@ void VirtualMachine::invalidate_ept() {
     (void)invept(invept_single_ ? kInveptSingleContext : kInveptAllContexts, eptp_);
 }
 
+// The guest-owned MSRs (access_bitmaps.cpp), and the speculation controls the processor has
+// (speculation.hpp), go straight to the hardware; every other MSR exits.
+void VirtualMachine::fill_msr_bitmap(MsrBitmap& bitmap, bool rdtscp) const {
+    const SpeculationPlan& speculation = platform_.speculation();
+    std::uint32_t passthrough[16];
+    std::size_t count = 0;
+    for (std::uint32_t msr : passthrough_msrs(rdtscp)) passthrough[count++] = msr;
+    std::uint32_t controls[3];
+    std::size_t extra = speculation_passthrough_msrs(speculation.guest_spec_ctrl, speculation.guest_pred_cmd,
+                                                     speculation.guest_flush_cmd, controls);
+    for (std::size_t i = 0; i < extra; ++i) passthrough[count++] = controls[i];
+    build_msr_bitmap(bitmap, {passthrough, count});
+}
+
+// What the vCPU's exit handlers need to know of this VM: what CPUID offers, the CR policy, the
+// tick, the XSAVE components, the speculation controls.
+VcpuConfig VirtualMachine::vcpu_config(const VmSetup& setup, std::uint32_t secondary, const CrPolicy& cr,
+                                       PreemptionTimerRate rate, std::uint64_t reload) const {
+    VcpuConfig config;
+    config.cpuid.tsc_khz = static_cast<std::uint32_t>(setup.tsc_khz);
+    config.cpuid.rdtscp = (secondary & proc2::enable_rdtscp) != 0;
+    config.cpuid.invpcid = (secondary & proc2::enable_invpcid) != 0;
+    config.cpuid.xsaves = (secondary & proc2::enable_xsaves) != 0;
+    if (setup.local_apic) {
+        ApicTimerClock apic_clock = apic_timer_clock(setup.tsc_khz * 1000);
+        config.cpuid.local_apic = true;
+        // XSAVES would need IA32_XSS emulated, and Bochs reports a compacted size Linux rejects
+        // ("XSAVE consistency problem"): the kernel uses XSAVEOPT/XSAVE and the standard format.
+        config.cpuid.xsaves = false;
+        config.cpuid.crystal_hz = apic_clock.crystal_hz;
+        config.cpuid.tsc_per_crystal = apic_clock.tsc_per_tick;
+    }
+    config.cr = cr;
+    config.preemption_timer_reload = reload;
+    config.timer_rate = rate;
+    // The state components the guest may enable (xcr0.hpp kXcr0GuestComponents: not MPX, not AMX).
+    config.supported_xcr0 = platform_.xsave_layout().guest_xcr0;
+    config.cpuid.leaf7_edx_speculation = platform_.speculation().guest_leaf7_edx;
+    config.arch_capabilities = platform_.speculation_facts().has_arch_capabilities;
+    config.arch_capabilities_value = platform_.speculation().guest_arch_capabilities;
+
+    return config;
+}
+
 Status VirtualMachine::create(const VmSetup& setup, PortIoBus& io, Writer& console) {
     const VmxCapabilities& caps = setup.caps;
     small_pages_ = setup.small_pages;
@@ -98,8 +142,8 @@ Status VirtualMachine::create(const VmSetup& setup, PortIoBus& io, Writer& conso
     if (VmxStatus s = vmclear(*vmcs_region); s != VmxStatus::ok) return vmx_failure("VMCLEAR failed", s);
     if (VmxStatus s = vmptrld(*vmcs_region); s != VmxStatus::ok) return vmx_failure("VMPTRLD failed", s);
 
-    build_msr_bitmap(*reinterpret_cast<MsrBitmap*>(*msr_bitmap),
-                     passthrough_msrs((controls->secondary & proc2::enable_rdtscp) != 0));
+    fill_msr_bitmap(*reinterpret_cast<MsrBitmap*>(*msr_bitmap), (controls->secondary & proc2::enable_rdtscp) != 0);
+    entry_barrier_.configure(platform_.speculation());
     build_io_bitmaps(*reinterpret_cast<IoBitmaps*>(*io_bitmaps), passthrough_ports());
 
     HardwareVmcs& v = vmcs_;
@@ -146,26 +190,7 @@ Status VirtualMachine::create(const VmSetup& setup, PortIoBus& io, Writer& conso
         if (VmxStatus s = invvpid(1, kVpid); s != VmxStatus::ok) return vmx_failure("INVVPID failed", s);
     }
 
-    VcpuConfig config;
-    config.cpuid.tsc_khz = static_cast<std::uint32_t>(setup.tsc_khz);
-    config.cpuid.rdtscp = (controls->secondary & proc2::enable_rdtscp) != 0;
-    config.cpuid.invpcid = (controls->secondary & proc2::enable_invpcid) != 0;
-    config.cpuid.xsaves = (controls->secondary & proc2::enable_xsaves) != 0;
-    if (setup.local_apic) {
-        ApicTimerClock apic_clock = apic_timer_clock(setup.tsc_khz * 1000);
-        config.cpuid.local_apic = true;
-        // XSAVES would need IA32_XSS emulated, and Bochs reports a compacted size Linux rejects
-        // ("XSAVE consistency problem"): the kernel uses XSAVEOPT/XSAVE and the standard format.
-        config.cpuid.xsaves = false;
-        config.cpuid.crystal_hz = apic_clock.crystal_hz;
-        config.cpuid.tsc_per_crystal = apic_clock.tsc_per_tick;
-    }
-    config.cr = cr;
-    config.preemption_timer_reload = reload;
-    config.timer_rate = rate;
-    // The state components the guest may enable (xcr0.hpp kXcr0GuestComponents: not MPX, not AMX).
-    config.supported_xcr0 = platform_.xsave_layout().guest_xcr0;
-
+    VcpuConfig config = vcpu_config(setup, controls->secondary, cr, rate, reload);
     static Vcpu vcpu(vmcs_, setup.memory, io, platform_, console, config);
     vcpu_ = &vcpu;
     vcpu.regs() = regs;
@@ -194,6 +219,7 @@ GuestRunResult VirtualMachine::run() {
         if (!vcpu.running()) break;
         // From the exit to here is what the guest waited on tandem (exit_latency.hpp).
         latency_.resuming(rdtsc(), vcpu.last_exit_reason());
+        entry_barrier_.before_entry();
         int status = vmx_run(&vcpu.regs(), launched_ ? 1 : 0);
         latency_.exited(rdtsc());
         if (status != 0) {

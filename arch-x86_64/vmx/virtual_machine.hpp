@@ -5,8 +5,10 @@
 #pragma once
 
 #include "arch-x86_64/paging/identity_table_memory.hpp"
+#include "arch-x86_64/vmx/access_bitmaps.hpp"
 #include "arch-x86_64/vmx/ept.hpp"
 #include "arch-x86_64/vmx/ept_dirty_control.hpp"
+#include "arch-x86_64/vmx/entry_barrier.hpp"
 #include "arch-x86_64/vmx/exit_latency.hpp"
 #include "arch-x86_64/vmx/machine_platform.hpp"
 #include "arch-x86_64/vmx/vcpu.hpp"
@@ -89,6 +91,9 @@ private:
     };
 
     Status map_guest_ram(EptBuilder<IdentityTableMemory>& ept, GuestMemory& memory);
+    void fill_msr_bitmap(MsrBitmap& bitmap, bool rdtscp) const;
+    VcpuConfig vcpu_config(const VmSetup& setup, std::uint32_t secondary, const CrPolicy& cr, PreemptionTimerRate rate,
+                           std::uint64_t reload) const;
 
     FrameAllocator& frames_;
     IdentityTableMemory tables_;
@@ -110,6 +115,7 @@ private:
     std::size_t tick_count_ = 0;
     TickListener* after_exit_ = nullptr;
     ExitLatency latency_;
+    EntryBarrier entry_barrier_;
 };
 
 }  // namespace tandem::x86

@@ -51,6 +51,7 @@ public:
         msrs[msr] = value;
     }
     bool has_tsc_aux() const override { return tsc_aux; }
+    bool has_spec_ctrl() const override { return spec_ctrl; }
     std::uint64_t read_debug_register(unsigned n) const override { return dr.at(n); }
     void write_debug_register(unsigned n, std::uint64_t value) override {
         ++writes;
@@ -62,7 +63,7 @@ public:
     tandem::x86::XsaveLayout layout{0x2e7, 2696, 0xe7, 2688};
     std::vector<std::uint8_t> xsave;
     std::map<std::uint32_t, std::uint64_t> msrs;
-    bool tsc_aux = true, refuse_xcr0 = false;
+    bool tsc_aux = true, spec_ctrl = true, refuse_xcr0 = false;
     std::array<std::uint64_t, 8> dr{};
     unsigned writes = 0;
 };
