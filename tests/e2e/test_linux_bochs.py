@@ -129,11 +129,12 @@ class Checkpointed(LinuxTestCase):
     from that image at every epoch (restore_every=1: vCPU, every device model and the epoch's
     pages, 1000 times); every 100th epoch the two compared (memory hash and vCPU/device state
     digest); at epoch 1001 the primary stops and the guest resumes from the backup image, and
-    must go on to userspace and power off with a clean kernel log."""
+    must go on to userspace, hash its 1 MiB blob right (the guest's own check, against the digest
+    computed outside tandem) and power off with a clean kernel log."""
 
     def test_linux_checkpointed_and_restored_every_10_ms_then_resumed_from_the_backup(self):
         wd = workdir("linux-checkpointed")
-        iso = linux_iso(wd, "vmlinux", "console=ttyS0 nokaslr tsc=reliable tandem.poweroff=1",
+        iso = linux_iso(wd, "vmlinux", "console=ttyS0 nokaslr tsc=reliable tandem.poweroff=1 tandem.rehash=1",
                         extra="mode=checkpoint peer=local epoch_ms=10 verify_every=100 failover_at=1001 "
                               "restore_every=1")
         m = Bochs(wd, iso, sync="none", megs=1024, hard_timeout=840)
@@ -151,6 +152,11 @@ class Checkpointed(LinuxTestCase):
         after = console[console.index("failover: the guest resumes"):]
         self.assertIn("tandem-guest: init running on Linux 6.1", after)  # userspace came after the failover
         self.assertIn("tandem-guest: powering off", after)
+        # From outside tandem: the guest hashes its 1 MiB blob again after running on restored
+        # state, against the digest the assets script computed.
+        rehash = re.search(r"tandem-guest: blob.bin read back by the guest: sha256 ([0-9a-f]{64})", after)
+        self.assertIsNotNone(rehash, after[-2000:])
+        self.assertEqual(rehash.group(1), (ASSETS / "blob.sha256").read_text().split()[0])
         self.assertRegex(console, r"checkpoint: 1001 epochs committed")
         self.check_clean_kernel_log(console)
 
