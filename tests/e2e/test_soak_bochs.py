@@ -45,10 +45,13 @@ def stress_pace(console: str, since: int = 0) -> tuple[int, float]:
 
 
 class SoakCase(PairCase):
+    protected_seconds = 180  # at least this long protected (tests/bench/soak_bench.py: 600)
+    last_figures = ""        # the figures line of the last soak (the benchmark collects them)
+
     def soak(self, name: str, guest: str, cpu: str, capture: str, guest_args: str, pace) -> None:
         seed = seed_for(name)
         self.lab = lab = PairLab(name, seed=seed, guest=guest, cpu=cpu, extra=f"capture={capture}",
-                                 guest_args=guest_args, hard_timeout=MINUTES * 60 + 3 * STEP)
+                                 guest_args=guest_args, hard_timeout=MINUTES * 60 + self.protected_seconds + 3 * STEP)
         started = time.monotonic()
         a = lab.boot(0, "primary")
         a.wait_for(CONSOLE_READY, STEP)
@@ -61,7 +64,7 @@ class SoakCase(PairCase):
         protected_at = time.monotonic()
         at_protection = pace(a.console())[0]
         # On past the point where Bochs used to freeze, and minutes protected in any case.
-        end = max(started + MINUTES * 60, protected_at + 180)
+        end = max(started + MINUTES * 60, protected_at + self.protected_seconds)
         while time.monotonic() < end:
             self.check_no_failover(a.tandem_console(), b.tandem_console())
             time.sleep(5)
@@ -75,6 +78,8 @@ class SoakCase(PairCase):
               f"{(time.monotonic() - protected_at) / 60:.1f} min protected, "
               f"{(time.monotonic() - started) / 60:.1f} min since the primary started; pace unprotected "
               f"{unprotected:.3f}, protected {protected:.3f} ({ratio:.2f} of unprotected)", flush=True)
+        SoakCase.last_figures = (f"{cpu:17} {capture:4} {reports:5} reports, {(time.monotonic() - protected_at) / 60:5.1f} "
+                                 f"min protected, pace {unprotected:.3f} -> {protected:.3f} ({ratio:.2f}x)")
         self.assertGreater(reports, at_protection, "no progress while protected")
 
     def wait_progress(self, machine, pace, after: int, more: int) -> None:
