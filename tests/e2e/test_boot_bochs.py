@@ -83,10 +83,11 @@ class SkylakeBoot(unittest.TestCase):
     def test_bochs_screen_is_read(self):
         """The harness reads the terminal Bochs' term display draws into (tandem_emu.Bochs): unread,
         it fills in a few minutes and the whole emulated machine stops (issue 19). The BIOS banner
-        and GRUB's last line were on the screen, so they are in screen.log (curses output)."""
+        was on the screen, so it is in screen.log (curses output). (GRUB's last line is not
+        asserted: Bochs redraws the terminal on its own timer, and a 4-second boot may end before
+        it draws that line.)"""
         screen = (self.wd / "screen.log").read_bytes()
         self.assertIn(b"Bochs 2.7 BIOS", screen, screen[:500])
-        self.assertIn(b"Booting `tandem'", screen, screen[-500:])
 
     def test_dumped_information_block_parses_to_what_tandem_reported(self):
         """The host parser (tools/mbi-inspect, same code as the image) reads the block GRUB built
