@@ -30,6 +30,13 @@ constexpr std::uint32_t kLeaf7EcxHidden = bit(5) /*WAITPKG*/ | bit(30) /*SGX_LC*
 // STIBP, L1D_FLUSH, ARCH_CAPABILITIES, SSBD) are the policy's (speculation.hpp).
 constexpr std::uint32_t kLeaf7EdxHidden = bit(15) /*hybrid*/ | bit(22) /*AMX-BF16*/ | bit(24) /*AMX-TILE*/ |
                                           bit(25) /*AMX-INT8*/ | bit(30) /*CORE_CAPABILITIES*/;
+// The features whose state lives in XSAVE components the guest may not have (xcr0_components):
+// PKU and OSPKE with PKRU; AVX-512 F, DQ, IFMA, PF, ER, CD, BW, VL (EBX), VBMI, VBMI2, VNNI,
+// BITALG, VPOPCNTDQ (ECX), 4VNNIW, 4FMAPS, VP2INTERSECT, FP16 (EDX) with the AVX-512 triple.
+constexpr std::uint32_t kLeaf7EcxPkru = bit(3) | bit(4);
+constexpr std::uint32_t kLeaf7EbxAvx512 = bit(16) | bit(17) | bit(21) | bit(26) | bit(27) | bit(28) | bit(30) | bit(31);
+constexpr std::uint32_t kLeaf7EcxAvx512 = bit(1) | bit(6) | bit(11) | bit(12) | bit(14);
+constexpr std::uint32_t kLeaf7EdxAvx512 = bit(2) | bit(3) | bit(8) | bit(23);
 constexpr std::uint32_t kLeaf7EdxSpeculation = bit(10) | bit(26) | bit(27) | bit(28) | bit(29) | bit(31);
 // CPUID.(0DH,1):EAX (SDM Vol. 2A Table 3-8): XSAVEC, XSAVES, XFD (IA32_XFD is not virtualised,
 // and only AMX uses it).
@@ -46,11 +53,12 @@ constexpr std::uint32_t kTscLeaf = 0x15, kFrequencyLeaf = 0x16;
 // instructions only those tandem lets the guest use.
 CpuidValues xsave_leaf(CpuidValues v, const CpuidPolicy& p, std::uint32_t subleaf) {
     if (subleaf == 0) {
-        v.eax &= static_cast<std::uint32_t>(kXcr0GuestComponents);
-        v.edx &= static_cast<std::uint32_t>(kXcr0GuestComponents >> 32);
+        std::uint64_t components = p.xcr0_components & kXcr0GuestComponents;
+        v.eax &= static_cast<std::uint32_t>(components);
+        v.edx &= static_cast<std::uint32_t>(components >> 32);
     }
     if (subleaf >= 2 && subleaf < 63 && (v.ecx & kLeafDSubEcxSupervisor) == 0 &&
-        ((kXcr0GuestComponents >> subleaf) & 1) == 0) {
+        (((p.xcr0_components & kXcr0GuestComponents) >> subleaf) & 1) == 0) {
         return {0, 0, 0, 0};
     }
     if (subleaf == 1) v.eax &= ~kLeafDSub1EaxXfd;
@@ -123,6 +131,12 @@ CpuidValues guest_cpuid(const CpuidSource& host, const CpuidPolicy& p, std::uint
             v.ecx &= ~kLeaf7EcxHidden;
             v.edx = (v.edx & ~(kLeaf7EdxHidden | kLeaf7EdxSpeculation)) |
                     (v.edx & p.leaf7_edx_speculation & kLeaf7EdxSpeculation);
+            if ((p.xcr0_components & kXcr0Pkru) == 0) v.ecx &= ~kLeaf7EcxPkru;
+            if ((p.xcr0_components & kXcr0Avx512) != kXcr0Avx512) {
+                v.ebx &= ~kLeaf7EbxAvx512;
+                v.ecx &= ~kLeaf7EcxAvx512;
+                v.edx &= ~kLeaf7EdxAvx512;
+            }
             return v;
         case 0xd:
             return xsave_leaf(v, p, subleaf);

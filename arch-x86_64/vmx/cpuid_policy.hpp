@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "arch-x86_64/vmx/xcr0.hpp"
+
 namespace tandem::x86 {
 
 struct CpuidValues {
@@ -34,6 +36,9 @@ struct CpuidPolicy {
     bool local_apic = false;
     std::uint32_t crystal_hz = 0;
     std::uint32_t tsc_per_crystal = 1;
+    // The XCR0 components the guest may enable (xsave_layout.hpp XsaveLayout::guest_xcr0): leaf
+    // 0DH describes these only, and leaf 7 hides the features of the others (PKU, AVX-512).
+    std::uint64_t xcr0_components = kXcr0GuestComponents;
     // Leaf 7 EDX's speculation-control bits the guest sees (speculation.hpp SpeculationPlan).
     std::uint32_t leaf7_edx_speculation = 0;
 };

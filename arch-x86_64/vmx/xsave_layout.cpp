@@ -36,13 +36,34 @@ Result<std::uint32_t> xsave_standard_size(const CpuidSource& cpu, std::uint64_t 
     return static_cast<std::uint32_t>(end);
 }
 
+namespace {
+
+bool has_place(const CpuidSource& cpu, unsigned component) {
+    CpuidValues c = cpu.cpuid(kXsaveLeaf, component);
+    return c.eax != 0 && c.ebx >= kXsaveMinimumArea && (c.ecx & kSubleafEcxSupervisor) == 0;
+}
+
+// The components of `wanted` (above x87 and SSE) that leaf 0DH gives no place; the AVX-512
+// triple counts whole (XSETBV takes its bits together only).
+std::uint64_t unplaced_components(const CpuidSource& cpu, std::uint64_t wanted) {
+    std::uint64_t unplaced = 0;
+    for (unsigned i = 2; i < 63; ++i) {
+        if (((wanted >> i) & 1) != 0 && !has_place(cpu, i)) unplaced |= 1ull << i;
+    }
+    if ((unplaced & kXcr0Avx512) != 0) unplaced |= wanted & kXcr0Avx512;
+    return unplaced;
+}
+
+}  // namespace
+
 Result<XsaveLayout> read_xsave_layout(const CpuidSource& cpu, std::uint32_t bound) {
     XsaveLayout layout;
     if ((cpu.cpuid(1, 0).ecx & kLeaf1EcxXsave) == 0) return layout;
     CpuidValues d = cpu.cpuid(kXsaveLeaf, 0);
     layout.host_xcr0 = (static_cast<std::uint64_t>(d.edx) << 32) | d.eax;
     layout.host_size = d.ecx;
-    layout.guest_xcr0 = layout.host_xcr0 & kXcr0GuestComponents;
+    layout.unplaced = unplaced_components(cpu, layout.host_xcr0 & kXcr0GuestComponents);
+    layout.guest_xcr0 = layout.host_xcr0 & kXcr0GuestComponents & ~layout.unplaced;
     // The mask is also the XCR0 tandem holds while it saves and restores (machine_platform.cpp):
     // it must be one XSETBV accepts (x87 and SSE, AVX with them, the AVX-512 triple whole).
     if (!valid_xcr0(layout.guest_xcr0, layout.host_xcr0) || (layout.guest_xcr0 & kXcr0Sse) == 0) {
@@ -86,6 +107,11 @@ void report_xsave_layout(Writer& out, const XsaveLayout& layout, std::uint32_t b
                  "bytes a checkpoint carries",
             hex(layout.host_xcr0), layout.host_size, hex(layout.guest_xcr0), hex(layout.host_xcr0 & ~layout.guest_xcr0),
             layout.size, bound);
+    if (layout.unplaced != 0) {
+        println(out, "cpu: CPUID leaf 0xD gives no place in the XSAVE area to components {}: hidden from the guest "
+                     "(with their CPUID feature bits), so what it is told stays consistent",
+                hex(layout.unplaced));
+    }
 }
 
 }  // namespace tandem::x86

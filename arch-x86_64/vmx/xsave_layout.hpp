@@ -28,6 +28,8 @@ struct XsaveLayout {
     std::uint64_t guest_xcr0 = 0;  // host_xcr0 & kXcr0GuestComponents: what the guest may enable, and
                                    // what tandem saves and restores for it (XSAVE/XRSTOR's mask)
     std::uint32_t size = 0;        // the standard-format area for guest_xcr0: what one capture holds
+    std::uint64_t unplaced = 0;    // components the guest would get but leaf 0DH gives no place
+                                   // (size 0, as Bochs' tigerlake says of PKRU): hidden from it
 };
 
 // The bytes a standard-format area needs for `components` (a set of XCR0 bits the processor
@@ -36,8 +38,11 @@ struct XsaveLayout {
 // no place (size 0, an offset inside the first 576 bytes, or marked as a supervisor component).
 Result<std::uint32_t> xsave_standard_size(const CpuidSource& cpu, std::uint64_t components);
 
-// The layout on this processor; all zeros when it has no XSAVE (CPUID.1:ECX[26]). Refused when
-// leaf 0DH is inconsistent or the guest's area exceeds `bound` (the XSAVE bytes a checkpoint
+// The layout on this processor; all zeros when it has no XSAVE (CPUID.1:ECX[26]). A component
+// the guest would get but leaf 0DH gives no place is hidden from it (layout.unplaced; the AVX-512
+// triple goes whole), so what the guest's CPUID says stays consistent: Linux warns ("XSAVE
+// consistency problem") when XCR0's mask and the sizes disagree (issue 18). Refused when what
+// remains is no valid XCR0 or the guest's area exceeds `bound` (the XSAVE bytes a checkpoint
 // carries): boot then stops with that reason rather than fail every capture later.
 Result<XsaveLayout> read_xsave_layout(const CpuidSource& cpu, std::uint32_t bound);
 
