@@ -113,6 +113,7 @@ VcpuConfig VirtualMachine::vcpu_config(const VmSetup& setup, std::uint32_t secon
     config.timer_rate = rate;
     // The state components the guest may enable (xcr0.hpp kXcr0GuestComponents: not MPX, not AMX).
     config.supported_xcr0 = platform_.xsave_layout().guest_xcr0;
+    config.cpuid.xcr0_components = platform_.xsave_layout().guest_xcr0;
     config.cpuid.leaf7_edx_speculation = platform_.speculation().guest_leaf7_edx;
     config.arch_capabilities = platform_.speculation_facts().has_arch_capabilities;
     config.arch_capabilities_value = platform_.speculation().guest_arch_capabilities;
@@ -176,6 +177,8 @@ Status VirtualMachine::create(const VmSetup& setup, PortIoBus& io, Writer& conso
     // The periodic tick in timer units (preemption_timer.hpp: the rate from IA32_VMX_MISC).
     PreemptionTimerRate rate{caps.preemption_timer_shift};
     std::uint64_t reload = rate.units_for_ms(setup.timer_period_ms, setup.tsc_khz);
+    tsc_khz_ = setup.tsc_khz;
+    latency_.set_watchdog(kWatchdogBoundMs * setup.tsc_khz, kWatchdogQuietMs * setup.tsc_khz);
     v.write(vmcs::preemption_timer_value, reload);
 
     write_host_state(v);
@@ -212,13 +215,24 @@ Status VirtualMachine::use_memory(GuestMemory& memory) {
     return success();
 }
 
+// The watchdog's line (exit_latency.hpp): which exit held the guest, how long, against what.
+void VirtualMachine::report_overrun() {
+    std::uint64_t khz = tsc_khz_ == 0 ? 1 : tsc_khz_;
+    println(console(), "vm: watchdog: handling a {} exit held the guest {} us (bound {} us; {} such exits so far): "
+                       "the link and heartbeats waited as long",
+            exit_reason_name(latency_.last_reason()), latency_.last_tsc() * 1000 / khz,
+            kWatchdogBoundMs * 1000, latency_.over_bound());
+}
+
 GuestRunResult VirtualMachine::run() {
     Vcpu& vcpu = *vcpu_;
     while (vcpu.running()) {
         vcpu.prepare_entry();
         if (!vcpu.running()) break;
         // From the exit to here is what the guest waited on tandem (exit_latency.hpp).
-        latency_.resuming(rdtsc(), vcpu.last_exit_reason());
+        std::uint64_t resuming_at = rdtsc();
+        latency_.resuming(resuming_at, vcpu.last_exit_reason());
+        if (latency_.overran(resuming_at)) report_overrun();
         entry_barrier_.before_entry();
         int status = vmx_run(&vcpu.regs(), launched_ ? 1 : 0);
         latency_.exited(rdtsc());

@@ -92,6 +92,7 @@ private:
 
     Status map_guest_ram(EptBuilder<IdentityTableMemory>& ept, GuestMemory& memory);
     void fill_msr_bitmap(MsrBitmap& bitmap, bool rdtscp) const;
+    void report_overrun();
     VcpuConfig vcpu_config(const VmSetup& setup, std::uint32_t secondary, const CrPolicy& cr, PreemptionTimerRate rate,
                            std::uint64_t reload) const;
 
@@ -114,7 +115,11 @@ private:
     TickListener* tick_listeners_[kMaxTickListeners]{};
     std::size_t tick_count_ = 0;
     TickListener* after_exit_ = nullptr;
+    // An exit that holds the guest over 50 ms (a sixth of the default failover_ms) is reported,
+    // at most every 5 s (issue 19's watchdog).
+    static constexpr std::uint64_t kWatchdogBoundMs = 50, kWatchdogQuietMs = 5000;
     ExitLatency latency_;
+    std::uint64_t tsc_khz_ = 0;
     EntryBarrier entry_barrier_;
 };
 

@@ -169,4 +169,27 @@ TEST_CASE("the longest exit: host TSC from an exit to the next entry, with its r
     CHECK(latency.longest_tsc() == 900);
 }
 
+TEST_CASE("the watchdog: exits over the bound counted, reported at most once per quiet period") {
+    ExitLatency latency;
+    latency.exited(0);
+    latency.resuming(5'000, ExitReason::vmcall);
+    CHECK_FALSE(latency.overran(5'000));  // no watchdog set
+    latency.set_watchdog(1'000, 100'000);
+    auto exit_taking = [&](std::uint64_t at, std::uint64_t took, ExitReason reason) {
+        latency.exited(at);
+        latency.resuming(at + took, reason);
+        return latency.overran(at + took);
+    };
+    CHECK_FALSE(exit_taking(10'000, 1'000, ExitReason::cpuid));  // at the bound: fine
+    CHECK(exit_taking(20'000, 1'001, ExitReason::vmcall));       // over it: reported
+    CHECK(latency.last_tsc() == 1'001);
+    CHECK(latency.last_reason() == ExitReason::vmcall);
+    CHECK_FALSE(exit_taking(30'000, 50'000, ExitReason::io_instruction));  // within the quiet period
+    CHECK(latency.over_bound() == 2);
+    CHECK(exit_taking(130'000, 2'000, ExitReason::ept_violation));  // after it: reported again
+    CHECK(latency.over_bound() == 3);
+    CHECK(latency.longest_tsc() == 50'000);
+    CHECK(latency.longest_reason() == ExitReason::io_instruction);
+}
+
 }  // TEST_SUITE
