@@ -194,7 +194,8 @@ void check_walk(const tandem::GuestMemory& memory, const tandem::x86::GuestPagin
         return;
     }
     check(*r < (1ull << 52));
-    if (!four_level) check(*r < (1ull << 40));  // 32-bit paging reaches 40 bits (PSE-36), PAE 52
+    // 32-bit paging reaches 40 bits (PSE-36); PAE and 4-level paging reach 52 (SDM Vol. 3A §5.4-§5.5).
+    if (!(s.cr4 & kCr4Pae)) check(*r < (1ull << 40));
     // The whole 4 KiB page around it translates alike.
     for (std::uint64_t offset : {0x000ull, 0x001ull, 0x7ffull, 0xff8ull, 0xfffull}) {
         auto moved = guest_linear_to_physical(memory, s, (linear & ~0xfffull) | offset);
