@@ -11,7 +11,7 @@ guest's own terms (scribble: MiB per million guest TSC cycles; Linux: rounds per
 
 Reproduce (root: network namespaces; about (minutes + 3) per run, 5 runs by default):
   cmake --build build && sudo env PYTHONPATH=tools:tests/e2e python3 tests/bench/soak_bench.py [--minutes 10]
-      [--only scribble|linux] [--mib 1]
+      [--only scribble|linux] [--cpu tigerlake|corei7_skylake_x] [--mib 1]
 """
 
 from __future__ import annotations
@@ -21,17 +21,20 @@ import sys
 
 import test_soak_bochs as soak
 
+CPUS = ("tigerlake", "corei7_skylake_x")
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="minutes protected per run")
     parser.add_argument("--mib", type=int, default=1, help="MiB the scribble guest rewrites")
     parser.add_argument("--only", choices=("scribble", "linux"), help="one guest only")
+    parser.add_argument("--cpu", choices=CPUS, help="one CPU model only for the scribble runs")
     args = parser.parse_args()
     soak.SoakCase.protected_seconds = int(args.minutes * 60)
     runs = []
     if args.only != "linux":
-        for cpu in ("tigerlake", "corei7_skylake_x"):
+        for cpu in [args.cpu] if args.cpu else CPUS:
             for capture in ("cow", "copy"):
                 runs.append((f"bench-scribble-{cpu}-{capture}", "scribble", cpu, capture,
                              f"mib={args.mib} report=64", soak.scribble_pace))
