@@ -29,8 +29,9 @@ Status BackupReplicator::listen(const link::TransportConfig& config, const link:
     return transport_.start(config_, secret_);
 }
 
-void BackupReplicator::rejoin(const char* why) {
-    println(out_, "pair: {}: starting over as a new backup (the image is discarded)", why);
+// Everything the backup holds of a primary's stream: the image, the decoder's place in it and
+// what was said about it. Dropped together whenever that stream ends.
+void BackupReplicator::forget_stream() {
     image_.reset();
     decoder_.reset();
     has_notice_ = false;
@@ -38,6 +39,11 @@ void BackupReplicator::rejoin(const char* why) {
     acked_any_ = false;
     stream_failed_ = false;
     unconfirmed_ = false;
+}
+
+void BackupReplicator::rejoin(const char* why) {
+    println(out_, "pair: {}: starting over as a new backup (the image is discarded)", why);
+    forget_stream();
     refusal_reported_ = false;
     observations_.reset();
     state_ = State::connecting;
@@ -52,13 +58,7 @@ void BackupReplicator::rejoin(const char* why) {
 // and its stream starts over with a full copy; what this image holds is of the old stream.
 void BackupReplicator::follow_new_primary_session() {
     restarts_seen_ = transport_.stats().peer_restarts;
-    unconfirmed_ = false;
-    image_.reset();
-    decoder_.reset();
-    has_notice_ = false;
-    announced_protected_ = false;
-    acked_any_ = false;
-    stream_failed_ = false;
+    forget_stream();
     ++stats_.primary_restarts;
     println(out_, "pair: the primary started a new link session (session {}): following it from a new full copy",
             hex(transport_.peer_session(), 16));

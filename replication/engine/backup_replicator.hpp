@@ -79,6 +79,7 @@ public:
     void status(Writer& out) const;
 
 private:
+    void forget_stream();
     void rejoin(const char* why);
     void send_ack();
     void begin_probing(const char* why);
