@@ -21,7 +21,7 @@ void OutputCommitBuffer::set_holding(bool holding) {
 }
 
 bool OutputCommitBuffer::transmit(std::span<const std::uint8_t> frame) {
-    if (frame.size() > kSlotSize) return true;  // cannot happen (virtio-net limits frames); drop
+    if (frame.size() > kSlotSize) return true;  // cannot happen: virtio-net drops (and counts) larger frames
     if (!holding_ && count_ == 0) {
         if (out_.transmit(frame)) {
             ++released_total_;

@@ -17,7 +17,9 @@ namespace tandem::engine {
 
 class OutputCommitBuffer final : public virtio::NetBackend {
 public:
-    static constexpr std::size_t kSlotSize = 1514;
+    // The largest frame the guest's virtio-net sends (a VLAN-tagged one): a frame it accepted is
+    // never too big to hold here.
+    static constexpr std::size_t kSlotSize = virtio::VirtioMmioNet::kMaxFrame;
 
     // storage: slots * kSlotSize bytes; out: where released frames go (the client NIC).
     OutputCommitBuffer(std::span<std::uint8_t> storage, virtio::NetBackend& out);

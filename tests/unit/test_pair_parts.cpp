@@ -60,6 +60,19 @@ TEST_CASE("output commit: frames of epoch N leave only when N is acknowledged, i
     CHECK(r.buffer.frames_released_total() == 3);
 }
 
+TEST_CASE("output commit: the largest frame virtio-net sends (VLAN-tagged, 1518 bytes) is held and released whole") {
+    OutputRig r;
+    r.buffer.set_holding(true);
+    r.buffer.set_epoch(1);
+    auto tagged = frame_of(7, virtio::VirtioMmioNet::kMaxFrame);
+    tagged.back() = 0x5a;
+    CHECK(r.buffer.transmit(tagged));
+    CHECK(r.buffer.held() == 1);
+    CHECK(r.buffer.release_through(1) == 1);
+    REQUIRE(r.nic.frames.size() == 1);
+    CHECK(r.nic.frames[0] == tagged);
+}
+
 TEST_CASE("output commit: a busy NIC keeps released frames, in order, for the next attempt") {
     OutputRig r;
     r.buffer.set_holding(true);
