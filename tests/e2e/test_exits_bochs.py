@@ -16,9 +16,9 @@ import os
 import time
 import unittest
 
-from tandem_lab.console_patterns import CONSOLE_READY, PROTECTED_BACKUP, PROTECTED_PRIMARY, TOOK_OVER
+from tandem_lab.console_patterns import CONSOLE_READY, PROTECTED_PRIMARY, TOOK_OVER
 from tandem_lab.pair_lab import PairLab
-from test_pair_bochs import STEP, PairCase, count, seed_for
+from test_pair_bochs import STEP, PairCase, count, seed_for, wait_joined
 
 PROTECTED_SECONDS = int(os.environ.get("TANDEM_FLOOD_SECONDS", "60"))
 # What the backup and the primary say when the link goes quiet: none of it may appear.
@@ -37,8 +37,7 @@ class FloodingPrimary(PairCase):
         a.wait_for(CONSOLE_READY, STEP)
         a.wait_for(FLOOD_HYPERCALL_LINE, STEP)  # flooding before the backup exists
         b = lab.boot(1, "backup")
-        a.wait_for(PROTECTED_PRIMARY, STEP)
-        b.wait_for(PROTECTED_BACKUP, STEP)
+        wait_joined(a, b)
         protected_at = time.monotonic()
         print(f"pair-flood: protected; flooding for {PROTECTED_SECONDS} s", flush=True)
         while time.monotonic() - protected_at < PROTECTED_SECONDS:

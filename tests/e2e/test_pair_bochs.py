@@ -18,14 +18,23 @@ import subprocess
 import time
 import unittest
 
-from tandem_lab.console_patterns import (CHECKPOINTING_FAILED, CONSOLE_READY, PROTECTED_BACKUP, PROTECTED_PRIMARY,
-                                         TOOK_OVER)
+from tandem_lab.console_patterns import (CHECKPOINTING_FAILED, CONSOLE_READY, JOIN_PROGRESS, PROTECTED_BACKUP,
+                                         PROTECTED_PRIMARY, TOOK_OVER)
 from tandem_lab.pair_lab import PairLab, link_mac
 from tandem_lab.paths import build_dir, require_built
 from tandem_lab.testhub.endpoint import Endpoint
 
 KILL_POINTS = int(os.environ.get("TANDEM_PAIR_KILLS", "10"))
 STEP = 240  # seconds for any one step (boot, protection, takeover) on a loaded CI machine
+
+
+def wait_joined(primary, backup) -> None:
+    """The backup finished its join and both machines say PROTECTED. A join copies the whole guest
+    at the emulated link's pace, so on a loaded machine it is bounded by progress (a new "full
+    copy" line at least every STEP: a join that stalls or starts over still fails) and 3 * STEP
+    in all, not by one STEP (a Linux re-join beside another Bochs pair once needed more)."""
+    backup.wait_with_progress(PROTECTED_BACKUP, JOIN_PROGRESS, STEP, 3 * STEP)
+    primary.wait_for(PROTECTED_PRIMARY, STEP)
 
 
 def seed_for(name: str) -> int:
@@ -58,8 +67,7 @@ class PairCase(unittest.TestCase):
         lab.start_client()
         lab.wait_replies(3, STEP)  # the guest serves unprotected at once
         b = lab.boot(1, "backup")
-        a.wait_for(PROTECTED_PRIMARY, STEP)
-        b.wait_for(PROTECTED_BACKUP, STEP)
+        wait_joined(a, b)
         self.assertIn("pair: backup joined", a.tandem_console())
         self.assertRegex(b.tandem_console(), r"pair: full copy from the primary|pair: the full copy is committed")
 
@@ -85,7 +93,7 @@ class PairCase(unittest.TestCase):
             # The killed machine comes back as the backup and the pair is protected again.
             protected_before = count(PROTECTED_PRIMARY, lab.machines[backup].tandem_console())
             rejoined = lab.boot(primary, "backup")
-            rejoined.wait_for(PROTECTED_BACKUP, STEP)
+            rejoined.wait_with_progress(PROTECTED_BACKUP, JOIN_PROGRESS, STEP, 3 * STEP)  # as wait_joined
             deadline = time.monotonic() + STEP
             while count(PROTECTED_PRIMARY, lab.machines[backup].tandem_console()) <= protected_before:
                 self.assertLess(time.monotonic(), deadline, "the new primary never reported protection")

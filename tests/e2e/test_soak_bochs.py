@@ -18,9 +18,9 @@ import os
 import re
 import time
 
-from tandem_lab.console_patterns import CONSOLE_READY, PROTECTED_BACKUP, PROTECTED_PRIMARY, TOOK_OVER
+from tandem_lab.console_patterns import CONSOLE_READY, TOOK_OVER
 from tandem_lab.pair_lab import PairLab
-from test_pair_bochs import STEP, PairCase, seed_for
+from test_pair_bochs import STEP, PairCase, seed_for, wait_joined
 
 MINUTES = float(os.environ.get("TANDEM_SOAK_MINUTES", "8.5"))
 SCRIBBLE_PASS = re.compile(r"scribble: pass (\d+) \((\d+) MiB in (\d+) k TSC cycles\)")
@@ -59,8 +59,7 @@ class SoakCase(PairCase):
         self.wait_progress(a, pace, 0, 4)
         seen, unprotected = pace(a.console())
         b = lab.boot(1, "backup")
-        a.wait_for(PROTECTED_PRIMARY, STEP)
-        b.wait_for(PROTECTED_BACKUP, STEP)
+        wait_joined(a, b)
         protected_at = time.monotonic()
         at_protection = pace(a.console())[0]
         # On past the point where Bochs used to freeze, and minutes protected in any case.

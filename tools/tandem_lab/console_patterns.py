@@ -50,6 +50,7 @@ CHECKPOINTING_FAILED = "checkpointing failed"
 VIRTIO_NEEDS_RESET = "the device needs a reset"  # virtio-net refused something the guest gave it
 PROTECTED_PRIMARY = r"^pair: PROTECTED: the backup holds epoch"
 PROTECTED_BACKUP = r"^pair: PROTECTED: epoch \d+ committed"
+JOIN_PROGRESS = r"^pair: full copy from the primary: \d+ of \d+ guest pages received"  # the backup's join
 TOOK_OVER = r"^pair: the guest resumes here from epoch (\d+)"
 
 # --- mode=linktest ---------------------------------------------------------------------------------

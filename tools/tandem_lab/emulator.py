@@ -163,6 +163,32 @@ class EmulatorRun:
                                       f"console tail:\n" + self.console()[-3000:])
             time.sleep(0.1)
 
+    def wait_with_progress(self, pattern: str, progress: str, idle: float, cap: float) -> re.Match:
+        """Waits for `pattern` like wait_for, for as long as the console shows more and more lines
+        matching `progress`: fails after `idle` seconds without a new one, or after `cap` in all.
+        For steps whose length depends on how fast a loaded machine emulates (a join copying the
+        guest), where a fixed bound fails a machine that is merely slow, not stuck."""
+        progress_regex = re.compile(progress, re.MULTILINE)
+        start = time.monotonic()
+        seen, last_progress = -1, start
+        while True:
+            now = time.monotonic()
+            remaining = min(last_progress + idle, start + cap) - now
+            try:
+                return self.wait_for(pattern, max(0.0, min(remaining, 5.0)))
+            except EmulatorTimeout as timeout:
+                if not self.running():
+                    raise
+                if remaining <= 5.0:
+                    tail = str(timeout).split("console tail:", 1)[-1]
+                    raise EmulatorTimeout(
+                        f"/{pattern}/ did not appear on {self.name} within {time.monotonic() - start:.0f} s "
+                        f"({max(seen, 0)} lines of /{progress}/, the last {time.monotonic() - last_progress:.0f} s "
+                        f"ago; bounds: {idle:.0f} s without one, {cap:.0f} s in all); console tail:{tail}") from None
+            lines = len(progress_regex.findall(self.console()))
+            if lines > seen:
+                seen, last_progress = lines, time.monotonic()
+
     def run_until(self, pattern: str, timeout: float) -> str:
         """start(), wait for pattern, stop(); returns tandem's console."""
         self.start()
