@@ -172,22 +172,21 @@ class EmulatorRun:
         start = time.monotonic()
         seen, last_progress = -1, start
         while True:
-            now = time.monotonic()
-            remaining = min(last_progress + idle, start + cap) - now
             try:
-                return self.wait_for(pattern, max(0.0, min(remaining, 5.0)))
+                return self.wait_for(pattern, 1.0)
             except EmulatorTimeout as timeout:
                 if not self.running():
                     raise
-                if remaining <= 5.0:
-                    tail = str(timeout).split("console tail:", 1)[-1]
-                    raise EmulatorTimeout(
-                        f"/{pattern}/ did not appear on {self.name} within {time.monotonic() - start:.0f} s "
-                        f"({max(seen, 0)} lines of /{progress}/, the last {time.monotonic() - last_progress:.0f} s "
-                        f"ago; bounds: {idle:.0f} s without one, {cap:.0f} s in all); console tail:{tail}") from None
+                tail = str(timeout).split("console tail:", 1)[-1]
+            now = time.monotonic()
             lines = len(progress_regex.findall(self.console()))
             if lines > seen:
-                seen, last_progress = lines, time.monotonic()
+                seen, last_progress = lines, now
+            if now >= min(last_progress + idle, start + cap):
+                raise EmulatorTimeout(
+                    f"/{pattern}/ did not appear on {self.name} within {now - start:.0f} s ({seen} lines of "
+                    f"/{progress}/, the last {now - last_progress:.0f} s ago; bounds: {idle:.0f} s without one, "
+                    f"{cap:.0f} s in all); console tail:{tail}")
 
     def run_until(self, pattern: str, timeout: float) -> str:
         """start(), wait for pattern, stop(); returns tandem's console."""
