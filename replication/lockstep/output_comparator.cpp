@@ -112,7 +112,9 @@ void OutputComparator::backup_output(std::span<const std::uint8_t> frame, std::u
             flush();
             return;
         }
-        if (!parsed.has(tcp_flag::rst) && f.has_released && seq_at_or_before(parsed.space_end(), f.released_to)) {
+        bool repeated_syn = parsed.has(tcp_flag::syn) && f.syn_matched;
+        if (repeated_syn ||
+            (!parsed.has(tcp_flag::rst) && f.has_released && seq_at_or_before(parsed.space_end(), f.released_to))) {
             ++stats_.backup_late;  // bytes the primary already released after a match
             return;
         }
@@ -137,17 +139,18 @@ void OutputComparator::match(std::uint16_t flow, std::uint64_t now_ns) {
         Slot& slot = primary_.slots[index];
         if (slot.flow != flow || slot.state != State::held) continue;
         Verdict verdict = Verdict::waiting;
-        std::size_t backup_index = 0;
+        std::size_t backup_index = kNoSlot;  // a backup frame the match uses up (a datagram, a SYN)
         if (slot.frame.kind == FrameKind::tcp) {
-            verdict = evaluate_tcp(slot, index, flows_[flow]);
+            verdict = evaluate_tcp(slot, index, flows_[flow], backup_index);
         } else {
             verdict = evaluate_datagram(index, flow, backup_index);
-            if (verdict == Verdict::matched) backup_.slots[backup_index].state = State::free;
         }
+        if (verdict == Verdict::matched && backup_index != kNoSlot) backup_.slots[backup_index].state = State::free;
         if (verdict == Verdict::mismatch) diverge(Divergence::mismatch);
         if (verdict == Verdict::waiting || verdict == Verdict::mismatch) return;
         make_ready(slot, verdict, now_ns);
         Flow& f = flows_[flow];
+        if (slot.frame.kind == FrameKind::tcp && slot.frame.has(tcp_flag::syn)) f.syn_matched = true;
         if (slot.frame.kind == FrameKind::tcp && verdict == Verdict::matched && !slot.frame.pure_ack()) {
             std::uint32_t end = slot.frame.space_end();
             if (!f.has_released || seq_before(f.released_to, end)) f.released_to = end;
@@ -157,7 +160,8 @@ void OutputComparator::match(std::uint16_t flow, std::uint64_t now_ns) {
     }
 }
 
-OutputComparator::Verdict OutputComparator::evaluate_tcp(const Slot& slot, std::size_t index, const Flow& flow) const {
+OutputComparator::Verdict OutputComparator::evaluate_tcp(const Slot& slot, std::size_t index, const Flow& flow,
+                                                         std::size_t& backup_index) const {
     const OutputFrame& f = slot.frame;
     if (f.pure_ack()) {
         return flow.has_backup_ack && seq_at_or_before(f.ack, flow.backup_ack) ? Verdict::matched : Verdict::waiting;
@@ -166,7 +170,27 @@ OutputComparator::Verdict OutputComparator::evaluate_tcp(const Slot& slot, std::
     if (!f.has(tcp_flag::rst) && flow.has_released && seq_at_or_before(f.space_end(), flow.released_to)) {
         return Verdict::early;
     }
+    if (f.has(tcp_flag::syn)) return evaluate_syn(index, slot.flow, backup_index);
     return compare_ranges(slot, index, slot.flow);
+}
+
+// A SYN against the flow's oldest SYN from the backup: the same flags and payload (TCP Fast Open
+// data), whatever the initial sequence number.
+OutputComparator::Verdict OutputComparator::evaluate_syn(std::size_t index, std::uint16_t flow,
+                                                         std::size_t& backup_index) const {
+    constexpr std::uint8_t kCompared = tcp_flag::syn | tcp_flag::ack | tcp_flag::fin | tcp_flag::rst;
+    const OutputFrame& p = primary_.slots[index].frame;
+    for (std::size_t i = 0; i < backup_.count; ++i) {
+        std::size_t bi = backup_.at(i);
+        const Slot& b = backup_.slots[bi];
+        if (b.flow != flow || b.state != State::held || !b.frame.has(tcp_flag::syn)) continue;
+        backup_index = bi;
+        auto pp = primary_.payload(index), q = backup_.payload(bi);
+        bool same = (p.tcp_flags & kCompared) == (b.frame.tcp_flags & kCompared) && pp.size() == q.size() &&
+                    __builtin_memcmp(pp.data(), q.data(), pp.size()) == 0;
+        return same ? Verdict::matched : Verdict::mismatch;
+    }
+    return Verdict::waiting;
 }
 
 namespace {
@@ -182,21 +206,20 @@ bool within(std::uint32_t x, std::uint32_t start, std::uint32_t end) {  // start
 }
 }  // namespace
 
-// The primary's segment against every backup segment of its flow: any byte that differs, or a
-// stream ending (FIN) where the other has data, is a mismatch; it matches once backup segments
-// cover all its bytes and carry the same SYN, FIN and RST at the same places.
+// The primary's segment (not a SYN) against every backup segment of its flow: any byte that
+// differs, or a stream ending (FIN) where the other has data, is a mismatch; it matches once
+// backup segments cover all its bytes and carry the same FIN and RST at the same places.
 OutputComparator::Verdict OutputComparator::compare_ranges(const Slot& slot, std::size_t index,
                                                            std::uint16_t flow) const {
     const OutputFrame& p = slot.frame;
     const std::uint32_t start = p.data_seq(), end = p.data_end();
     auto p_bytes = primary_.payload(index);
-    bool syn = !p.has(tcp_flag::syn), fin = !p.has(tcp_flag::fin), rst = !p.has(tcp_flag::rst);
+    bool fin = !p.has(tcp_flag::fin), rst = !p.has(tcp_flag::rst);
     for (std::size_t i = 0; i < backup_.count; ++i) {
         std::size_t bi = backup_.at(i);
         const Slot& b = backup_.slots[bi];
-        if (b.flow != flow || b.state != State::held) continue;
+        if (b.flow != flow || b.state != State::held || b.frame.has(tcp_flag::syn)) continue;  // SYNs: evaluate_syn
         const OutputFrame& q = b.frame;
-        if (q.seq == p.seq && (q.has(tcp_flag::syn) != p.has(tcp_flag::syn))) return Verdict::mismatch;
         // A FIN takes the number after the last byte: the other side sending a byte there differs.
         if (q.has(tcp_flag::fin) && within(q.data_end(), start, end)) return Verdict::mismatch;
         if (p.has(tcp_flag::fin) && within(end, q.data_seq(), q.data_end())) return Verdict::mismatch;
@@ -207,7 +230,6 @@ OutputComparator::Verdict OutputComparator::compare_ranges(const Slot& slot, std
                 if (p_bytes[s - start] != b_bytes[s - q.data_seq()]) return Verdict::mismatch;
             }
         }
-        syn = syn || (q.has(tcp_flag::syn) && q.seq == p.seq);
         fin = fin || (q.has(tcp_flag::fin) && q.data_end() == end);
         rst = rst || (q.has(tcp_flag::rst) && q.seq == p.seq);
     }
@@ -217,14 +239,14 @@ OutputComparator::Verdict OutputComparator::compare_ranges(const Slot& slot, std
         advanced = false;
         for (std::size_t i = 0; i < backup_.count; ++i) {
             const Slot& b = backup_.slots[backup_.at(i)];
-            if (b.flow != flow || b.state != State::held) continue;
+            if (b.flow != flow || b.state != State::held || b.frame.has(tcp_flag::syn)) continue;
             if (seq_at_or_before(b.frame.data_seq(), covered) && seq_before(covered, b.frame.data_end())) {
                 covered = seq_before(end, b.frame.data_end()) ? end : b.frame.data_end();
                 advanced = true;
             }
         }
     }
-    return covered == end && syn && fin && rst ? Verdict::matched : Verdict::waiting;
+    return covered == end && fin && rst ? Verdict::matched : Verdict::waiting;
 }
 
 // UDP and ICMP: the flow's oldest backup datagram against this one.

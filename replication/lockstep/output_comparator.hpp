@@ -1,8 +1,11 @@
 // Lockstep output comparison (issue 13; DESIGN §1): both guests run from the same state on the
 // same input, the primary's frames wait here until the backup's guest produced the same output,
 // and leave for the client as soon as it did. Per flow (output_frame.hpp):
-//   TCP   byte ranges compared at equal sequence numbers, whatever the segmentation; SYN, FIN and
-//         RST must agree; an acknowledgement alone leaves once the backup acknowledged as much;
+//   TCP   byte ranges compared at equal sequence numbers, whatever the segmentation; FIN and RST
+//         must agree; a SYN matches the backup's SYN by its flags and payload, not its number (a
+//         connection opened since the checkpoint starts from each guest's own ISN; the backup
+//         rewrites the rest into the primary's numbering, tcp_rewriter.hpp); an acknowledgement
+//         alone leaves once the backup acknowledged as much;
 //         a retransmission of bytes already released leaves at once ("early", COLO++).
 //   UDP, ICMP  payloads compared in order.
 //   anything else  released from the primary uncompared; the backup's copy is ignored.
@@ -68,6 +71,7 @@ private:
     enum class State : std::uint8_t { free, held, ready };
     enum class Verdict : std::uint8_t { waiting, matched, early, mismatch };
     static constexpr std::uint16_t kNoFlow = 0xffff;
+    static constexpr std::size_t kNoSlot = ~std::size_t{0};
 
     struct Slot {
         OutputFrame frame;
@@ -91,13 +95,15 @@ private:
         FlowKey key{};
         bool used = false;
         bool has_released = false, has_backup_ack = false;
+        bool syn_matched = false;       // the handshake's SYN matched: the backup's repeats are late
         std::uint32_t released_to = 0;  // sequence space released by a match
         std::uint32_t backup_ack = 0;   // the highest acknowledgement the backup sent
     };
 
     std::uint16_t flow_of(const OutputFrame& frame);
     void match(std::uint16_t flow, std::uint64_t now_ns);
-    Verdict evaluate_tcp(const Slot& slot, std::size_t index, const Flow& flow) const;
+    Verdict evaluate_tcp(const Slot& slot, std::size_t index, const Flow& flow, std::size_t& backup_index) const;
+    Verdict evaluate_syn(std::size_t index, std::uint16_t flow, std::size_t& backup_index) const;
     Verdict compare_ranges(const Slot& slot, std::size_t index, std::uint16_t flow) const;
     Verdict evaluate_datagram(std::size_t index, std::uint16_t flow, std::size_t& backup_index) const;
     void make_ready(Slot& slot, Verdict why, std::uint64_t now_ns);

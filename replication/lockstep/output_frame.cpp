@@ -72,6 +72,7 @@ OutputFrame classify_output_frame(std::span<const std::uint8_t> frame) {
     parsed.flow.source_ip = be32(ip, kEthernetHeader + 12);
     parsed.flow.destination_ip = be32(ip, kEthernetHeader + 16);
     parsed.flow.protocol = ip[kEthernetHeader + 9];
+    parsed.transport_offset = static_cast<std::uint16_t>(at);
     bool ok = false;
     switch (parsed.flow.protocol) {
     case kProtocolTcp: parsed.kind = FrameKind::tcp; ok = classify_tcp(ip, at, parsed); break;

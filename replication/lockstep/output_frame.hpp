@@ -36,6 +36,7 @@ struct OutputFrame {
     std::uint16_t icmp_type_code = 0;  // ICMP only: compared with the message
     // The compared bytes inside the frame: TCP and UDP payload, ICMP message after its checksum.
     std::uint16_t payload_offset = 0, payload_length = 0;
+    std::uint16_t transport_offset = 0;  // the TCP, UDP or ICMP header inside the frame
 
     bool has(std::uint8_t flag) const { return (tcp_flags & flag) != 0; }
     // TCP sequence space: SYN and FIN take one number each (RFC 9293 §3.4).

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace lockstep_test {
@@ -20,6 +21,8 @@ struct Segment {
     std::uint8_t option_fill = 0x01;
     std::uint16_t fragment = 0x4000;  // DF
     std::size_t pad_to = 0;           // Ethernet padding after the packet
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> sack{};  // SACK blocks (NOP, NOP, SACK)
+    bool from_client = false;  // 10.0.0.1 -> 10.0.0.2 instead of the guest's 10.0.0.2 -> 10.0.0.1
 };
 
 inline void put16(std::vector<std::uint8_t>& v, std::size_t at, std::uint16_t x) {
@@ -31,7 +34,8 @@ inline void put32(std::vector<std::uint8_t>& v, std::size_t at, std::uint32_t x)
     put16(v, at + 2, static_cast<std::uint16_t>(x));
 }
 
-// Ethernet and IPv4 headers for `transport` bytes of protocol `protocol` (10.0.0.2 -> 10.0.0.1).
+// Ethernet and IPv4 headers for `transport` bytes of protocol `protocol` (10.0.0.2 -> 10.0.0.1, the
+// guest to its client, unless from_client).
 inline std::vector<std::uint8_t> ipv4_frame(std::uint8_t protocol, const std::vector<std::uint8_t>& transport,
                                             const Segment& s) {
     std::vector<std::uint8_t> f(34, 0);
@@ -47,16 +51,26 @@ inline std::vector<std::uint8_t> ipv4_frame(std::uint8_t protocol, const std::ve
     f[22] = s.ttl;
     f[23] = protocol;
     put16(f, 24, static_cast<std::uint16_t>(s.ip_id * 7 + s.ttl));  // a checksum that differs with them
-    put32(f, 26, 0x0a000002);
-    put32(f, 30, 0x0a000001);
+    put32(f, 26, s.from_client ? 0x0a000001 : 0x0a000002);
+    put32(f, 30, s.from_client ? 0x0a000002 : 0x0a000001);
     f.insert(f.end(), transport.begin(), transport.end());
     if (f.size() < s.pad_to) f.resize(s.pad_to, 0xee);
     return f;
 }
 
 inline std::vector<std::uint8_t> tcp(const Segment& s) {
-    std::size_t header = 20 + 4u * s.option_words;
+    std::size_t options = s.sack.empty() ? 4u * s.option_words : 4 + 8 * s.sack.size();
+    std::size_t header = 20 + options;
     std::vector<std::uint8_t> t(header, s.option_fill);
+    if (!s.sack.empty()) {
+        t[20] = t[21] = 1;
+        t[22] = 5;
+        t[23] = static_cast<std::uint8_t>(2 + 8 * s.sack.size());
+        for (std::size_t i = 0; i < s.sack.size(); ++i) {
+            put32(t, 24 + 8 * i, s.sack[i].first);
+            put32(t, 28 + 8 * i, s.sack[i].second);
+        }
+    }
     put16(t, 0, s.source_port);
     put16(t, 2, s.destination_port);
     put32(t, 4, s.seq);
@@ -68,6 +82,28 @@ inline std::vector<std::uint8_t> tcp(const Segment& s) {
     put16(t, 18, 0);
     t.insert(t.end(), s.payload.begin(), s.payload.end());
     return ipv4_frame(6, t, s);
+}
+
+// The real TCP checksum of an IPv4 frame's segment (RFC 9293 §3.1: pseudo-header, then the
+// segment with its checksum field as zero), for tests that check a rewrite kept it right.
+inline std::uint16_t tcp_checksum(const std::vector<std::uint8_t>& f) {
+    std::size_t ip = 14, tcp_at = ip + static_cast<std::size_t>(f[ip] & 0x0f) * 4;
+    std::size_t total = static_cast<std::size_t>(f[ip + 2] << 8 | f[ip + 3]);
+    std::size_t length = total - (tcp_at - ip);
+    std::uint32_t sum = 0;
+    auto word = [&](std::size_t at) { return static_cast<std::uint32_t>(f[at] << 8 | (at + 1 < tcp_at + length ? f[at + 1] : 0)); };
+    for (std::size_t at = ip + 12; at < ip + 20; at += 2) sum += static_cast<std::uint32_t>(f[at] << 8 | f[at + 1]);
+    sum += 6 + static_cast<std::uint32_t>(length);
+    for (std::size_t at = tcp_at; at < tcp_at + length; at += 2) {
+        if (at != tcp_at + 16) sum += word(at);
+    }
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<std::uint16_t>(~sum);
+}
+
+inline std::vector<std::uint8_t> with_checksum(std::vector<std::uint8_t> f) {
+    put16(f, 14 + static_cast<std::size_t>(f[14] & 0x0f) * 4 + 16, tcp_checksum(f));
+    return f;
 }
 
 inline std::vector<std::uint8_t> udp(std::string_view payload, Segment s = {}) {

@@ -145,6 +145,24 @@ TEST_CASE("comparator: SYN, FIN and RST must agree") {
         CHECK(r.nic.sent.size() == 1);
         CHECK(r.total_divergences() == 0);
     }
+    SUBCASE("SYN-ACK with another ISN matches by its flags (the backup rewrites what follows)") {
+        r.primary(tcp({.seq = 5555, .flags = 0x12}));
+        r.backup(tcp({.seq = 0x9999, .flags = 0x12}));
+        CHECK(r.nic.sent.size() == 1);
+        CHECK(r.comparator.backup_waiting() == 0);
+        r.backup(tcp({.seq = 0x9999, .flags = 0x12}));  // the backup's SYN-ACK again: late, dropped
+        CHECK(r.comparator.backup_waiting() == 0);
+        CHECK(r.stats().backup_late == 1);
+        r.primary(tcp({.seq = 5556, .payload = "data"}));  // what follows compares in the primary's numbers
+        r.backup(tcp({.seq = 5556, .payload = "data"}));
+        CHECK(r.nic.sent.size() == 2);
+        CHECK(r.total_divergences() == 0);
+    }
+    SUBCASE("a SYN-ACK against a plain SYN differs") {
+        r.primary(tcp({.seq = 5555, .flags = 0x12}));
+        r.backup(tcp({.seq = 5555, .flags = 0x02}));
+        CHECK(r.comparator.divergence() == Divergence::mismatch);
+    }
     SUBCASE("a FIN where the other guest sends data differs") {
         r.primary(tcp({.seq = 100, .flags = 0x11, .payload = "end"}));
         r.backup(tcp({.seq = 100, .payload = "endmore"}));
