@@ -101,6 +101,10 @@ Rewrite TcpSequenceRewriter::outgoing(std::span<std::uint8_t> frame) {
     Connection* c = find(f.flow.source_ip, f.flow.source_port, f.flow.destination_ip, f.flow.destination_port,
                          f.has(tcp_flag::syn));
     if (c == nullptr) return Rewrite::unchanged;
+    if (f.has(tcp_flag::syn) && c->guest_fin && c->client_fin) {
+        // The same addresses and ports again after a close both ways: a new connection, a new ISN.
+        *c = {c->guest_ip, c->client_ip, c->guest_port, c->client_port, true, false, false, false, false, 0, 0};
+    }
     Rewrite result = Rewrite::unchanged;
     if (c->has_offset) {
         if (c->offset != 0) {

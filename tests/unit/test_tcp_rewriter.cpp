@@ -195,3 +195,23 @@ TEST_CASE("tcp rewriter: a reset ends a connection; a checkpoint clears the tabl
     CHECK(full.stats().table_full == 1);
     CHECK(full.connections() == TcpSequenceRewriter::kMaxConnections);
 }
+
+TEST_CASE("tcp rewriter: the same ports again after a close both ways are a new connection with a new ISN") {
+    TcpSequenceRewriter r;
+    client_handshake(r);
+    Frame fin_out = guest({.seq = kBackupIsn + 1, .ack = kClientIsn + 1, .flags = 0x11});
+    CHECK(r.outgoing(fin_out) == Rewrite::rewritten);
+    Frame fin_in = client({.seq = kClientIsn + 1, .ack = kPrimaryIsn + 2, .flags = 0x11});
+    CHECK(r.incoming(fin_in) == Rewrite::rewritten);
+    CHECK(parsed(fin_in).ack == kBackupIsn + 2);
+    // The client connects again from the same port: the backup's new SYN-ACK is not the old one.
+    constexpr std::uint32_t kNewBackupIsn = 0x22222222, kNewPrimaryIsn = 0x33333333;
+    Frame syn_ack = guest({.seq = kNewBackupIsn, .ack = kClientIsn + 1001, .flags = 0x12});
+    Frame copy = syn_ack;
+    CHECK(r.outgoing(syn_ack) == Rewrite::unchanged);
+    CHECK(syn_ack == copy);
+    Frame ack = client({.seq = kClientIsn + 1001, .ack = kNewPrimaryIsn + 1});
+    CHECK(r.incoming(ack) == Rewrite::rewritten);
+    CHECK(parsed(ack).ack == kNewBackupIsn + 1);
+    CHECK(r.connections() == 1);
+}
