@@ -18,6 +18,21 @@ constexpr T load_le(std::span<const std::uint8_t> bytes, std::size_t offset) {
     return value;
 }
 
+// Network byte order (RFC 1700's "big endian"), for the headers of frames on the wire.
+template <class T>
+constexpr T load_be(std::span<const std::uint8_t> bytes, std::size_t offset) {
+    T value = 0;
+    for (std::size_t i = 0; i < sizeof(T); ++i) value = static_cast<T>(static_cast<T>(value << 8) | bytes[offset + i]);
+    return value;
+}
+
+template <class T>
+constexpr void store_be(std::span<std::uint8_t> bytes, std::size_t offset, T value) {
+    for (std::size_t i = 0; i < sizeof(T); ++i) {
+        bytes[offset + i] = static_cast<std::uint8_t>(value >> (8 * (sizeof(T) - 1 - i)));
+    }
+}
+
 // True when [offset, offset + length) lies within a buffer of `size` bytes, without overflow.
 constexpr bool fits(std::size_t size, std::size_t offset, std::size_t length) {
     return offset <= size && length <= size - offset;

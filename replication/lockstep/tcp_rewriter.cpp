@@ -9,27 +9,12 @@ namespace {
 constexpr std::size_t kSeq = 4, kAck = 8, kChecksum = 16, kOptions = 20;
 constexpr std::uint8_t kOptionEnd = 0, kOptionNop = 1, kOptionSack = 5;
 
-std::uint32_t be32(std::span<const std::uint8_t> b, std::size_t at) {
-    return static_cast<std::uint32_t>(b[at]) << 24 | static_cast<std::uint32_t>(b[at + 1]) << 16 |
-           static_cast<std::uint32_t>(b[at + 2]) << 8 | b[at + 3];
-}
-std::uint16_t be16(std::span<const std::uint8_t> b, std::size_t at) {
-    return static_cast<std::uint16_t>(b[at] << 8 | b[at + 1]);
-}
-void put16(std::span<std::uint8_t> b, std::size_t at, std::uint16_t x) {
-    b[at] = static_cast<std::uint8_t>(x >> 8);
-    b[at + 1] = static_cast<std::uint8_t>(x);
-}
-void put32(std::span<std::uint8_t> b, std::size_t at, std::uint32_t x) {
-    put16(b, at, static_cast<std::uint16_t>(x >> 16));
-    put16(b, at + 2, static_cast<std::uint16_t>(x));
-}
-
 // Replaces the 32-bit field at `at` of the TCP segment at `tcp` and keeps its checksum right.
 void rewrite32(std::span<std::uint8_t> frame, std::size_t tcp, std::size_t at, std::uint32_t value) {
-    std::uint32_t before = be32(frame, at);
-    put32(frame, at, value);
-    put16(frame, tcp + kChecksum, checksum_after_change(be16(frame, tcp + kChecksum), before, value));
+    std::uint32_t before = load_be<std::uint32_t>(frame, at);
+    store_be<std::uint32_t>(frame, at, value);
+    std::uint16_t checksum = load_be<std::uint16_t>(frame, tcp + kChecksum);
+    store_be<std::uint16_t>(frame, tcp + kChecksum, checksum_after_change(checksum, before, value));
 }
 
 // Moves every SACK block edge (RFC 2018 §3) by -offset. Options are walked with every length
@@ -48,7 +33,7 @@ void rewrite_sack(std::span<std::uint8_t> frame, std::size_t tcp, std::size_t he
         if (length < 2 || !fits(header_end, at, length)) return;
         if (kind == kOptionSack && (length - 2) % 8 == 0) {
             for (std::size_t edge = at + 2; edge < at + length; edge += 4) {
-                rewrite32(frame, tcp, edge, be32(frame, edge) - offset);
+                rewrite32(frame, tcp, edge, load_be<std::uint32_t>(frame, edge) - offset);
             }
         }
         at += length;
@@ -94,6 +79,16 @@ void TcpSequenceRewriter::end(Connection& c) {
     ++stats_.ended;
 }
 
+// A reset ends the connection at once; a FIN closes one direction (the entry stays until both
+// are closed and its room is needed: the last FIN's acknowledgement still needs rewriting).
+void TcpSequenceRewriter::note_close(Connection& c, std::uint8_t flags, bool from_guest) {
+    if (flags & tcp_flag::rst) {
+        end(c);
+    } else if (flags & tcp_flag::fin) {
+        (from_guest ? c.guest_fin : c.client_fin) = true;
+    }
+}
+
 Rewrite TcpSequenceRewriter::outgoing(std::span<std::uint8_t> frame) {
     OutputFrame f = classify_output_frame(frame);
     if (f.kind != FrameKind::tcp) return Rewrite::unchanged;
@@ -119,11 +114,7 @@ Rewrite TcpSequenceRewriter::outgoing(std::span<std::uint8_t> frame) {
         ++stats_.unknown;
         result = Rewrite::unknown;
     }
-    if (f.has(tcp_flag::rst)) {
-        end(*c);
-    } else if (f.has(tcp_flag::fin)) {
-        c->guest_fin = true;
-    }
+    note_close(*c, f.tcp_flags, true);
     return result;
 }
 
@@ -145,11 +136,7 @@ Rewrite TcpSequenceRewriter::incoming(std::span<std::uint8_t> frame) {
         ++stats_.rewritten_in;
         result = Rewrite::rewritten;
     }
-    if (f.has(tcp_flag::rst)) {
-        end(*c);
-    } else if (f.has(tcp_flag::fin)) {
-        c->client_fin = true;
-    }
+    note_close(*c, f.tcp_flags, false);
     return result;
 }
 

@@ -53,6 +53,7 @@ private:
     Connection* find(std::uint32_t guest_ip, std::uint16_t guest_port, std::uint32_t client_ip,
                      std::uint16_t client_port, bool create);
     void end(Connection& c);
+    void note_close(Connection& c, std::uint8_t flags, bool from_guest);
 
     Connection table_[kMaxConnections];
     RewriterStats stats_;

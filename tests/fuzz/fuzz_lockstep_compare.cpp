@@ -38,15 +38,7 @@ constexpr std::uint32_t kIsn = 0xfffffff0;  // the streams cross the 2^32 wrap
 constexpr unsigned kStreamLength = 96;       // data bytes before the FIN
 constexpr std::uint64_t kWait = 1000;
 
-struct Nic final : tandem::virtio::NetBackend {
-    bool transmit(std::span<const std::uint8_t> frame) override {
-        if (busy) return false;
-        sent.emplace_back(frame.begin(), frame.end());
-        return true;
-    }
-    bool busy = false;
-    std::vector<Frame> sent;
-};
+using Nic = lockstep_test::RecordingNic;
 
 char truth(std::uint16_t port, unsigned offset) { return static_cast<char>('a' + (offset * 7 + port) % 26); }
 

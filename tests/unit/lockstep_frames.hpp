@@ -8,7 +8,20 @@
 #include <utility>
 #include <vector>
 
+#include "hypervisor/devices/virtio/virtio_net.hpp"
+
 namespace lockstep_test {
+
+// The client NIC: records what leaves, refuses everything while busy.
+struct RecordingNic final : tandem::virtio::NetBackend {
+    bool transmit(std::span<const std::uint8_t> frame) override {
+        if (busy) return false;
+        sent.emplace_back(frame.begin(), frame.end());
+        return true;
+    }
+    bool busy = false;
+    std::vector<std::vector<std::uint8_t>> sent;
+};
 
 struct Segment {
     std::uint32_t seq = 1000, ack = 5000;

@@ -19,15 +19,7 @@ namespace {
 constexpr std::uint64_t kMs = 1'000'000;
 constexpr std::uint64_t kWait = 20 * kMs;
 
-struct ClientNic final : virtio::NetBackend {
-    bool transmit(std::span<const std::uint8_t> frame) override {
-        if (busy) return false;
-        sent.emplace_back(frame.begin(), frame.end());
-        return true;
-    }
-    bool busy = false;
-    std::vector<Frame> sent;
-};
+using ClientNic = lockstep_test::RecordingNic;
 
 struct Rig {
     explicit Rig(std::size_t slots = 16)
