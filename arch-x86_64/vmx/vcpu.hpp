@@ -19,6 +19,7 @@
 #include "hypervisor/vm/guest_end.hpp"
 #include "hypervisor/vm/guest_events.hpp"
 #include "hypervisor/vm/guest_memory.hpp"
+#include "hypervisor/vm/interrupt_wait_watch.hpp"
 
 namespace tandem::x86 {
 
@@ -100,6 +101,8 @@ public:
     // Whether the last exit ran the periodic tick (tick listeners and hooks run on those only).
     bool ticked() const { return ticked_; }
     const VcpuConfig& config() const { return config_; }
+    // How often the interrupt diagnostic has reported (a guest interrupt waited, or HLT lasted).
+    std::uint64_t interrupt_wait_reports() const { return wait_watch_.reports(); }
     GuestMemory& memory() { return *memory_; }
     void set_memory(GuestMemory& memory) { memory_ = &memory; }
 
@@ -131,6 +134,8 @@ private:
     void on_hlt();
     void on_interrupt_window();
     void inject_pending_interrupt();
+    // The interrupt diagnostic (interrupt_wait_watch.hpp) before an entry, and its report.
+    void watch_interrupt_wait(std::uint64_t host_now, std::uint64_t guest_now, bool injected);
     std::uint64_t tick_period_tsc() const {
         return config_.timer_rate.tsc_ticks(config_.preemption_timer_reload);
     }
@@ -157,6 +162,7 @@ private:
     std::uint64_t next_tick_tsc_ = 0;  // host TSC of the next tick (0: not yet set)
     bool timer_for_tick_ = true;       // the preemption timer was set for the tick, not a deadline
     bool ticked_ = false;
+    InterruptWaitWatch wait_watch_;
 };
 
 }  // namespace tandem::x86

@@ -19,6 +19,9 @@ constexpr std::uint64_t kRflagsIf = 1ull << 9;
 constexpr std::uint64_t kActivityActive = 0, kActivityHlt = 1;
 constexpr std::uint64_t kBlockingStiOrMovSs = 3;
 constexpr std::uint32_t kEventValid = 1u << 31;
+// The interrupt diagnostic's bounds: an interrupt requested for a second without any injection,
+// or HLT for 10 s (Linux's soft-lockup watchdog alone wakes it every 4 s).
+constexpr std::uint64_t kRequestWaitMs = 1000, kHaltWaitMs = 10000;
 
 }  // namespace
 
@@ -93,7 +96,9 @@ void Vcpu::prepare_entry() {
     if (interrupts_ != nullptr) {
         std::uint64_t guest_now = host_now + vmcs_.read(vmcs::tsc_offset);
         interrupts_->advance(guest_now);
+        std::uint64_t injected_before = stats_.injected_interrupts;
         inject_pending_interrupt();
+        watch_interrupt_wait(host_now, guest_now, stats_.injected_interrupts != injected_before);
         if (auto deadline = interrupts_->next_deadline()) {
             std::uint64_t until = *deadline > guest_now ? *deadline - guest_now : 0;
             if (until < wait) {
@@ -103,6 +108,27 @@ void Vcpu::prepare_entry() {
         }
     }
     vmcs_.write(vmcs::preemption_timer_value, config_.timer_rate.units(wait));
+}
+
+void Vcpu::watch_interrupt_wait(std::uint64_t host_now, std::uint64_t guest_now, bool injected) {
+    std::uint64_t khz = config_.cpuid.tsc_khz;
+    wait_watch_.set_bounds(kRequestWaitMs * khz, kHaltWaitMs * khz);  // 0 (no report) until calibrated
+    bool halted = vmcs_.read(vmcs::guest_activity_state) == kActivityHlt;
+    auto finding = wait_watch_.observe(host_now, interrupts_->has_requests(), injected, halted);
+    if (finding == InterruptWaitWatch::Finding::none) return;
+    std::uint64_t ms = wait_watch_.waited(finding, host_now) / (khz == 0 ? 1 : khz);
+    if (finding == InterruptWaitWatch::Finding::request_waits) {
+        print(console_, "vm: watchdog: a guest interrupt has waited {} ms and none was injected: ", ms);
+    } else {
+        print(console_, "vm: watchdog: the guest has waited in HLT for {} ms and no interrupt woke it: ", ms);
+    }
+    std::uint64_t entry_event = vmcs_.read(vmcs::entry_interruption_info);
+    print(console_, "{}, RFLAGS.IF {}, interruptibility {}, queued event {}, interrupt-window exiting {}; ",
+          halted ? "HLT" : "active", (vmcs_.read(vmcs::guest_rflags) & kRflagsIf) ? 1 : 0,
+          hex(vmcs_.read(vmcs::guest_interruptibility)), (entry_event & kEventValid) ? hex(entry_event, 8) : hex(0),
+          YesNo{(vmcs_.read(vmcs::primary_controls) & proc::interrupt_window_exiting) != 0});
+    interrupts_->describe(console_, guest_now);
+    println(console_, "");
 }
 
 }  // namespace tandem::x86

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "hypervisor/console/writer.hpp"
 #include "hypervisor/util/result.hpp"
 
 namespace tandem {
@@ -26,6 +27,10 @@ public:
     virtual std::optional<std::uint8_t> acknowledge() = 0;
     // The guest TSC at which a timer fires next, if one is armed.
     virtual std::optional<std::uint64_t> next_deadline() const = 0;
+    // Whether an interrupt is requested (the IRR holds a vector), deliverable now or not.
+    virtual bool has_requests() const = 0;
+    // The interrupt state in one line's worth of words, for the vCPU's diagnostics.
+    virtual void describe(Writer& out, std::uint64_t guest_tsc) const = 0;
 
 protected:
     ~GuestInterruptSource() = default;

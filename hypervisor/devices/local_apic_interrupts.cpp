@@ -76,6 +76,22 @@ void LocalApicModel::end_of_interrupt() {
     }
 }
 
+void LocalApicModel::describe(Writer& out, std::uint64_t guest_tsc) const {
+    auto vector = [&](const char* name, const ApicVectorSet& set) {
+        int v = set.highest();
+        if (v < 0) return print(out, "{} empty", name);
+        print(out, "{} {}", name, hex(static_cast<std::uint64_t>(v), 2));
+    };
+    print(out, "lapic: {}", hardware_enabled() ? (software_enabled() ? "enabled" : "software-disabled") : "disabled");
+    vector(", IRR highest", irr_);
+    vector(", ISR highest", isr_);
+    print(out, ", TPR {}, PPR {}, timer LVT {} ({}), timer count {}", hex(tpr_, 2), hex(processor_priority(), 2),
+          hex(lvt_[kLvtTimer], 8), timer_.mode() == ApicTimer::Mode::tsc_deadline ? "TSC deadline"
+                                   : timer_.mode() == ApicTimer::Mode::periodic   ? "periodic"
+                                                                                  : "one-shot",
+          timer_.current_count(guest_tsc));
+}
+
 // ---- IPIs --------------------------------------------------------------------------------
 
 void LocalApicModel::send_ipi(std::uint64_t icr) {

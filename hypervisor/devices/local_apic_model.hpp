@@ -98,6 +98,9 @@ public:
     bool x2apic_mode() const { return hardware_enabled() && (apic_base_ & kBaseExtd) != 0; }
     bool software_enabled() const { return (svr_ & kSvrEnable) != 0; }
     std::uint8_t processor_priority() const;
+    bool has_requests() const { return irr_.highest() >= 0; }
+    // IRR, ISR (highest vectors), TPR, PPR and the timer's LVT entry and mode, for diagnostics.
+    void describe(Writer& out, std::uint64_t guest_tsc) const;
     const LocalApicStats& stats() const { return stats_; }
 
     std::uint16_t state_id() const override { return kDeviceIdLocalApic0; }

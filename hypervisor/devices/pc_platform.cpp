@@ -60,4 +60,12 @@ std::optional<std::uint64_t> PcPlatform::next_deadline() const {
     return best;
 }
 
+void PcPlatform::describe(Writer& out, std::uint64_t guest_tsc) const {
+    lapic_.describe(out, guest_tsc);
+    auto deadline = next_deadline();
+    if (!deadline) return print(out, "; no timer armed");
+    if (*deadline <= guest_tsc) return print(out, "; a timer is due since {} TSC cycles", guest_tsc - *deadline);
+    print(out, "; next timer in {} TSC cycles", *deadline - guest_tsc);
+}
+
 }  // namespace tandem

@@ -54,6 +54,8 @@ public:
     std::optional<std::uint8_t> pending_vector() const override { return lapic_.pending_vector(); }
     std::optional<std::uint8_t> acknowledge() override { return lapic_.acknowledge(); }
     std::optional<std::uint64_t> next_deadline() const override;
+    bool has_requests() const override { return lapic_.has_requests(); }
+    void describe(Writer& out, std::uint64_t guest_tsc) const override;
 
 private:
     LocalApicModel lapic_;

@@ -331,3 +331,20 @@ TEST_CASE("timer: a masked timer asks for no deadline and interrupts nobody, but
 }
 
 }  // TEST_SUITE
+
+TEST_CASE("describe: IRR and ISR highest vectors, TPR, PPR and the timer, for the vCPU's diagnostics") {
+    Apic a;
+    a.enable_timer(kDeadlineMode);
+    a.wr(kTpr, 0x20);
+    test::StringWriter out;
+    a.apic.describe(out, 0);
+    CHECK(out.str() == "lapic: enabled, IRR highest empty, ISR highest empty, TPR 0x20, PPR 0x20, timer LVT 0x000400ec "
+                      "(TSC deadline), timer count 0");
+    a.apic.accept(0xec, false);
+    a.apic.accept(0x41, false);
+    REQUIRE(a.apic.acknowledge() == 0xec);
+    test::StringWriter later;
+    a.apic.describe(later, 0);
+    CHECK(later.str() == "lapic: enabled, IRR highest 0x41, ISR highest 0xec, TPR 0x20, PPR 0xe0, timer LVT 0x000400ec "
+                        "(TSC deadline), timer count 0");
+}

@@ -49,12 +49,15 @@ public:
         return v;
     }
     std::optional<std::uint64_t> next_deadline() const override { return deadline; }
+    bool has_requests() const override { return vector.has_value() || blocked_request; }
+    void describe(Writer& out, std::uint64_t) const override { out.write("fake source state"); }
 
     std::optional<std::uint8_t> vector;
     std::optional<std::uint64_t> deadline;
     std::uint8_t timer_vector = 0xec;
     std::uint64_t advanced_to = 0;
     int acknowledged = 0;
+    bool blocked_request = false;  // a requested vector the priority rules keep from pending_vector()
 };
 
 struct Rig : VcpuRig {
@@ -227,4 +230,56 @@ TEST_CASE("power control: S5 through the sleep control port, reboot through the 
         p.write(PowerControl::kKeyboardCommand, 1, PowerControl::kKeyboardPulseReset);
         CHECK(p.request() == PowerControl::Request::reset);
     }
+}
+
+TEST_CASE("interrupt diagnostic: a request that waits a second without an injection is reported once, with the state") {
+    Rig rig;
+    const std::uint64_t second = VcpuRig::kTscKhz * 1000ull;
+    rig.source.vector = 0x41;
+    rig.vmcs.set(vmcs::guest_rflags, 0x2);  // IF clear: the vector cannot go in
+    rig.vcpu.prepare_entry();
+    rig.platform.tsc += second - 1;
+    rig.vcpu.prepare_entry();
+    CHECK(rig.vcpu.interrupt_wait_reports() == 0);
+    CHECK(rig.text().find("vm: watchdog: a guest interrupt") == std::string::npos);
+    rig.platform.tsc += 1;
+    rig.vcpu.prepare_entry();
+    CHECK(rig.vcpu.interrupt_wait_reports() == 1);
+    CHECK(rig.text().find("vm: watchdog: a guest interrupt has waited 1000 ms and none was injected: active, "
+                          "RFLAGS.IF 0, interruptibility 0x0, queued event 0x0, interrupt-window exiting yes; "
+                          "fake source state\n") != std::string::npos);
+    rig.platform.tsc += 5 * second;
+    rig.vcpu.prepare_entry();
+    CHECK(rig.vcpu.interrupt_wait_reports() == 1);  // once per episode
+
+    // The injection ends the episode; a new one is reported again.
+    rig.vmcs.set(vmcs::guest_rflags, 0x2 | kIf);
+    rig.vcpu.prepare_entry();
+    CHECK(rig.injected() == (0x80000000u | 0x41));
+    rig.source.blocked_request = true;  // requested, but a vector in service keeps it back
+    rig.vcpu.prepare_entry();
+    rig.platform.tsc += second;
+    rig.vcpu.prepare_entry();
+    CHECK(rig.vcpu.interrupt_wait_reports() == 2);
+}
+
+TEST_CASE("interrupt diagnostic: HLT for 10 s with nothing injected is reported; a timer's wake-up is not") {
+    Rig rig;
+    const std::uint64_t second = VcpuRig::kTscKhz * 1000ull;
+    for (int i = 0; i < 30; ++i) {  // a guest woken by its timer every 4 s
+        rig.exit(kHlt, 0, 1);
+        rig.source.deadline = rig.platform.tsc + rig.get(vmcs::tsc_offset) + 4 * second;
+        rig.vcpu.prepare_entry();
+        rig.platform.tsc += 4 * second;
+        rig.vcpu.prepare_entry();
+        REQUIRE(rig.get(vmcs::guest_activity_state) == 0);
+    }
+    CHECK(rig.vcpu.interrupt_wait_reports() == 0);
+    rig.exit(kHlt, 0, 1);  // no timer armed now
+    rig.vcpu.prepare_entry();
+    rig.platform.tsc += 10 * second;
+    rig.vcpu.prepare_entry();
+    CHECK(rig.vcpu.interrupt_wait_reports() == 1);
+    CHECK(rig.text().find("vm: watchdog: the guest has waited in HLT for 10000 ms and no interrupt woke it: HLT, "
+                          "RFLAGS.IF 1") != std::string::npos);
 }

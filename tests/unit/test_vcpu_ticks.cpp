@@ -45,6 +45,8 @@ public:
     std::optional<std::uint8_t> pending_vector() const override { return std::nullopt; }
     std::optional<std::uint8_t> acknowledge() override { return std::nullopt; }
     std::optional<std::uint64_t> next_deadline() const override { return deadline; }
+    bool has_requests() const override { return false; }
+    void describe(Writer& out, std::uint64_t) const override { out.write("no requests"); }
     std::optional<std::uint64_t> deadline;
 };
 
