@@ -5,6 +5,7 @@
 #include "guest-boot/acpi/guest_acpi.hpp"
 #include "guest-boot/linux_boot.hpp"
 #include "hypervisor/console/console.hpp"
+#include "hypervisor/devices/acpi_pm_timer.hpp"
 #include "hypervisor/devices/cmos_clock_reading.hpp"
 #include "hypervisor/devices/ioapic_model.hpp"
 #include "hypervisor/devices/local_apic_model.hpp"
@@ -108,6 +109,7 @@ Result<GuestEntry> load_linux_guest(const Config& config, const boot::BootInfo& 
     ac.reset_port = kLinuxPowerPorts.reset;
     ac.reset_value = kLinuxPowerPorts.reset_value;
     ac.s5_sleep_type = kLinuxPowerPorts.s5_sleep_type;
+    ac.pm_timer_port = AcpiPmTimer::kPort;
     if (virtio_net_base != 0) ac.virtio_devices = {&net, 1};
     // COM1 as an ACPI device (PNP0501): on a hardware-reduced platform Linux has no legacy PIC
     // and maps no ISA IRQ by itself, so the 8250 driver gets IRQ 4 through this entry; without it

@@ -16,6 +16,17 @@ Gas io_byte_register(std::uint16_t port) {
     return g;
 }
 
+// The PM timer: a 32-bit System I/O register read as a double word (§4.8.3.3).
+Gas io_dword_register(std::uint16_t port) {
+    Gas g{};
+    g.address_space = kGasSystemIo;
+    g.bit_width = 32;
+    g.bit_offset = 0;
+    g.access_size = kGasAccessDword;
+    g.address = port;
+    return g;
+}
+
 }  // namespace
 
 Fadt make_fadt(const AcpiConfig& config, std::uint64_t dsdt_address) {
@@ -28,6 +39,18 @@ Fadt make_fadt(const AcpiConfig& config, std::uint64_t dsdt_address) {
     // PWR_BUTTON and SLP_BUTTON say there is no fixed-feature button, which a hardware-reduced
     // platform cannot have anyway (as Firecracker writes them).
     f.flags = kFadtHwReducedAcpi | kFadtResetRegSup | kFadtPwrButton | kFadtSlpButton;
+    // The PM timer, although §5.2.9 has OSPM ignore PM_TMR_BLK on a hardware-reduced platform:
+    // x86 Linux reads X_PM_TMR_BLK (PM_TMR_BLK when it is 0) in acpi_parse_fadt
+    // (arch/x86/kernel/acpi/boot.c) whatever the flags, and ACPICA keeps the table's X fields
+    // (acpi_tb_convert_fadt stops before rewriting them on reduced hardware). Linux then has the
+    // acpi_pm clocksource to judge the TSC by (hypervisor/devices/acpi_pm_timer.hpp). Both
+    // fields agree, so ACPICA has no 32/64-bit mismatch to warn about.
+    if (config.pm_timer_port != 0) {
+        f.pm_tmr_blk = config.pm_timer_port;
+        f.pm_tmr_len = 4;
+        f.x_pm_tmr_blk = io_dword_register(config.pm_timer_port);
+        f.flags |= kFadtTmrValExt;
+    }
     // Linux 6.1's acpi_parse_fadt (arch/x86/kernel/acpi/boot.c) reads 8042 (clear: the i8042
     // driver does not probe), VGA Not Present (no legacy VGA probing) and CMOS RTC Not Present;
     // pci_acpi_init (drivers/pci/pci-acpi.c) turns PCI MSI off on MSI Not Supported.

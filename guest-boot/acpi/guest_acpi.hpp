@@ -7,8 +7,9 @@
 // inside the region):
 //   RSDP (revision 2) -> XSDT -> FADT -> DSDT (AML)
 //                             -> MADT
-// - FADT (revision 6.5, 276 bytes): HW_REDUCED_ACPI, so there is no SCI, no PM1/GPE blocks, no
-//   PM timer and no FACS; power-off goes through SLEEP_CONTROL_REG, reboot through RESET_REG.
+// - FADT (revision 6.5, 276 bytes): HW_REDUCED_ACPI, so there is no SCI, no PM1/GPE blocks and
+//   no FACS; power-off goes through SLEEP_CONTROL_REG, reboot through RESET_REG; the PM timer
+//   (optional) through X_PM_TMR_BLK, which Linux reads even on reduced hardware (fadt.cpp).
 // - MADT: the boot CPU's local APIC, one IOAPIC, the ISA interrupt source overrides.
 // - DSDT: \_S5 (power-off) and, under \_SB, the virtio-mmio devices and optionally COM1 and
 //   the CMOS RTC.
@@ -94,6 +95,9 @@ struct AcpiConfig {
     std::uint16_t reset_port = 0;
     std::uint8_t reset_value = 0;
     std::uint8_t s5_sleep_type = 5;  // \_S5's SLP_TYPa: what the sleep control port receives in bits 4:2
+    // The ACPI PM timer's 32-bit System I/O register (FADT PM_TMR_BLK and X_PM_TMR_BLK, with
+    // TMR_VAL_EXT); 0: none.
+    std::uint16_t pm_timer_port = 0;
     // IAPC_BOOT_ARCH: VGA is never present; MSI "not supported" unless msi_supported.
     bool has_8042 = false;
     bool msi_supported = false;

@@ -24,6 +24,7 @@ static_assert(sizeof(Gas) == 12);
 static_assert(offsetof(Gas, address) == 4);
 inline constexpr std::uint8_t kGasSystemIo = 1;
 inline constexpr std::uint8_t kGasAccessByte = 1;
+inline constexpr std::uint8_t kGasAccessDword = 3;
 
 // §5.2.9: the Fixed ACPI Description Table, 276 bytes since ACPI 6.0 added the
 // hypervisor vendor identity. In a hardware-reduced FADT (HW_REDUCED_ACPI) everything from
@@ -91,7 +92,10 @@ static_assert(offsetof(Fadt, firmware_ctrl) == 36);
 static_assert(offsetof(Fadt, dsdt) == 40);
 static_assert(offsetof(Fadt, sci_int) == 46);
 static_assert(offsetof(Fadt, pm1a_evt_blk) == 56);
+static_assert(offsetof(Fadt, pm_tmr_blk) == 76);
 static_assert(offsetof(Fadt, pm1_evt_len) == 88);
+static_assert(offsetof(Fadt, pm_tmr_len) == 91);
+static_assert(offsetof(Fadt, x_pm_tmr_blk) == 208);
 static_assert(offsetof(Fadt, p_lvl2_lat) == 96);
 static_assert(offsetof(Fadt, century) == 108);
 static_assert(offsetof(Fadt, iapc_boot_arch) == 109);
@@ -109,6 +113,7 @@ static_assert(offsetof(Fadt, sleep_status_reg) == 256);
 static_assert(offsetof(Fadt, hypervisor_vendor_id) == 268);
 
 // §5.2.9.1, FADT flags.
+inline constexpr std::uint32_t kFadtTmrValExt = 1u << 8;       // the PM timer counts 32 bits, not 24
 inline constexpr std::uint32_t kFadtPwrButton = 1u << 4;      // no fixed-feature power button
 inline constexpr std::uint32_t kFadtSlpButton = 1u << 5;      // no fixed-feature sleep button
 inline constexpr std::uint32_t kFadtResetRegSup = 1u << 10;   // RESET_REG/RESET_VALUE are valid

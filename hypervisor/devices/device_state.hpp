@@ -31,5 +31,6 @@ inline constexpr std::uint16_t kDeviceIdIoApic0 = 4;
 inline constexpr std::uint16_t kDeviceIdPic = 5;
 inline constexpr std::uint16_t kDeviceIdPit = 6;
 inline constexpr std::uint16_t kDeviceIdRtc = 7;
+inline constexpr std::uint16_t kDeviceIdAcpiPmTimer = 8;
 
 }  // namespace tandem

@@ -19,8 +19,9 @@ PcPlatform::PcPlatform(GuestClock& clock, Writer& log, const PcPlatformConfig& c
       pic_(log),
       pit_(clock, ioapic_, config.tsc_hz),
       rtc_(clock, ioapic_, CmosRtcConfig{config.tsc_hz, config.unix_seconds, 0}),
+      pm_timer_(clock, config.tsc_hz),
       power_(config.power),
-      devices_{&lapic_, &ioapic_, &pic_, &pit_, &rtc_} {
+      devices_{&lapic_, &ioapic_, &pic_, &pit_, &rtc_, &pm_timer_} {
     lapic_.set_eoi_listener(&ioapic_);
 }
 
@@ -35,6 +36,7 @@ Status PcPlatform::attach(PortIoBus& io, MmioBus& mmio) {
         io.attach(Pit8254Model::kBase, Pit8254Model::kPorts, pit_),
         io.attach(Pit8254Model::kPortB, 1, pit_),
         io.attach(CmosRtcModel::kBase, CmosRtcModel::kPorts, rtc_),
+        io.attach(AcpiPmTimer::kPort, AcpiPmTimer::kPorts, pm_timer_),
         io.attach(p.sleep_control, 1, power_),
         io.attach(p.sleep_status, 1, power_),
         io.attach(p.reset, 1, power_),

@@ -1,14 +1,15 @@
 // The PC an unmodified kernel expects around its CPU (DESIGN §6), assembled from the device
 // models: a local APIC (xAPIC page and MSRs, TSC-deadline timer), an IOAPIC at 0xfec00000, the
 // 8259 pair (present, masked: Linux on hardware-reduced ACPI never unmasks it), the 8254 PIT,
-// the CMOS RTC, and the power/reset ports. It is the vCPU's GuestInterruptSource, and its models
-// are all checkpointed (devices()).
+// the CMOS RTC, the ACPI PM timer and the power/reset ports. It is the vCPU's
+// GuestInterruptSource, and its models are all checkpointed (devices()).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <span>
 
+#include "hypervisor/devices/acpi_pm_timer.hpp"
 #include "hypervisor/devices/cmos_rtc_model.hpp"
 #include "hypervisor/devices/guest_interrupt_source.hpp"
 #include "hypervisor/devices/ioapic_model.hpp"
@@ -45,6 +46,7 @@ public:
     const PowerControl& power() const { return power_; }
     const LocalApicModel& local_apic() const { return lapic_; }
     const IoApicModel& ioapic() const { return ioapic_; }
+    const AcpiPmTimer& pm_timer() const { return pm_timer_; }
     std::span<StatefulDevice* const> devices() { return devices_; }
 
     bool handles_msr(std::uint32_t msr) const override { return LocalApicModel::is_apic_msr(msr); }
@@ -63,8 +65,9 @@ private:
     Pic8259Model pic_;
     Pit8254Model pit_;
     CmosRtcModel rtc_;
+    AcpiPmTimer pm_timer_;
     PowerControl power_;
-    StatefulDevice* devices_[5];
+    StatefulDevice* devices_[6];
 };
 
 }  // namespace tandem

@@ -32,8 +32,9 @@ Status GuestMachine::build_pc(const MachineSpec& spec, VcpuWiring& vcpu) {
     power_watch_.emplace(vcpu, pc_->power());
     if (auto s = vcpu.add_tick_listener(*power_watch_); !s) return s;
     println(log_, "vm: PC devices: local APIC (xAPIC page, TSC-deadline timer) at {}, IOAPIC at {}, 8259 PIC "
-                  "pair (masked), 8254 PIT, CMOS RTC; APIC timer crystal {} Hz",
-            hex(LocalApicModel::kDefaultBase), hex(IoApicModel::kBase), apic_timer_clock(spec.tsc_hz).crystal_hz);
+                  "pair (masked), 8254 PIT, CMOS RTC, ACPI PM timer at port {}; APIC timer crystal {} Hz",
+            hex(LocalApicModel::kDefaultBase), hex(IoApicModel::kBase), hex(AcpiPmTimer::kPort),
+            apic_timer_clock(spec.tsc_hz).crystal_hz);
     return success();
 }
 

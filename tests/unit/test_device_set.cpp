@@ -145,7 +145,7 @@ TEST_CASE("guest machine: one builder for every mode: the UART, the PC platform 
         CHECK(vcpu.interrupts == nullptr);
         CHECK(vcpu.listeners.empty());
     }
-    SUBCASE("a Linux guest with a network card: seven models, wired to the vCPU") {
+    SUBCASE("a Linux guest with a network card: eight models, wired to the vCPU") {
         StringWriter log;
         GuestMachine machine(log);
         RecordingWiring vcpu;
@@ -158,8 +158,9 @@ TEST_CASE("guest machine: one builder for every mode: the UART, the PC platform 
         spec.net_mmio_base = 0xd0000000;
         spec.net_gsi = 5;
         REQUIRE(machine.build(spec, vcpu, ram, &output));
-        CHECK(machine.devices().size() == 7);
-        for (std::uint16_t id : {kDeviceIdUart0, kDeviceIdLocalApic0, kDeviceIdIoApic0, kDeviceIdPic, kDeviceIdPit, kDeviceIdRtc}) {
+        CHECK(machine.devices().size() == 8);
+        for (std::uint16_t id : {kDeviceIdUart0, kDeviceIdLocalApic0, kDeviceIdIoApic0, kDeviceIdPic, kDeviceIdPit, kDeviceIdRtc,
+                                 kDeviceIdAcpiPmTimer}) {
             CHECK(machine.devices().find(id) != nullptr);
         }
         CHECK(machine.devices().find(machine.net()->state_id()) == machine.net());

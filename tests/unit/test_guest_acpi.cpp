@@ -43,6 +43,7 @@ AcpiConfig sample_config() {
     c.sleep_status_port = 0x3c1;
     c.reset_port = 0x3c2;
     c.reset_value = 0x42;
+    c.pm_timer_port = 0x608;
     c.virtio_devices = kDevices;
     c.com1.present = true;
     return c;
@@ -161,15 +162,24 @@ TEST_CASE("guest acpi tables: the FADT is a hardware-reduced ACPI 6.5 FADT") {
     CHECK(le<std::uint64_t>(f, 132) == 0);
     CHECK(le<std::uint64_t>(f, 140) == b.tables.dsdt);
     std::uint32_t flags = le<std::uint32_t>(f, 112);
-    CHECK(flags == ((1u << 20) | (1u << 10) | (1u << 5) | (1u << 4)));
+    CHECK(flags == ((1u << 20) | (1u << 10) | (1u << 8) | (1u << 5) | (1u << 4)));  // bit 8: TMR_VAL_EXT
     // IAPC_BOOT_ARCH: VGA not present, MSI not supported; no 8042, CMOS RTC present (bit 5
     // clear: set, Linux would not look for the RTC the DSDT describes).
     CHECK(le<std::uint16_t>(f, 109) == 0x000c);
     CHECK((le<std::uint16_t>(f, 109) & 0x0020) == 0);
-    // Everything legacy is zero: SCI, SMI, PM1/PM2/PM timer/GPE blocks and their X_ forms, and
+    // The PM timer: PM_TMR_BLK (76) and PM_TMR_LEN (91), X_PM_TMR_BLK (208) as a 32-bit System
+    // I/O register read by double word; Linux reads it even on reduced hardware.
+    CHECK(le<std::uint32_t>(f, 76) == 0x608);
+    CHECK(f[91] == 4);
+    CHECK(Bytes(f.begin() + 208, f.begin() + 220) == Bytes{1, 32, 0, 3, 0x08, 0x06, 0, 0, 0, 0, 0, 0});
+    // Everything else legacy is zero: SCI, SMI, PM1/PM2/GPE blocks and their X_ forms, and
     // DAY_ALRM, MON_ALRM, CENTURY (106-108), which a hardware-reduced FADT leaves to be ignored.
-    for (std::size_t o = 44; o < 109; ++o) CHECK(f[o] == 0);
-    for (std::size_t o = 148; o < 244; ++o) CHECK(f[o] == 0);
+    for (std::size_t o = 44; o < 109; ++o) {
+        if ((o < 76 || o >= 80) && o != 91) CHECK(f[o] == 0);
+    }
+    for (std::size_t o = 148; o < 244; ++o) {
+        if (o < 208 || o >= 220) CHECK(f[o] == 0);
+    }
     // RESET_REG at 116 and RESET_VALUE at 128; the sleep registers at 244 and 256: 8-bit System I/O.
     CHECK(Bytes(f.begin() + 116, f.begin() + 129) == Bytes{1, 8, 0, 1, 0xc2, 0x03, 0, 0, 0, 0, 0, 0, 0x42});
     CHECK(Bytes(f.begin() + 244, f.begin() + 256) == Bytes{1, 8, 0, 1, 0xc0, 0x03, 0, 0, 0, 0, 0, 0});
@@ -179,8 +189,14 @@ TEST_CASE("guest acpi tables: the FADT is a hardware-reduced ACPI 6.5 FADT") {
     config.has_8042 = true;
     config.msi_supported = true;
     config.rtc.present = false;
+    config.pm_timer_port = 0;
     Built other = build(config);
-    CHECK(le<std::uint16_t>(other.table(other.tables.fadt), 109) == (0x0004 | 0x0002 | 0x0020));
+    auto g = other.table(other.tables.fadt);
+    CHECK(le<std::uint16_t>(g, 109) == (0x0004 | 0x0002 | 0x0020));
+    // Without a PM timer port: no PM timer fields and no TMR_VAL_EXT.
+    CHECK((le<std::uint32_t>(g, 112) & (1u << 8)) == 0);
+    for (std::size_t o = 44; o < 109; ++o) CHECK(g[o] == 0);
+    for (std::size_t o = 148; o < 244; ++o) CHECK(g[o] == 0);
 }
 
 TEST_CASE("guest acpi tables: the MADT lists one local APIC, the IOAPIC and the overrides") {
@@ -527,6 +543,11 @@ TEST_CASE("guest acpi tables: iasl (ACPICA) disassembles them without errors") {
     CHECK(field(fadt, "Bit Width", "Sleep Control Register") == "08");
     CHECK(field(fadt, "Address", "Sleep Control Register") == "00000000000003C0");
     CHECK(field(fadt, "Address", "Sleep Status Register") == "00000000000003C1");
+    CHECK(field(fadt, "PM Timer Block Address") == "00000608");
+    CHECK(field(fadt, "PM Timer Block Length") == "04");
+    CHECK(field(fadt, "Space ID", "PM Timer Block :") == "01 [SystemIO]");
+    CHECK(field(fadt, "Bit Width", "PM Timer Block :") == "20");
+    CHECK(field(fadt, "Address", "PM Timer Block :") == "0000000000000608");
     // iasl 20200925 prints the vendor id as a little-endian UINT64, later versions as a string.
     std::string vendor = field(fadt, "Hypervisor ID");
     CHECK((vendor == "20204D45444E4154" || vendor == "\"TANDEM  \""));
