@@ -123,8 +123,8 @@ void Vcpu::watch_interrupt_wait(std::uint64_t host_now, std::uint64_t guest_now,
         print(console_, "vm: watchdog: the guest has waited in HLT for {} ms and no interrupt woke it: ", ms);
     }
     std::uint64_t entry_event = vmcs_.read(vmcs::entry_interruption_info);
-    print(console_, "{}, RFLAGS.IF {}, interruptibility {}, queued event {}, interrupt-window exiting {}; ",
-          halted ? "HLT" : "active", (vmcs_.read(vmcs::guest_rflags) & kRflagsIf) ? 1 : 0,
+    print(console_, "{} at rip {}, RFLAGS.IF {}, interruptibility {}, queued event {}, interrupt-window exiting {}; ",
+          halted ? "HLT" : "active", hex(vmcs_.read(vmcs::guest_rip), 16), (vmcs_.read(vmcs::guest_rflags) & kRflagsIf) ? 1 : 0,
           hex(vmcs_.read(vmcs::guest_interruptibility)), (entry_event & kEventValid) ? hex(entry_event, 8) : hex(0),
           YesNo{(vmcs_.read(vmcs::primary_controls) & proc::interrupt_window_exiting) != 0});
     interrupts_->describe(console_, guest_now);

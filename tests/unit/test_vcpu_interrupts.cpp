@@ -6,7 +6,9 @@
 // its errors). Test guests (no source) keep the old behaviour: HLT ends them.
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <optional>
+#include <string>
 
 #include "arch-x86_64/vmx/vmx_controls.hpp"
 #include "hypervisor/devices/guest_interrupt_source.hpp"
@@ -232,6 +234,12 @@ TEST_CASE("power control: S5 through the sleep control port, reboot through the 
     }
 }
 
+std::string hex_rip(const Rig& rig) {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rig.rip()));
+    return buf;
+}
+
 TEST_CASE("interrupt diagnostic: a request that waits a second without an injection is reported once, with the state") {
     Rig rig;
     const std::uint64_t second = VcpuRig::kTscKhz * 1000ull;
@@ -245,8 +253,8 @@ TEST_CASE("interrupt diagnostic: a request that waits a second without an inject
     rig.platform.tsc += 1;
     rig.vcpu.prepare_entry();
     CHECK(rig.vcpu.interrupt_wait_reports() == 1);
-    CHECK(rig.text().find("vm: watchdog: a guest interrupt has waited 1000 ms and none was injected: active, "
-                          "RFLAGS.IF 0, interruptibility 0x0, queued event 0x0, interrupt-window exiting yes; "
+    CHECK(rig.text().find("vm: watchdog: a guest interrupt has waited 1000 ms and none was injected: active at rip "
+                          "0x" + hex_rip(rig) + ", RFLAGS.IF 0, interruptibility 0x0, queued event 0x0, interrupt-window exiting yes; "
                           "fake source state\n") != std::string::npos);
     rig.platform.tsc += 5 * second;
     rig.vcpu.prepare_entry();
@@ -280,6 +288,6 @@ TEST_CASE("interrupt diagnostic: HLT for 10 s with nothing injected is reported;
     rig.platform.tsc += 10 * second;
     rig.vcpu.prepare_entry();
     CHECK(rig.vcpu.interrupt_wait_reports() == 1);
-    CHECK(rig.text().find("vm: watchdog: the guest has waited in HLT for 10000 ms and no interrupt woke it: HLT, "
-                          "RFLAGS.IF 1") != std::string::npos);
+    CHECK(rig.text().find("vm: watchdog: the guest has waited in HLT for 10000 ms and no interrupt woke it: HLT at rip "
+                          "0x" + hex_rip(rig) + ", RFLAGS.IF 1") != std::string::npos);
 }
