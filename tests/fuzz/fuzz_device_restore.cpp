@@ -185,13 +185,23 @@ void exercise_rtc(DeviceRig& r) {
     }
 }
 
+void exercise_pm_timer(DeviceRig& r) {
+    for (std::uint64_t tsc : {0ull, 1ull, 1'999'999'999ull, 2'000'000'000ull, 1ull << 40, ~0ull}) {
+        r.clock.tsc = tsc;
+        for (unsigned size : {1u, 2u, 4u}) note(r, r.pm_timer.read(tandem::AcpiPmTimer::kPort, size));
+        note(r, r.pm_timer.read(tandem::AcpiPmTimer::kPort + 3, 1));
+        r.pm_timer.write(tandem::AcpiPmTimer::kPort, 4, 0);
+    }
+}
+
 void exercise(DeviceRig& r, unsigned which) {
     switch (which) {
         case 0: return exercise_lapic(r);
         case 1: return exercise_ioapic(r);
         case 2: return exercise_pic(r);
         case 3: return exercise_pit(r);
-        default: return exercise_rtc(r);
+        case 4: return exercise_rtc(r);
+        default: return exercise_pm_timer(r);
     }
 }
 

@@ -1,5 +1,5 @@
 // Shared by the device-restore fuzzer and its seed writer: one of each interrupt and timer device
-// model (local APIC, IOAPIC, PIC, PIT, CMOS RTC), built the same way on both sides, over fakes
+// model (local APIC, IOAPIC, PIC, PIT, CMOS RTC, ACPI PM timer), built the same way on both sides, over fakes
 // that append what the models do to a trace. Input layout:
 //   byte 0     the model (byte % kDeviceModels); bit 7 set: restore under version byte >> 3
 //              instead of the model's own
@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "hypervisor/devices/acpi_pm_timer.hpp"
 #include "hypervisor/devices/cmos_rtc_model.hpp"
 #include "hypervisor/devices/ioapic_model.hpp"
 #include "hypervisor/devices/local_apic_model.hpp"
@@ -22,7 +23,7 @@ namespace fuzz {
 inline constexpr std::uint64_t kDeviceTscHz = 2'000'000'000;
 inline constexpr std::uint64_t kDeviceTscPerApicTick = 4;
 inline constexpr std::int64_t kDeviceWallClock = 1'700'000'000;
-inline constexpr unsigned kDeviceModels = 5;
+inline constexpr unsigned kDeviceModels = 6;
 
 using Trace = std::vector<std::uint64_t>;
 
@@ -70,6 +71,7 @@ struct DeviceRig {
     tandem::Pic8259Model pic{log};
     tandem::Pit8254Model pit{clock, lines, kDeviceTscHz};
     tandem::CmosRtcModel rtc{clock, lines, tandem::CmosRtcConfig{kDeviceTscHz, kDeviceWallClock, 0}};
+    tandem::AcpiPmTimer pm_timer{clock, kDeviceTscHz};
 
     tandem::StatefulDevice& device(unsigned which) {
         switch (which % kDeviceModels) {
@@ -77,7 +79,8 @@ struct DeviceRig {
             case 1: return ioapic;
             case 2: return pic;
             case 3: return pit;
-            default: return rtc;
+            case 4: return rtc;
+            default: return pm_timer;
         }
     }
 };

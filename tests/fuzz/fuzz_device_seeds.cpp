@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(dir);
     {
         auto fresh = std::make_unique<fuzz::DeviceRig>();
-        const char* names[] = {"lapic_reset", "ioapic_reset", "pic_reset", "pit_reset", "rtc_reset"};
+        const char* names[] = {"lapic_reset", "ioapic_reset", "pic_reset", "pit_reset", "rtc_reset", "pm_timer_reset"};
         for (unsigned i = 0; i < fuzz::kDeviceModels; ++i) write(dir / names[i], i, fresh->device(i));
     }
     bool ok = true;

@@ -1,6 +1,6 @@
 // libFuzzer: a guest's register accesses to the PC platform's device models
 // (hypervisor/devices/pc_platform.hpp: local APIC page and MSRs, IOAPIC, 8259 pair and ELCR, 8254
-// PIT and port B, CMOS RTC, the power and reset ports) and the 16550 UART, through the same port
+// PIT and port B, CMOS RTC, ACPI PM timer, the power and reset ports) and the 16550 UART, through the same port
 // and MMIO buses the vCPU uses, with time passing and interrupts taken as the vCPU takes them.
 // The input is a program (fuzz::Input), one operation per step: a port read or write, an MMIO read
 // or write in the APIC or IOAPIC page, an APIC MSR read or write, time passing, an interrupt
@@ -101,7 +101,7 @@ struct Platform {
 
 constexpr std::uint16_t kPorts[] = {0x20,  0x21,  0xa0,  0xa1,  0x4d0, 0x4d1, 0x40,  0x41,  0x42,  0x43,
                                     0x61,  0x70,  0x71,  0x3f8, 0x3f9, 0x3fa, 0x3fb, 0x3fc, 0x3fd, 0x3fe,
-                                    0x3ff, 0x600, 0x601, 0x602, 0x64,  0x80,  0xcf8, 0x22};
+                                    0x3ff, 0x600, 0x601, 0x602, 0x64,  0x80,  0xcf8, 0x22, 0x608, 0x60b};
 constexpr std::uint32_t kMsrs[] = {0x1b,  0x6e0, 0x802, 0x803, 0x808, 0x80a, 0x80b, 0x80d, 0x80f, 0x828,
                                    0x830, 0x832, 0x833, 0x834, 0x835, 0x836, 0x837, 0x838, 0x839, 0x83e,
                                    0x83f, 0x810, 0x817, 0x820, 0x827, 0x800, 0x8ff, 0x10};
