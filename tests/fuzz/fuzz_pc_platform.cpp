@@ -1,7 +1,8 @@
 // libFuzzer: a guest's register accesses to the PC platform's device models
 // (hypervisor/devices/pc_platform.hpp: local APIC page and MSRs, IOAPIC, 8259 pair and ELCR, 8254
-// PIT and port B, CMOS RTC, ACPI PM timer, the power and reset ports) and the 16550 UART, through the same port
-// and MMIO buses the vCPU uses, with time passing and interrupts taken as the vCPU takes them.
+// PIT and port B, CMOS RTC, ACPI PM timer, the power and reset ports) and the 16550 UART, through
+// the same port and MMIO buses the vCPU uses, with time passing and interrupts taken as the vCPU
+// takes them.
 // The input is a program (fuzz::Input), one operation per step: a port read or write, an MMIO read
 // or write in the APIC or IOAPIC page, an APIC MSR read or write, time passing, an interrupt
 // acknowledged, or a checkpoint.
