@@ -1,5 +1,6 @@
-// Reading little-endian integers out of untrusted byte buffers. Callers check bounds first;
-// these helpers never read past what they are given (they take the span, not a pointer).
+// Reading and writing little- and big-endian integers in untrusted byte buffers. Callers check
+// bounds first; these helpers never go past what they are given (they take the span, not a
+// pointer).
 #pragma once
 
 #include <cstddef>
@@ -16,6 +17,11 @@ constexpr T load_le(std::span<const std::uint8_t> bytes, std::size_t offset) {
         value = static_cast<T>(value | static_cast<T>(static_cast<T>(bytes[offset + i]) << (8 * i)));
     }
     return value;
+}
+
+template <class T>
+constexpr void store_le(std::span<std::uint8_t> bytes, std::size_t offset, T value) {
+    for (std::size_t i = 0; i < sizeof(T); ++i) bytes[offset + i] = static_cast<std::uint8_t>(value >> (8 * i));
 }
 
 // Network byte order (RFC 1700's "big endian"), for the headers of frames on the wire.

@@ -1,7 +1,8 @@
 // libFuzzer: what the protected pair accepts from the networks besides link frames — the
-// split-brain probe on the client network (parse_probe) and the pair notice inside link
-// messages (decode_pair_notice). Properties: no crash or UB; a probe accepted under a key
-// re-encodes to exactly the bytes it came from; a notice accepted re-encodes exactly.
+// split-brain probe on the client network (parse_probe), the pair notice inside link messages
+// (decode_pair_notice) and the lockstep messages (decode_lockstep_message). Properties: no crash
+// or UB; a probe accepted under a key re-encodes to exactly the bytes it came from; a notice or
+// a lockstep message accepted re-encodes exactly, its frame a view inside the input.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -9,6 +10,7 @@
 
 #include "replication/engine/pair_notice.hpp"
 #include "replication/link/client_probe.hpp"
+#include "replication/lockstep/lockstep_message.hpp"
 
 namespace {
 tandem::link::LinkSecret keyed() {
@@ -42,6 +44,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::uint8_t again[tandem::engine::kPairNoticeSize];
         tandem::engine::encode_pair_notice(*notice, again);
         if (std::memcmp(again, data, sizeof(again)) != 0) std::abort();
+    }
+    auto lockstep = tandem::lockstep::decode_lockstep_message(in);
+    if (lockstep) {
+        if (lockstep->frame.data() != data + tandem::lockstep::kLockstepHeaderSize) std::abort();
+        static std::uint8_t again[tandem::lockstep::kLockstepMaxMessage];
+        auto n = tandem::lockstep::encode_lockstep_message(*lockstep, again);
+        if (!n || *n != size || std::memcmp(again, data, size) != 0) std::abort();
     }
     return 0;
 }

@@ -1,10 +1,11 @@
 // Writes the seed corpus of fuzz_pair_messages: valid probe requests and replies under the
-// fuzzer's key and insecurely checksummed, and a pair notice.
+// fuzzer's key and insecurely checksummed, a pair notice, and lockstep messages of both kinds.
 #include <cstdio>
 #include <string>
 
 #include "replication/engine/pair_notice.hpp"
 #include "replication/link/client_probe.hpp"
+#include "replication/lockstep/lockstep_message.hpp"
 
 int main(int argc, char** argv) {
     if (argc != 2) {
@@ -37,5 +38,15 @@ int main(int argc, char** argv) {
     std::uint8_t notice[tandem::engine::kPairNoticeSize];
     tandem::engine::encode_pair_notice({tandem::engine::PairNoticeKind::protected_from, 42}, notice);
     write("notice", notice, sizeof(notice));
+    std::uint8_t ethernet[60]{};
+    for (std::size_t i = 0; i < sizeof(ethernet); ++i) ethernet[i] = static_cast<std::uint8_t>(i * 13 + 1);
+    std::uint8_t message[tandem::lockstep::kLockstepMaxMessage];
+    namespace ls = tandem::lockstep;
+    auto input = ls::encode_lockstep_message({ls::LockstepMessageKind::client_input, 4, 17, 123456789, ethernet}, message);
+    if (!input) return 1;
+    write("lockstep-input", message, *input);
+    auto output = ls::encode_lockstep_message({ls::LockstepMessageKind::guest_output, 4, 0, 987654321, ethernet}, message);
+    if (!output) return 1;
+    write("lockstep-output", message, *output);
     return 0;
 }
