@@ -3,6 +3,7 @@
 // twice). The id is stable across versions; the version changes with the encoding.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 
@@ -23,6 +24,10 @@ public:
 protected:
     ~StatefulDevice() = default;
 };
+
+// The most bytes a model's saved state may take: what a checkpoint's device record carries
+// (replication/checkpoint/record_format.hpp).
+inline constexpr std::size_t kMaxDeviceStateBytes = 1024;
 
 // Stable device ids.
 inline constexpr std::uint16_t kDeviceIdUart0 = 1;

@@ -29,9 +29,15 @@ class Uart16550Model final : public PortIoDevice, public StatefulDevice {
 public:
     static constexpr std::uint16_t kBase = 0x3f8;
     static constexpr std::uint16_t kPorts = 8;
-    static constexpr std::size_t kLineMax = 160;
+    // Lines are kept whole up to this length (Linux's longest, oops "Code:" lines and module
+    // lists, are a few hundred characters); longer ones continue on another "guest: " line. A
+    // partial line is part of the state, which must fit a checkpoint's device record.
+    static constexpr std::size_t kLineMax = 1000;
     static constexpr std::string_view kPrefix = "guest: ";
     static constexpr std::size_t kEmittedLineMax = kPrefix.size() + kLineMax + 1;  // with its newline
+
+    static constexpr std::size_t kStateBytesBesidesLine = 11;  // registers, flags, the line's length
+    static_assert(kStateBytesBesidesLine + kLineMax - 1 <= kMaxDeviceStateBytes);
 
     static constexpr unsigned kIrqPin = 4;  // COM1: ISA IRQ 4
 

@@ -12,6 +12,8 @@
 // the format version changes whenever any layout here changes.
 #pragma once
 
+#include "hypervisor/devices/device_state.hpp"
+
 #include <cstdint>
 
 namespace tandem::checkpoint {
@@ -35,7 +37,7 @@ inline constexpr std::uint32_t kEpochBeginPayload = 4 + 8 + 8 + 4;         // ve
 inline constexpr std::uint32_t kPageFullPayload = 8 + kPageSize;           // gpa, bytes
 inline constexpr std::uint32_t kPageZeroPayload = 8;                       // gpa
 inline constexpr std::uint32_t kPageDeltaMaxPayload = 8 + kPageSize;       // gpa, runs (never larger than full)
-inline constexpr std::uint32_t kDeviceStateMaxPayload = 4 + 1024;          // id, version, bytes
+inline constexpr std::uint32_t kDeviceStateMaxPayload = 4 + kMaxDeviceStateBytes;  // id, version, bytes
 inline constexpr std::uint32_t kCpuStateMaxPayload = 16 * 1024;
 inline constexpr std::uint32_t kEpochEndPayload = 8 + 4 + 4 + 8;           // epoch, pages, records, digest
 inline constexpr std::uint32_t kMaxRecordPayload = kCpuStateMaxPayload;

@@ -139,50 +139,58 @@ TEST_CASE("output: control characters and bytes above 0x7e shown as '.', tab kep
     CHECK(u.console.str() == "guest: a.b.c.d\te..f.g\n");
 }
 
-TEST_CASE("output: long lines are split at 160 characters") {
+TEST_CASE("output: lines are kept whole up to kLineMax (1000) characters, longer ones continue on the next") {
     Uart u;
-    u.send(std::string(170, 'a') + "\n");
-    CHECK(u.console.str() == "guest: " + std::string(160, 'a') + "\nguest: " + std::string(10, 'a') + "\n");
+    const std::size_t max = Uart16550Model::kLineMax;
+    REQUIRE(max == 1000);
+    u.send(std::string(300, 'k') + "\n");  // a long kernel line (an oops' Code: line is ~200)
+    CHECK(u.console.str() == "guest: " + std::string(300, 'k') + "\n");
     u.console.clear();
-    u.send(std::string(400, 'b'));
-    CHECK(u.console.str() == "guest: " + std::string(160, 'b') + "\nguest: " + std::string(160, 'b') + "\n");
+    u.send(std::string(max + 10, 'a') + "\n");
+    CHECK(u.console.str() == "guest: " + std::string(max, 'a') + "\nguest: " + std::string(10, 'a') + "\n");
+    u.console.clear();
+    u.send(std::string(2 * max + 80, 'b'));
+    CHECK(u.console.str() == "guest: " + std::string(max, 'b') + "\nguest: " + std::string(max, 'b') + "\n");
     u.uart.flush();
-    CHECK(u.console.str().substr(2 * 168) == "guest: " + std::string(80, 'b') + "\n");
+    CHECK(u.console.str().substr(2 * (max + 8)) == "guest: " + std::string(80, 'b') + "\n");
 }
 
-// Regression test (bug found and fixed): uart16550_model.cpp transmit() emits the line as soon as it holds 160 characters, and
-// the newline that follows then emits an empty line. A guest line of exactly 160 characters
-// shows up as that line plus an extra empty "guest: " line (and any multiple of 160 likewise),
+// Regression test (bug found and fixed): uart16550_model.cpp transmit() emits the line as soon as it holds kLineMax characters, and
+// the newline that follows then emits an empty line. A guest line of exactly kLineMax characters
+// shows up as that line plus an extra empty "guest: " line (and any multiple of it likewise),
 // which breaks the "output keeps its shape" promise of the empty-line handling.
-TEST_CASE("output: a line of exactly 160 characters is one console line") {
+TEST_CASE("output: a line of exactly kLineMax characters is one console line") {
     Uart u;
-    u.send(std::string(160, 'c') + "\n" + "next\n");
-    CHECK(u.console.str() == "guest: " + std::string(160, 'c') + "\nguest: next\n");
+    u.send(std::string(Uart16550Model::kLineMax, 'c') + "\n" + "next\n");
+    CHECK(u.console.str() == "guest: " + std::string(Uart16550Model::kLineMax, 'c') + "\nguest: next\n");
 }
 
 // With tandem's buffered console behind it (issue 14, defect 2): a polling guest sees the
 // transmitter busy while the console cannot take a whole line, so it waits in the guest, never in
 // an exit, and loses nothing; bytes written regardless make lines that are dropped whole.
 TEST_CASE("output: LSR.THRE follows the buffered console's room; lines that do not fit are dropped whole") {
-    test::ConsoleRig rig(2048);
+    test::ConsoleRig rig(4096);
     Uart16550Model uart{rig.console.guest()};
     rig.console.set_buffered(true);
     rig.port.room = 0;
     auto send = [&](const std::string& s) {
         for (char c : s) uart.write(kThr, 1, static_cast<unsigned char>(c));
     };
+    const std::string longest(Uart16550Model::kLineMax, 'p');
     CHECK(uart.read(kLsr, 1) == 0x60);
     std::size_t lines = 0;
     while (uart.read(kLsr, 1) == 0x60) {  // a polite guest: a line whenever the transmitter is ready
-        send(std::string(150, 'p') + "\n");
+        send(longest + "\n");
         ++lines;
     }
     CHECK(uart.read(kLsr, 1) == 0);
-    CHECK(lines == 6);  // of 159 bytes on the wire; less than a line is left beside the reserve
+    // Each line is 1008 bytes in the ring ("guest: ", the line, "\n"); the transmitter is ready
+    // while a whole one fits beside the reserve (2033 bytes free): 4096, 3088, 2080, then 1072.
+    CHECK(lines == 3);
     CHECK(rig.console.dropped_bytes() == 0);
-    send(std::string(150, 'r') + "\n");  // a guest that does not ask
+    send(std::string(Uart16550Model::kLineMax, 'r') + "\n");  // a guest that does not ask
     CHECK(rig.console.dropped_lines() == 1);
-    CHECK(rig.console.dropped_bytes() == 158);
+    CHECK(rig.console.dropped_bytes() == 1008);
     // Driven by the THRE interrupt the transmitter is always ready: the interrupt comes at once
     // after each byte, and a guest waiting for a later one would wait for ever.
     uart.write(kIer, 1, 0x02);
@@ -192,7 +200,7 @@ TEST_CASE("output: LSR.THRE follows the buffered console's room; lines that do n
     rig.drain_all();
     CHECK(uart.read(kLsr, 1) == 0x60);
     CHECK(rig.port.sent.find("rrr") == std::string::npos);  // the dropped line's bytes, not the marker's
-    CHECK(rig.port.sent.find("tandem: console: 158 bytes (1 lines) of guest output dropped") != std::string::npos);
+    CHECK(rig.port.sent.find("tandem: console: 1008 bytes (1 lines) of guest output dropped") != std::string::npos);
 }
 
 }  // TEST_SUITE
