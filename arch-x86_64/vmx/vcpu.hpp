@@ -161,6 +161,8 @@ private:
     GuestInterruptSource* interrupts_ = nullptr;
     std::uint64_t next_tick_tsc_ = 0;  // host TSC of the next tick (0: not yet set)
     bool timer_for_tick_ = true;       // the preemption timer was set for the tick, not a deadline
+    bool slice_pending_ = false;       // a tick ran: the next entry starts the guest's slice
+    std::uint64_t guest_slice_until_ = 0;  // host TSC before which no tick runs (the guest's slice)
     bool ticked_ = false;
     InterruptWaitWatch wait_watch_;
 };

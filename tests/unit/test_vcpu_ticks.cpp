@@ -26,6 +26,7 @@ public:
     void on_timer() override {
         ++timers;
         timer_value_seen = vcpu_.vmcs().read(vmcs::preemption_timer_value);
+        if (clock != nullptr) *clock += work_tsc;
     }
     bool on_ram_write_fault(std::uint64_t) override { return false; }
     void on_pml_full() override {}
@@ -33,6 +34,8 @@ public:
     Vcpu& vcpu_;
     unsigned timers = 0;
     std::uint64_t timer_value_seen = 0;
+    std::uint64_t* clock = nullptr;  // when set, each tick's work takes work_tsc of it
+    std::uint64_t work_tsc = 0;
 };
 
 // A guest with interrupt controllers whose only timer deadline the test sets.
@@ -110,6 +113,47 @@ TEST_CASE("a tick due after a long non-timer exit runs at that exit, the next pe
         rig.exit(ExitReason::preemption_timer);
         CHECK(rig.vcpu.ticked());
         CHECK(hooks.timers == 5);
+    }
+}
+
+TEST_CASE("a tick whose work outlasts the period still leaves the guest half a period before the next") {
+    for (unsigned shift : {0u, 5u}) {
+        CAPTURE(shift);
+        VcpuRig rig(guest_boot::EntryMode::protected32, at_rate(shift));
+        CountingHooks hooks(rig.vcpu);
+        rig.vcpu.set_hooks(&hooks);
+        rig.vcpu.set_tick_ms(1, 1'000'000);
+        rig.vcpu.prepare_entry();
+        hooks.clock = &rig.platform.tsc;
+        hooks.work_tsc = 3 * kMs;  // the copy to a joining backup, say
+        rig.platform.tsc += kMs;
+        rig.exit(ExitReason::preemption_timer);
+        CHECK(hooks.timers == 1);
+        // The next tick was due 2 ms ago; the guest gets half a period all the same (before the
+        // fix: a timer of 0, and the next exit ran the next tick before any guest instruction).
+        rig.vcpu.prepare_entry();
+        CHECK(rig.get(vmcs::preemption_timer_value) == units(shift, kMs / 2));
+        // Its own exits within the slice run no tick.
+        rig.platform.tsc += 200'000;
+        rig.exit(ExitReason::cpuid, 0, 2);
+        CHECK_FALSE(rig.vcpu.ticked());
+        rig.vcpu.prepare_entry();
+        CHECK(rig.get(vmcs::preemption_timer_value) == units(shift, 300'000));
+        // At the slice's end the overdue tick runs.
+        rig.platform.tsc += 300'000;
+        rig.exit(ExitReason::preemption_timer);
+        CHECK(rig.vcpu.ticked());
+        CHECK(hooks.timers == 2);
+        rig.vcpu.prepare_entry();
+        CHECK(rig.get(vmcs::preemption_timer_value) == units(shift, kMs / 2));
+        // Work shorter than half a period changes nothing: the next tick comes a period after
+        // this one began.
+        hooks.work_tsc = 100'000;
+        rig.platform.tsc += kMs / 2;
+        rig.exit(ExitReason::preemption_timer);
+        CHECK(hooks.timers == 3);
+        rig.vcpu.prepare_entry();
+        CHECK(rig.get(vmcs::preemption_timer_value) == units(shift, 900'000));
     }
 }
 
