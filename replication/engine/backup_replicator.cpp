@@ -81,6 +81,8 @@ void BackupReplicator::begin_probing(const char* why) {
 bool BackupReplicator::poll() {
     transport_.poll();
     std::uint64_t now = clock_.now_ns();
+    std::uint64_t looked_at = listened_at_ns_ != 0 && listened_at_ns_ <= now ? listened_at_ns_ : now;
+    listened_at_ns_ = 0;
     switch (state_) {
     case State::connecting:
         observations_.poll(transport_, out_, "pair");
@@ -118,7 +120,7 @@ bool BackupReplicator::poll() {
             rejoin("the checkpoint stream broke");
         } else if (!transport_.established()) {
             begin_probing("the link to the primary is down");
-        } else if (transport_.peer_silent()) {
+        } else if (transport_.peer_silent_at(looked_at)) {
             begin_probing("the primary is silent on the link");
         }
         return false;

@@ -61,6 +61,10 @@ public:
     // Starts the link as the backup (role forced). random gives session ids and challenges.
     Status listen(const link::TransportConfig& config, const link::LinkSecret& secret, Random64 random,
                   const BackupOptions& options);
+    // Right before the link's received frames are handed to this backup: the next poll() judges
+    // the primary's silence as of this moment, so the time this backup then spends on what it
+    // received (applying a large epoch in one step) is not counted as the primary's silence.
+    void listening() { listened_at_ns_ = clock_.now_ns(); }
     // True once: the primary is gone and this backup holds a protected epoch: take over now.
     bool poll();
     void on_probe_reply(const link::ProbeFrame& reply);
@@ -90,6 +94,7 @@ private:
     checkpoint::StreamDecoder& decoder_;
     link::Transport& transport_;
     link::Clock& clock_;
+    std::uint64_t listened_at_ns_ = 0;  // listening(); 0: judge silence as of now
     ProbeSender& prober_;
     Writer& out_;
 

@@ -88,6 +88,8 @@ public:
 
     // Nothing authenticated from the peer for silence_timeout (since start, before the first).
     bool peer_silent() const { return session_.peer_silent(now()); }
+    // Whether the peer had been silent for the timeout as of `at` (ns, this transport's clock).
+    bool peer_silent_at(std::uint64_t at) const { return session_.peer_silent(at); }
     std::uint64_t last_heard_ns() const { return session_.last_heard_ns(); }
 
     const TransportStats& stats() const { return stats_; }

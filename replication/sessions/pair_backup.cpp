@@ -34,6 +34,7 @@ Status PairSession::start_backup() {
 }
 
 Session::Next PairSession::poll_backup() {
+    backup_->listening();
     feed_->receive();
     if (prober_) prober_->receive();
     if (!backup_->poll()) return Next::wait;

@@ -289,6 +289,7 @@ struct PairRig {
     // One step of simulated time: link deliveries, the backup's loop, the primary's tick (each
     // millisecond, with guest activity between ticks).
     void step() {
+        if (backup && backup->alive) backup->replicator->listening();  // as PairSession::poll_backup does
         link.deliver_due();
         if (backup && backup->alive) {
             if (backup->replicator->poll()) took_over = true;

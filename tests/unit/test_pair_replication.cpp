@@ -281,3 +281,25 @@ TEST_CASE("pair: a backup with another link key does not connect, said so on bot
     CHECK(rig.backup_out.contains("pair: link not connected: link key mismatch"));
     CHECK(rig.wire.sent.size() == rig.frames_produced);  // unprotected: nothing held
 }
+
+TEST_CASE("pair: the time a backup spends on what it received is not the primary's silence") {
+    PairRig rig(kPages, 12, DirtyTracking::write_protect, CaptureMode::cow);
+    rig.start_primary();
+    rig.start_backup();
+    REQUIRE(rig.run_until([&] { return rig.protected_pair(); }, 10 * kSecond));
+    rig.run_for(50'000'000);
+    // The backup looks at the link, then spends four silence timeouts on what it received (a
+    // large epoch applied in one step, the CI run of the Linux soak): no suspicion of the primary.
+    rig.backup->replicator->listening();
+    rig.link.deliver_due();
+    rig.primary_alone_for(400'000'000);  // the primary goes on; its frames wait for the backup
+    CHECK_FALSE(rig.backup->replicator->poll());
+    CHECK_FALSE(rig.backup_out.contains("asking for it on the client network"));
+    // The primary's frames sent meanwhile arrive: the pair goes on, never suspected.
+    rig.run_for(100'000'000);
+    CHECK_FALSE(rig.backup_out.contains("asking for it on the client network"));
+    CHECK(rig.protected_pair());
+    // Silence the backup did observe still counts: the primary gone, the backup notices.
+    rig.primary_alive = false;
+    REQUIRE(rig.run_until([&] { return rig.backup_out.contains("asking for it on the client network"); }, kSecond));
+}
