@@ -93,7 +93,7 @@ public:
     // A guest with interrupt controllers and timers: APIC MSRs go to it, its vectors are
     // injected, HLT waits for them, and the preemption timer also wakes the guest at its
     // deadlines. Without one (test guests) none of that happens; the tick is the same for both.
-    void set_interrupts(GuestInterruptSource* interrupts) { interrupts_ = interrupts; }
+    void set_interrupts(GuestInterruptSource* interrupts);
     // Before every VM entry: injects what the guest can take now and sets the preemption timer
     // for what remains, by the host's TSC, until the next tick or timer deadline, whichever
     // comes first.

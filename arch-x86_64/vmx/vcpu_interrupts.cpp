@@ -20,9 +20,6 @@ constexpr std::uint64_t kRflagsIf = 1ull << 9;
 constexpr std::uint64_t kActivityActive = 0, kActivityHlt = 1;
 constexpr std::uint64_t kBlockingStiOrMovSs = 3;
 constexpr std::uint32_t kEventValid = 1u << 31;
-// The interrupt diagnostic's bounds: an interrupt requested for a second without any injection,
-// or HLT for 10 s (Linux's soft-lockup watchdog alone wakes it every 4 s).
-constexpr std::uint64_t kRequestWaitMs = 1000, kHaltWaitMs = 10000;
 
 }  // namespace
 
@@ -123,9 +120,18 @@ void Vcpu::prepare_entry() {
     vmcs_.write(vmcs::preemption_timer_value, config_.timer_rate.units(wait));
 }
 
+void Vcpu::set_interrupts(GuestInterruptSource* interrupts) {
+    interrupts_ = interrupts;
+    // The interrupt diagnostic's bounds: an interrupt requested for a second without any
+    // injection, or HLT for 10 s (Linux's soft-lockup watchdog alone wakes it every 4 s). 0 (no
+    // report) without a calibrated TSC.
+    constexpr std::uint64_t kRequestWaitMs = 1000, kHaltWaitMs = 10000;
+    std::uint64_t khz = config_.cpuid.tsc_khz;
+    wait_watch_.set_bounds(kRequestWaitMs * khz, kHaltWaitMs * khz);
+}
+
 void Vcpu::watch_interrupt_wait(std::uint64_t host_now, std::uint64_t guest_now, bool injected) {
     std::uint64_t khz = config_.cpuid.tsc_khz;
-    wait_watch_.set_bounds(kRequestWaitMs * khz, kHaltWaitMs * khz);  // 0 (no report) until calibrated
     bool halted = vmcs_.read(vmcs::guest_activity_state) == kActivityHlt;
     auto finding = wait_watch_.observe(host_now, interrupts_->has_requests(), injected, halted);
     if (finding == InterruptWaitWatch::Finding::none) return;

@@ -5,24 +5,14 @@
 namespace tandem::guest_boot::acpi {
 namespace {
 
-// An 8-bit System I/O register accessed by byte (§5.2.3.2).
-Gas io_byte_register(std::uint16_t port) {
+// A System I/O register (§5.2.3.2): the 8-bit sleep and reset registers, read and written by
+// byte, and the 32-bit PM timer, read by double word (§4.8.3.3).
+Gas io_register(std::uint16_t port, std::uint8_t bit_width, std::uint8_t access_size) {
     Gas g{};
     g.address_space = kGasSystemIo;
-    g.bit_width = 8;
+    g.bit_width = bit_width;
     g.bit_offset = 0;
-    g.access_size = kGasAccessByte;
-    g.address = port;
-    return g;
-}
-
-// The PM timer: a 32-bit System I/O register read as a double word (§4.8.3.3).
-Gas io_dword_register(std::uint16_t port) {
-    Gas g{};
-    g.address_space = kGasSystemIo;
-    g.bit_width = 32;
-    g.bit_offset = 0;
-    g.access_size = kGasAccessDword;
+    g.access_size = access_size;
     g.address = port;
     return g;
 }
@@ -48,7 +38,7 @@ Fadt make_fadt(const AcpiConfig& config, std::uint64_t dsdt_address) {
     if (config.pm_timer_port != 0) {
         f.pm_tmr_blk = config.pm_timer_port;
         f.pm_tmr_len = 4;
-        f.x_pm_tmr_blk = io_dword_register(config.pm_timer_port);
+        f.x_pm_tmr_blk = io_register(config.pm_timer_port, 32, kGasAccessDword);
         f.flags |= kFadtTmrValExt;
     }
     // Linux 6.1's acpi_parse_fadt (arch/x86/kernel/acpi/boot.c) reads 8042 (clear: the i8042
@@ -66,10 +56,10 @@ Fadt make_fadt(const AcpiConfig& config, std::uint64_t dsdt_address) {
     // 20xx, right until 2070, and never writes a century byte (which the RTC model keeps as plain
     // CMOS RAM, not as part of its clock). The RTC_S4 flag stays clear too: RTC wake goes through
     // the PM1 event registers' RTC_STS/RTC_EN bits, which a hardware-reduced platform lacks (§4.1).
-    f.reset_reg = io_byte_register(config.reset_port);
+    f.reset_reg = io_register(config.reset_port, 8, kGasAccessByte);
     f.reset_value = config.reset_value;
-    f.sleep_control_reg = io_byte_register(config.sleep_control_port);
-    f.sleep_status_reg = io_byte_register(config.sleep_status_port);
+    f.sleep_control_reg = io_register(config.sleep_control_port, 8, kGasAccessByte);
+    f.sleep_status_reg = io_register(config.sleep_status_port, 8, kGasAccessByte);
     __builtin_memcpy(f.hypervisor_vendor_id, kHypervisorVendorId, sizeof kHypervisorVendorId);
 
     auto* bytes = reinterpret_cast<std::uint8_t*>(&f);

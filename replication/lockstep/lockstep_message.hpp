@@ -41,6 +41,11 @@ struct [[gnu::packed]] LockstepMessageHeader {
     std::uint64_t guest_tsc;
 };
 static_assert(sizeof(LockstepMessageHeader) == 32);
+static_assert(offsetof(LockstepMessageHeader, kind) == 4);
+static_assert(offsetof(LockstepMessageHeader, frame_length) == 6);
+static_assert(offsetof(LockstepMessageHeader, generation) == 8);
+static_assert(offsetof(LockstepMessageHeader, sequence) == 16);
+static_assert(offsetof(LockstepMessageHeader, guest_tsc) == 24);
 
 inline constexpr std::size_t kLockstepHeaderSize = sizeof(LockstepMessageHeader);
 inline constexpr std::size_t kLockstepMinFrame = 14;    // destination, source, EtherType
