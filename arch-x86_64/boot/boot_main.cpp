@@ -45,6 +45,10 @@ constexpr std::size_t kConsoleRing = 16 * 1024;
 constinit Uart16550 com1{kCom1};
 constinit char console_ring[kConsoleRing]{};
 constinit BufferedConsole console_out{console_ring, com1};
+// The shell's `log`: the newest of tandem's messages (a few hundred lines).
+constexpr std::size_t kMessageLog = 16 * 1024;
+constinit char message_log_storage[kMessageLog]{};
+constinit MessageLog logged_out{console_out, message_log_storage};
 constinit boot::BootInfo boot_info{};
 constinit Config config{};
 constinit FrameAllocator frames{};
@@ -68,6 +72,7 @@ public:
 
 Uart16550& console_uart() { return com1; }
 BufferedConsole& buffered_console() { return console_out; }
+MessageLog& message_log() { return logged_out; }
 
 namespace {
 
@@ -196,7 +201,7 @@ extern "C" [[noreturn]] void kernel_main(std::uint32_t magic, std::uint32_t info
     using namespace tandem;
     using namespace tandem::x86;
     com1.init();
-    attach_console(console_out, console_out.guest());  // synchronous until a guest runs
+    attach_console(logged_out, console_out.guest());  // synchronous until a guest runs
     install_descriptor_tables();
     run_static_constructors();
 

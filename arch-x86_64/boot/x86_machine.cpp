@@ -1,5 +1,6 @@
 #include "arch-x86_64/boot/x86_machine.hpp"
 
+#include "arch-x86_64/boot/build_id.hpp"
 #include "arch-x86_64/boot/guest_image.hpp"
 #include "arch-x86_64/boot/linux_guest.hpp"
 #include "arch-x86_64/cpu/intrinsics.hpp"
@@ -10,10 +11,38 @@
 #include "hypervisor/console/console.hpp"
 
 namespace tandem::x86 {
+namespace {
+void command_version(void*, std::string_view, Writer& out) {
+    auto id = build_id();
+    println(out, "version: tandem {} (build {})", TANDEM_VERSION, ColonHex{id.data(), id.size() > 8 ? 8 : id.size()});
+}
+
+constexpr std::size_t kLogDefault = 20, kLogMax = 1000;
+
+void command_log(void*, std::string_view args, Writer& out) {
+    std::size_t lines = args.empty() ? kLogDefault : 0;
+    for (char c : args) {
+        if (c < '0' || c > '9' || lines > kLogMax) {
+            lines = kLogMax + 1;
+            break;
+        }
+        lines = lines * 10 + static_cast<std::size_t>(c - '0');
+    }
+    if (lines == 0 || lines > kLogMax) {
+        println(out, "log: N is a number of lines from 1 to {} (not '{}')", kLogMax, args);
+        return;
+    }
+    message_log().print_last(out, lines);
+}
+}  // namespace
 
 X86Machine::X86Machine(const MachineFacts& facts)
-    : facts_(facts), out_(console()), memory_(facts.frames, identity_window()), shell_(console()), input_(shell_),
-      clock_(facts.tsc_khz), ram_(identity_window()), vm_(facts.frames), guest_(console(), guest_console()) {}
+    : facts_(facts), out_(console()), memory_(facts.frames, identity_window()), shell_(buffered_console()),
+      mux_(shell_, buffered_console()), input_(mux_), clock_(facts.tsc_khz), ram_(identity_window()), vm_(facts.frames), guest_(console(), guest_console()) {
+    // The shell's echo and answers go to the console directly, not into the log of messages.
+    (void)shell_.add({"version", "tandem's version and build", command_version, nullptr});
+    (void)shell_.add({"log", "tandem's last N messages (default 20)", command_log, nullptr, "[N]"});
+}
 
 std::uint64_t X86Machine::now() const { return rdtsc(); }
 
@@ -161,7 +190,9 @@ GuestEnd X86Machine::run_guest() {
     // idle loop; output is synchronous again once it has (buffered_console.hpp).
     BufferedConsole& console_out = buffered_console();
     console_out.set_buffered(true);
+    mux_.attach_guest(&guest_.uart());  // typed input reaches the guest only while it runs here
     last_run_ = vm_.run();
+    mux_.attach_guest(nullptr);
     guest_.uart().flush();
     console_out.set_buffered(false);
     return last_run_.end;

@@ -88,6 +88,7 @@ private:
     Writer& out_;
     MemorySource memory_;
     Shell shell_;
+    ConsoleMux mux_;
     ConsoleInput input_;
     ConsoleOutput output_;
     TscClock clock_;

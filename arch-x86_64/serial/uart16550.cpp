@@ -33,7 +33,11 @@ bool Uart16550::init() {
     outb(static_cast<std::uint16_t>(base_ + kData), kDivisor115200 & 0xff);
     outb(static_cast<std::uint16_t>(base_ + kInterruptEnable), kDivisor115200 >> 8);
     outb(static_cast<std::uint16_t>(base_ + kLineControl), kLcr8N1);
-    outb(static_cast<std::uint16_t>(base_ + kFifoControl), 0xc7);  // enable, clear, 14-byte threshold
+    // Enable and clear the FIFOs, receive threshold 1 byte. Polled, the threshold changes nothing
+    // on a 16550 (LSR.DR shows any received byte), but Bochs sets LSR.DR below the threshold only
+    // from a character-timeout timer that a later read does not cancel: it then fires with the
+    // FIFO empty and the next read returns a stale byte (typed input gained NULs in the guest).
+    outb(static_cast<std::uint16_t>(base_ + kFifoControl), 0x07);
     bool fifos = (inb(static_cast<std::uint16_t>(base_ + kFifoControl)) & kIirFifosEnabled) == kIirFifosEnabled;
     fifo_ = fifos ? kTxFifo : 1;
     outb(static_cast<std::uint16_t>(base_ + kModemControl), 0x03);  // DTR, RTS

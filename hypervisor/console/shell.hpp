@@ -1,5 +1,6 @@
-// The serial console's command shell (DESIGN §8): characters typed on COM1 are echoed and
-// collected into a line; on Enter the first word names a command. Commands are registered by
+// The serial console's command shell (DESIGN §8): characters typed on COM1 (in the shell's view,
+// console_mux.hpp) are edited into a line (line_editor.hpp: cursor keys, history); on Enter the
+// first word names a command. Commands are registered by
 // the parts of tandem that own them (the VM, the checkpoint session), so the shell itself knows
 // none of them. Unknown commands and over-long lines get a clear answer, never silence.
 #pragma once
@@ -7,6 +8,7 @@
 #include <cstddef>
 #include <string_view>
 
+#include "hypervisor/console/line_editor.hpp"
 #include "hypervisor/console/writer.hpp"
 #include "hypervisor/util/result.hpp"
 
@@ -20,27 +22,32 @@ public:
         const char* help;
         Handler handler;
         void* context;
+        // What may follow the name, for help (e.g. "<ms>"); nullptr: nothing, and the shell
+        // refuses a line that has more than the name.
+        const char* arguments = nullptr;
     };
     static constexpr std::size_t kMaxCommands = 16;
-    static constexpr std::size_t kMaxLine = 120;
+    static constexpr std::size_t kMaxLine = LineEditor::kMaxLine;
 
-    explicit Shell(Writer& out) : out_(out) {}
+    explicit Shell(Writer& out) : out_(out), editor_(out) {}
 
     Status add(const Command& command);
-    // One input character: printable ones are echoed and collected, backspace/DEL erases,
-    // CR or LF runs the line.
+    // One input character: edits the line; CR or LF runs it, Ctrl-C abandons it.
     void feed(char c);
     void prompt() { out_.write("tandem> "); }
+    // The prompt and the line being edited, on a fresh row (after other output).
+    void redraw() {
+        prompt();
+        editor_.redraw();
+    }
 
 private:
-    void run_line();
+    void run_line(std::string_view line);
 
     Writer& out_;
+    LineEditor editor_;
     Command commands_[kMaxCommands]{};
     std::size_t count_ = 0;
-    char line_[kMaxLine]{};
-    std::size_t length_ = 0;
-    bool overflow_ = false;
 };
 
 }  // namespace tandem

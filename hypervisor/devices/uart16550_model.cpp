@@ -3,8 +3,9 @@
 namespace tandem {
 namespace {
 constexpr std::uint8_t kLcrDlab = 0x80;
-constexpr std::uint8_t kLsrThrEmpty = 0x20, kLsrTransmitterEmpty = 0x40;
-constexpr std::uint8_t kIirNoInterrupt = 0x01, kIirThrEmpty = 0x02, kIirFifosEnabled = 0xc0;
+constexpr std::uint8_t kLsrDataReady = 0x01, kLsrOverrun = 0x02, kLsrThrEmpty = 0x20, kLsrTransmitterEmpty = 0x40;
+constexpr std::uint8_t kIirNoInterrupt = 0x01, kIirThrEmpty = 0x02, kIirReceivedData = 0x04, kIirFifosEnabled = 0xc0;
+constexpr std::uint8_t kFcrClearReceiver = 0x02;
 constexpr std::uint8_t kIerThrEmpty = 0x02, kMcrOut2 = 0x08;
 // Modem status with loopback off: CTS, DSR and DCD asserted, so drivers that wait for the
 // modem lines (Linux's 8250 does for flow control) see a connected terminal.
@@ -13,20 +14,19 @@ constexpr std::uint8_t kMsrConnected = 0xb0;
 
 std::uint32_t Uart16550Model::read(std::uint16_t port, unsigned) {
     switch (port - kBase) {
-        case 0: return (lcr_ & kLcrDlab) ? dll_ : 0;  // receive buffer: nothing received
-        case 1: return (lcr_ & kLcrDlab) ? dlm_ : ier_;
-        case 2: {
-            std::uint8_t fifos = (fcr_ & 1) ? kIirFifosEnabled : 0;
-            if (!interrupt_pending()) return kIirNoInterrupt | fifos;
-            thre_pending_ = false;  // reading IIR with THRE as its source clears it
+        case 0: {
+            if (lcr_ & kLcrDlab) return dll_;
+            std::uint8_t byte = rx_.pop();
             update_line();
-            return kIirThrEmpty | fifos;
+            return byte;
         }
+        case 1: return (lcr_ & kLcrDlab) ? dlm_ : ier_;
+        case 2: return read_iir();
         case 3: return lcr_;
         case 4: return mcr_;
-        case 5: return transmitter_ready() ? kLsrThrEmpty | kLsrTransmitterEmpty : 0;
+        case 5: return read_lsr();
         case 6: {
-            if (!(mcr_ & 0x10)) return kMsrConnected;
+            if (!(mcr_ & kMcrLoopback)) return kMsrConnected;
             // Loopback: RTS -> CTS, DTR -> DSR, OUT1 -> RI, OUT2 -> DCD (PC16550D, MCR bit 4).
             return static_cast<std::uint32_t>(((mcr_ & 0x02) << 3) | ((mcr_ & 0x01) << 5) | ((mcr_ & 0x04) << 4) |
                                               ((mcr_ & 0x08) << 4));
@@ -36,6 +36,28 @@ std::uint32_t Uart16550Model::read(std::uint16_t port, unsigned) {
     }
 }
 
+std::uint8_t Uart16550Model::read_iir() {
+    std::uint8_t fifos = (fcr_ & 1) ? kIirFifosEnabled : 0;
+    if (receive_pending()) return kIirReceivedData | fifos;  // cleared by reading the data
+    if (!interrupt_pending()) return kIirNoInterrupt | fifos;
+    thre_pending_ = false;  // reading IIR with THRE as its source clears it
+    update_line();
+    return kIirThrEmpty | fifos;
+}
+
+std::uint8_t Uart16550Model::read_lsr() {
+    std::uint8_t lsr = transmitter_ready() ? kLsrThrEmpty | kLsrTransmitterEmpty : 0;
+    if (!rx_.empty()) lsr |= kLsrDataReady;
+    if (rx_.take_overrun()) lsr |= kLsrOverrun;  // reported once, as the data sheet says
+    return lsr;
+}
+
+void Uart16550Model::accept_input(std::uint8_t byte) {
+    if (input_room() == 0) return;
+    rx_.push(byte);
+    update_line();
+}
+
 void Uart16550Model::write(std::uint16_t port, unsigned, std::uint32_t value) {
     auto byte = static_cast<std::uint8_t>(value);
     switch (port - kBase) {
@@ -43,7 +65,12 @@ void Uart16550Model::write(std::uint16_t port, unsigned, std::uint32_t value) {
             if (lcr_ & kLcrDlab) {
                 dll_ = byte;
             } else {
-                if (!(mcr_ & 0x10)) transmit(byte);  // loopback mode keeps bytes off the line
+                // Loopback mode keeps bytes off the line and hands them to the receiver.
+                if (mcr_ & kMcrLoopback) {
+                    rx_.push(byte);
+                } else {
+                    transmit(byte);
+                }
                 // The byte leaves at once: THR is empty again, which is a new THRE interrupt.
                 thre_pending_ = true;
                 update_line();
@@ -60,7 +87,13 @@ void Uart16550Model::write(std::uint16_t port, unsigned, std::uint32_t value) {
                 update_line();
             }
             return;
-        case 2: fcr_ = byte; return;
+        case 2:
+            fcr_ = byte;
+            if (byte & kFcrClearReceiver) {
+                rx_.clear();
+                update_line();
+            }
+            return;
         case 3: lcr_ = byte; return;
         case 4:
             mcr_ = byte & 0x1f;
@@ -123,10 +156,13 @@ void Uart16550Model::save_state(ByteWriter& out) const {
     out.put<std::uint16_t>(static_cast<std::uint16_t>(line_length_));
     out.put_bytes({reinterpret_cast<const std::uint8_t*>(line_), line_length_});
     out.put<std::uint8_t>(thre_pending_ ? 1 : 0);
+    out.put<std::uint8_t>(static_cast<std::uint8_t>(rx_.size()));
+    for (std::size_t i = 0; i < rx_.size(); ++i) out.put(rx_.at(i));
+    out.put<std::uint8_t>(rx_.overrun() ? 1 : 0);
 }
 
 Status Uart16550Model::restore_state(std::uint16_t version, std::span<const std::uint8_t> in) {
-    if (version != 3) return Error::of("uart0: unsupported state version", version);
+    if (version != 4) return Error::of("uart0: unsupported state version", version);
     ByteReader r(in);
     std::uint8_t regs[7];
     for (std::uint8_t& reg : regs) {
@@ -142,6 +178,13 @@ Status Uart16550Model::restore_state(std::uint16_t version, std::span<const std:
     }
     std::uint8_t thre = 0;
     if (!r.get(thre) || thre > 1) return Error::of("uart0: bad interrupt flag in state");
+    std::uint8_t received = 0;
+    std::span<const std::uint8_t> rx_bytes;
+    if (!r.get(received) || received > UartReceiveFifo::kDepth || !r.get_bytes(rx_bytes, received)) {
+        return Error::of("uart0: bad receive FIFO in state", received);
+    }
+    std::uint8_t overrun = 0;
+    if (!r.get(overrun) || overrun > 1) return Error::of("uart0: bad overrun flag in state");
     if (r.remaining() != 0) return Error::of("uart0: trailing bytes in state", r.remaining());
     ier_ = regs[0];
     lcr_ = regs[1];
@@ -154,6 +197,9 @@ Status Uart16550Model::restore_state(std::uint16_t version, std::span<const std:
     line_length_ = length;
     just_wrapped_ = wrapped != 0;
     thre_pending_ = thre != 0;
+    rx_.clear();
+    for (std::uint8_t byte : rx_bytes) rx_.push(byte);
+    rx_.set_overrun(overrun != 0);
     update_line();
     return success();
 }

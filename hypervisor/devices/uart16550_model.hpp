@@ -1,6 +1,7 @@
 // The guest's 16550 UART at 0x3f8 (DESIGN §6). What the guest transmits goes to tandem's
 // console a line at a time, prefixed "guest: ", so guest and hypervisor messages can share the
-// serial line and still be told apart. The receive side is idle for now (no input to the guest).
+// serial line and still be told apart. What is typed into the guest's console (console_mux.hpp)
+// arrives in the receive FIFO (uart_receive_fifo.hpp) as fast as the guest empties it.
 // Registers follow the PC16550D data sheet; the model never blocks. For a polling guest LSR.THRE
 // and TEMT say whether the console can take a whole line now (Writer::has_room: tandem's
 // buffered console fills while the serial line is slower than the guest); a byte written
@@ -12,31 +13,39 @@
 // (optional: set_interrupt_line) is that pending state AND IER.ETBEI AND MCR.OUT2, the PC's gate
 // for COM port interrupts. Linux's 8250 driver sends its tty output (what userspace writes to the
 // console) on these interrupts; without them it falls back to a slow poll.
+//
+// The received-data interrupt (IER.ERBFI): pending while the receive FIFO holds a byte, reported
+// by IIR 0x04, which ranks above THRE (the data sheet's priority table), and cleared by reading
+// the FIFO empty. It is reported at once rather than at a trigger level or character timeout
+// (IIR 0x0c): the guest's driver reads every byte LSR.DR shows either way.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "hypervisor/console/console_input_sink.hpp"
 #include "hypervisor/console/writer.hpp"
 #include "hypervisor/devices/device_state.hpp"
 #include "hypervisor/devices/interrupt_line.hpp"
 #include "hypervisor/devices/port_io.hpp"
+#include "hypervisor/devices/uart_receive_fifo.hpp"
 
 namespace tandem {
 
-class Uart16550Model final : public PortIoDevice, public StatefulDevice {
+class Uart16550Model final : public PortIoDevice, public StatefulDevice, public ConsoleInputSink {
 public:
     static constexpr std::uint16_t kBase = 0x3f8;
     static constexpr std::uint16_t kPorts = 8;
     // Lines are kept whole up to this length (Linux's longest, oops "Code:" lines and module
     // lists, are a few hundred characters); longer ones continue on another "guest: " line. A
     // partial line is part of the state, which must fit a checkpoint's device record.
-    static constexpr std::size_t kLineMax = 1000;
+    static constexpr std::size_t kLineMax = 960;
     static constexpr std::string_view kPrefix = "guest: ";
     static constexpr std::size_t kEmittedLineMax = kPrefix.size() + kLineMax + 1;  // with its newline
 
-    static constexpr std::size_t kStateBytesBesidesLine = 11;  // registers, flags, the line's length
+    // Registers, flags, the line's length, the receive FIFO with its count and overrun flag.
+    static constexpr std::size_t kStateBytesBesidesLine = 13 + UartReceiveFifo::kDepth;
     static_assert(kStateBytesBesidesLine + kLineMax - 1 <= kMaxDeviceStateBytes);
 
     static constexpr unsigned kIrqPin = 4;  // COM1: ISA IRQ 4
@@ -54,18 +63,27 @@ public:
     void flush();
     std::uint64_t bytes_transmitted() const { return transmitted_; }
 
+    // Typed input. None is taken in loopback mode, where the receiver hears only the transmitter.
+    std::size_t input_room() const override { return (mcr_ & kMcrLoopback) ? 0 : rx_.room(); }
+    void accept_input(std::uint8_t byte) override;
+
     std::uint16_t state_id() const override { return kDeviceIdUart0; }
-    std::uint16_t state_version() const override { return 3; }
+    std::uint16_t state_version() const override { return 4; }
     const char* state_name() const override { return "uart0"; }
-    // Registers and the partly assembled output line (so no output is lost or repeated).
+    // Registers, the partly assembled output line (so no output is lost or repeated) and the
+    // received bytes the guest has not read.
     void save_state(ByteWriter& out) const override;
     Status restore_state(std::uint16_t version, std::span<const std::uint8_t> in) override;
 
 private:
+    static constexpr std::uint8_t kMcrLoopback = 0x10;
+    std::uint8_t read_iir();
+    std::uint8_t read_lsr();
     void transmit(std::uint8_t byte);
     void emit_line();
     bool transmitter_ready() const;
-    bool interrupt_pending() const { return thre_pending_ && (ier_ & 0x02); }
+    bool receive_pending() const { return !rx_.empty() && (ier_ & 0x01); }
+    bool interrupt_pending() const { return receive_pending() || (thre_pending_ && (ier_ & 0x02)); }
     void update_line();
 
     Writer& console_;
@@ -74,6 +92,7 @@ private:
     std::size_t line_length_ = 0;
     bool just_wrapped_ = false;
     bool thre_pending_ = false;
+    UartReceiveFifo rx_;
     IrqLines* irq_ = nullptr;
     unsigned pin_ = kIrqPin;
     bool line_up_ = false;

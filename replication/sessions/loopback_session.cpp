@@ -1,5 +1,6 @@
 #include "replication/sessions/loopback_session.hpp"
 
+#include "hypervisor/console/console_mux.hpp"
 #include "replication/engine/memory_digest.hpp"
 #include "replication/sessions/takeover.hpp"
 
@@ -107,7 +108,7 @@ Status LoopbackSession::start() {
     arm_verify();
     next_epoch_at_ = now() + epoch_ticks_;
     register_commands();
-    println(out_, "tandem: console ready: type 'help'");
+    ConsoleMux::announce_ready(out_);
     return success();
 }
 

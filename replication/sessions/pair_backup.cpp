@@ -1,4 +1,5 @@
 // The pair's backup side: following the primary's stream into the image, and the takeover.
+#include "hypervisor/console/console_mux.hpp"
 #include "replication/sessions/pair_session.hpp"
 #include "replication/sessions/takeover.hpp"
 
@@ -28,7 +29,7 @@ Status PairSession::start_backup() {
             prober_ ? " and no answer on the client network"
                     : " (no client network: no split-brain probe possible; guest_mac= gives one)");
     link::warn_if_insecure(out_, secret_);
-    println(out_, "tandem: console ready: type 'help'");
+    ConsoleMux::announce_ready(out_);
     phase_ = Phase::following;
     return success();
 }

@@ -1,5 +1,7 @@
 #include "replication/sessions/pair_session.hpp"
 
+#include "hypervisor/console/console_mux.hpp"
+
 namespace tandem::sessions {
 namespace {
 constexpr std::uint64_t kPage = checkpoint::kPageSize;
@@ -101,7 +103,7 @@ Status PairSession::start() {
     register_commands();
     if (config.role == Role::backup) return start_backup();
     if (auto s = become_primary(false); !s) return s;
-    println(out_, "tandem: console ready: type 'help'");
+    ConsoleMux::announce_ready(out_);
     return success();
 }
 

@@ -1,5 +1,7 @@
 #include "replication/sessions/standalone_session.hpp"
 
+#include "hypervisor/console/console_mux.hpp"
+
 namespace tandem::sessions {
 
 void StandaloneSession::command_status(void* context, std::string_view, Writer& out) {
@@ -17,7 +19,7 @@ Status StandaloneSession::start() {
     (void)shell.add({"status", "the guest and checkpointing state", command_status, this});
     (void)shell.add({"failover", "stop the primary and resume the guest from the backup", command_failover, this});
     // No prompt yet: guest output would start on the prompt's line. One follows each command.
-    println(machine_.out(), "tandem: console ready: type 'help'");
+    ConsoleMux::announce_ready(machine_.out());
     return success();
 }
 

@@ -116,7 +116,8 @@ class Failover(unittest.TestCase):
 
 
 class ConsoleFailover(unittest.TestCase):
-    """The serial console's 'failover' command does what failover_at= does."""
+    """The serial console's 'failover' command does what failover_at= does. The console starts on
+    the guest's console; Ctrl-A c reaches tandem's shell (issue 16)."""
 
     def test_failover_command(self):
         wd = workdir("failover-console")
@@ -126,10 +127,12 @@ class ConsoleFailover(unittest.TestCase):
         machine = Bochs(wd, iso, megs=512, interactive=True, hard_timeout=300)
         with machine:
             machine.wait_for(CONSOLE_READY, BOOT_TIMEOUT)
+            machine.send("\x01c")
+            machine.wait_for(r"^console: tandem's shell", 60)
             machine.send("status\r")
             machine.wait_for(r"^checkpoint: epoch \d+ in progress; backup committed epoch", 60)
             machine.send("nonsense\r")
-            machine.wait_for(r"shell: unknown command 'nonsense'; commands: status failover help", 60)
+            machine.wait_for(r"shell: unknown command 'nonsense'; commands: version log status failover help", 60)
             machine.send("failover\r")
             machine.wait_for(HALTED, 200)
             console = machine.tandem_console()

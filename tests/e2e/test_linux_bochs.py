@@ -20,7 +20,7 @@ import unittest
 
 from e2e_common import BUILD
 from tandem_lab.bochs import Bochs
-from tandem_lab.console_patterns import CHECKPOINTING_FAILED, POWERED_OFF, TOOK_OVER, VIRTIO_NEEDS_RESET
+from tandem_lab.console_patterns import CHECKPOINTING_FAILED, CONSOLE_READY, POWERED_OFF, TOOK_OVER, VIRTIO_NEEDS_RESET
 from tandem_lab.media import make_iso
 from tandem_lab.netns import ClientNetwork
 from tandem_lab.pair_lab import PairLab
@@ -110,17 +110,44 @@ class Standalone(LinuxTestCase):
 
 
 class BzImage(LinuxTestCase):
-    def test_bzimage_boots_to_userspace_and_powers_off(self):
+    """The bzImage boot path, and the guest's console on tandem's serial line (issue 16): the guest's
+    shell takes what is typed, Ctrl-A c switches to tandem's shell and back, and the guest powers
+    itself off when told to on its console."""
+
+    def test_bzimage_boots_to_a_shell_typed_into_over_tandems_serial_line(self):
         wd = workdir("linux-bzimage")
-        iso = linux_iso(wd, "bzImage", "console=ttyS0 nokaslr tsc=reliable tandem.poweroff=1")
-        m = Bochs(wd, iso, sync="none", megs=512, hard_timeout=600)
+        iso = linux_iso(wd, "bzImage", "console=ttyS0 nokaslr tsc=reliable tandem.shell=1")
+        m = Bochs(wd, iso, sync="none", megs=512, hard_timeout=600, interactive=True)
         with m:
-            m.wait_for(re.escape(POWERED_OFF), 560)
+            m.wait_for(r"^guest: tandem-guest: userspace up", 500)
+            m.wait_for(CONSOLE_READY, 5)
+            # Only the guest's shell can turn what is typed into this line (its echo of the
+            # command shows the unexpanded text): proof the keys reached the guest's userspace.
+            m.send("echo tandem-$((6*7))-$(uname -m)\r")
+            m.wait_for(r"^guest: tandem-42-x86_64", 120)
+            m.send("\x01c")
+            m.wait_for(r"^console: tandem's shell \(Ctrl-A c: back to the guest's console\)", 60)
+            m.send("status\r")
+            m.wait_for(r"^status: guest running, \d+ exits so far", 60)
+            m.send("version\r")
+            m.wait_for(r"^version: tandem \d+\.\d+", 60)
+            m.send("log x\r")
+            m.wait_for(r"^log: N is a number of lines from 1 to 1000 \(not 'x'\)", 60)
+            # tandem's boot message about the guest, once as printed and once from the log
+            m.send("log 1000\r")
+            m.wait_for(r"vm: Linux guest 'linux' \(bzImage[^\n]*\n(?:.*\n)*.*vm: Linux guest 'linux' \(bzImage", 60)
+            m.send("\x01c")
+            m.wait_for(r"^console: the guest's console \(Ctrl-A c: tandem's shell\)", 60)
+            m.send("poweroff -f\r")
+            m.wait_for(re.escape(POWERED_OFF), 240)
         console = m.tandem_console()
         self.assertIn("vm: Linux guest 'linux' (bzImage at 0x1000000", console)
         self.check_clean_kernel_log(console)
         self.assertIn("tandem-guest: userspace up WITHOUT network", console)  # no guest_mac: no card
-        self.assertIn("tandem-guest: powering off", console)
+        self.assertRegex(console, r"guest: [^\n]*# echo tandem-\$\(\(6\*7\)\)-\$\(uname -m\)")  # the guest's echo
+        self.assertNotIn("typed input dropped", console)
+        self.assertNotIn("^@", console)  # the guest's tty echoes a received NUL so: nothing was added
+        self.assertNotRegex(console, r"guest: [^\n]*(not found|can't)")  # nothing typed was garbled
 
 
 class Checkpointed(LinuxTestCase):

@@ -5,7 +5,7 @@
 // takes them.
 // The input is a program (fuzz::Input), one operation per step: a port read or write, an MMIO read
 // or write in the APIC or IOAPIC page, an APIC MSR read or write, time passing, an interrupt
-// acknowledged, or a checkpoint.
+// acknowledged, a key typed into the UART's receiver, or a checkpoint.
 //
 // Checked, beyond ASan/UBSan:
 //   - a checkpoint's saved state restores into a fresh platform (and into the same one: any number
@@ -123,7 +123,7 @@ struct Step {
 
 Step next_step(fuzz::Input& in) {
     Step s;
-    s.op = in.pick(9);
+    s.op = in.pick(10);
     std::uint8_t which = in.u8();
     constexpr unsigned kPortCount = sizeof kPorts / sizeof kPorts[0];
     s.port = which < 2 * kPortCount ? kPorts[which % kPortCount] : in.u16();
@@ -191,7 +191,11 @@ void run(Platform& p, const Step& s, std::vector<std::uint64_t>& seen) {
             if (v && (s.value & 1)) seen.push_back(p.pc.write_msr(0x80b, 0).ok());
             break;
         }
-        default: break;  // a checkpoint: done by the caller
+        case 9:  // a key typed on tandem's console, when the guest's UART has room for it
+            if (p.uart.input_room() != 0) p.uart.accept_input(static_cast<std::uint8_t>(s.value));
+            seen.push_back(p.uart.input_room());
+            break;
+        default: break;  // 8, a checkpoint: done by the caller
     }
     note(seen, p.pc.pending_vector());
     note(seen, p.pc.next_deadline());

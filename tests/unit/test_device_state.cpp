@@ -31,7 +31,7 @@ struct Uart {
         for (char c : s) out(kThr, static_cast<unsigned char>(c));
     }
     Bytes save() const {
-        Bytes b(512);
+        Bytes b(2048);
         tandem::ByteWriter w(b);
         uart.save_state(w);
         REQUIRE_FALSE(w.overflow());
@@ -69,6 +69,8 @@ Bytes state_with_line(std::size_t length) {
     ckpt::StreamBuilder::le(b, length, 2);
     b.insert(b.end(), length, 'x');
     b.push_back(0);  // no THRE interrupt pending
+    b.push_back(0);  // nothing received
+    b.push_back(0);  // no overrun
     return b;
 }
 
@@ -77,11 +79,12 @@ Bytes state_with_line(std::size_t length) {
 TEST_CASE("device state: the UART's identity and encoding") {
     Uart u;
     CHECK(u.uart.state_id() == tandem::kDeviceIdUart0);
-    CHECK(u.uart.state_version() == 3);
+    CHECK(u.uart.state_version() == 4);
     CHECK(std::string(u.uart.state_name()) == "uart0");
-    CHECK(u.save() == Bytes{0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0});  // reset values: divisor 1, not wrapped, no line, no THRE interrupt
+    // Reset values: divisor 1, not wrapped, no line, no THRE interrupt, nothing received, no overrun.
+    CHECK(u.save() == Bytes{0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0});
     configure(u);
-    CHECK(u.save() == Bytes{0x05, 0x1b, 0x0b, 0x5a, 0x03, 0x01, 0xc7, 0, 9, 0, 'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 1});  // THR written: THRE pending
+    CHECK(u.save() == Bytes{0x05, 0x1b, 0x0b, 0x5a, 0x03, 0x01, 0xc7, 0, 9, 0, 'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 1, 0, 0});  // THR written: THRE pending
     // A writer too small is marked overflowed, never overrun.
     Bytes small(5, 0xee);
     tandem::ByteWriter w({small.data(), 4});
@@ -96,7 +99,7 @@ TEST_CASE("device state: a restored UART is the saved one: registers and the par
     Bytes saved = a.save();
     Uart b;
     b.send("something else");
-    REQUIRE(err(b.uart.restore_state(3, saved)) == "");
+    REQUIRE(err(b.uart.restore_state(4, saved)) == "");
     CHECK(b.console.str().empty());  // restoring emits nothing
     CHECK(b.registers() == a.registers());
     CHECK(b.save() == saved);
@@ -113,7 +116,7 @@ TEST_CASE("device state: the UART restores any number of times, from any state")
     Uart b;
     for (int i = 0; i < 5; ++i) {
         CAPTURE(i);
-        REQUIRE(err(b.uart.restore_state(3, saved)) == "");
+        REQUIRE(err(b.uart.restore_state(4, saved)) == "");
         CHECK(b.save() == saved);
         b.send("!\n");
         CHECK(b.console.str() == "guest: hello wor!\n");
@@ -122,7 +125,7 @@ TEST_CASE("device state: the UART restores any number of times, from any state")
         b.console.clear();
     }
     Uart fresh;
-    REQUIRE(err(b.uart.restore_state(3, fresh.save())) == "");
+    REQUIRE(err(b.uart.restore_state(4, fresh.save())) == "");
     CHECK(b.registers() == fresh.registers());
     b.console.clear();
     b.uart.flush();
@@ -146,26 +149,34 @@ TEST_CASE("device state: malformed UART states are refused and change nothing") 
         CHECK(u.console.str() == "guest: hello world\n");
     };
     for (std::size_t n = 0; n < good.size(); ++n) {
-        check_refused(Bytes(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n)), 3,
+        check_refused(Bytes(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n)), 4,
                       n < 7             ? "uart0: truncated state"
                       : n == 7          ? "uart0: bad wrap flag in state"
-                      : n + 1 < good.size() ? "uart0: bad line buffer in state"
-                                        : "uart0: bad interrupt flag in state");
+                      : n + 3 < good.size() ? "uart0: bad line buffer in state"
+                      : n + 3 == good.size() ? "uart0: bad interrupt flag in state"
+                      : n + 2 == good.size() ? "uart0: bad receive FIFO in state"
+                                             : "uart0: bad overrun flag in state");
     }
     Bytes longer = good;
     longer.push_back(0);
-    check_refused(longer, 3, "uart0: trailing bytes in state");
-    check_refused(state_with_line(Uart16550Model::kLineMax + 1), 3, "uart0: bad line buffer in state");
-    check_refused(state_with_line(0xffff), 3, "uart0: bad line buffer in state");
+    check_refused(longer, 4, "uart0: trailing bytes in state");
+    check_refused(state_with_line(Uart16550Model::kLineMax + 1), 4, "uart0: bad line buffer in state");
+    check_refused(state_with_line(0xffff), 4, "uart0: bad line buffer in state");
     Bytes bad_interrupt = good;
-    bad_interrupt.back() = 2;
-    check_refused(bad_interrupt, 3, "uart0: bad interrupt flag in state");
+    bad_interrupt[good.size() - 3] = 2;
+    check_refused(bad_interrupt, 4, "uart0: bad interrupt flag in state");
+    Bytes bad_fifo = good;
+    bad_fifo[good.size() - 2] = 17;  // more than the FIFO holds
+    check_refused(bad_fifo, 4, "uart0: bad receive FIFO in state");
+    Bytes bad_overrun = good;
+    bad_overrun.back() = 2;
+    check_refused(bad_overrun, 4, "uart0: bad overrun flag in state");
     Bytes bad_flag = good;
     bad_flag[7] = 2;
-    check_refused(bad_flag, 3, "uart0: bad wrap flag in state");
-    check_refused(good, 2, "uart0: unsupported state version");
-    check_refused(good, 4, "uart0: unsupported state version");
-    CHECK(err(Uart{}.uart.restore_state(3, state_with_line(Uart16550Model::kLineMax - 1))) == "");
+    check_refused(bad_flag, 4, "uart0: bad wrap flag in state");
+    check_refused(good, 3, "uart0: unsupported state version");
+    check_refused(good, 5, "uart0: unsupported state version");
+    CHECK(err(Uart{}.uart.restore_state(4, state_with_line(Uart16550Model::kLineMax - 1))) == "");
 }
 
 // Regression test (bug found and fixed): uart16550_model.cpp:102 (`length > kLineMax`) accepts a line of exactly kLineMax (160)
@@ -175,7 +186,7 @@ TEST_CASE("device state: malformed UART states are refused and change nothing") 
 // never emitted at 160 again. Expected: the state is refused like any other impossible one.
 TEST_CASE("device state: a UART state with a full, unemitted line is refused") {
     Uart u;
-    CHECK(err(u.uart.restore_state(3, state_with_line(Uart16550Model::kLineMax))) == "uart0: bad line buffer in state");
+    CHECK(err(u.uart.restore_state(4, state_with_line(Uart16550Model::kLineMax))) == "uart0: bad line buffer in state");
 }
 
 // Regression test (bug found and fixed): uart16550_model.cpp save_state/restore_state (lines 87-91, 93-115) leave out just_wrapped_
@@ -188,7 +199,7 @@ TEST_CASE("device state: a UART restored right after a wrapped line ends it as t
     a.send(std::string(Uart16550Model::kLineMax, 'a'));  // emitted at once; its '\n' is still to come
     Bytes saved = a.save();
     Uart b;
-    REQUIRE(err(b.uart.restore_state(3, saved)) == "");
+    REQUIRE(err(b.uart.restore_state(4, saved)) == "");
     a.console.clear();
     a.send("\nnext\n");
     b.send("\nnext\n");
@@ -197,7 +208,7 @@ TEST_CASE("device state: a UART restored right after a wrapped line ends it as t
     Uart c;  // the other way round: c has just wrapped, the state it gets has not
     c.send(std::string(Uart16550Model::kLineMax, 'c'));
     Uart fresh;
-    REQUIRE(err(c.uart.restore_state(3, fresh.save())) == "");
+    REQUIRE(err(c.uart.restore_state(4, fresh.save())) == "");
     c.console.clear();
     c.send("\n");
     fresh.send("\n");
@@ -257,7 +268,7 @@ TEST_CASE("UART: THRE interrupt raised on ETBEI and after each byte, cleared by 
     Lines other;
     Uart v;
     v.uart.set_interrupt_line(&other);
-    REQUIRE(err(v.uart.restore_state(3, saved)) == "");
+    REQUIRE(err(v.uart.restore_state(4, saved)) == "");
     REQUIRE_FALSE(other.calls.empty());
     CHECK(other.calls.back() == std::pair<unsigned, bool>{4, true});
 }
