@@ -193,8 +193,11 @@ void BackupReplicator::note_progress() {
     if (now < next_progress_ns_) return;
     next_progress_ns_ = now + options_.progress_ns;
     if (!image_.has_committed() && image_.in_epoch()) {
-        println(out_, "pair: full copy from the primary: {} of {} guest pages received", image_.staged_pages(),
-                image_.image().size() / checkpoint::kPageSize);
+        std::uint64_t received = image_.staged_pages(), total = image_.image().size() / checkpoint::kPageSize;
+        copy_rate_.sample(now, received, 1'000'000'000);
+        print(out_, "pair: full copy from the primary: {} of {} guest pages received", received, total);
+        copy_rate_.print(out_, total > received ? total - received : 0, "pages");
+        println(out_, "");
     }
 }
 

@@ -16,6 +16,7 @@
 #include "replication/checkpoint/backup_image.hpp"
 #include "replication/checkpoint/decoder.hpp"
 #include "replication/engine/keepalive.hpp"
+#include "replication/engine/progress_rate.hpp"
 #include "replication/link/client_probe.hpp"
 #include "replication/link/observation_report.hpp"
 #include "replication/link/transport.hpp"
@@ -115,6 +116,7 @@ private:
     std::uint64_t acked_ = 0;
     bool stream_failed_ = false;
     std::uint64_t next_progress_ns_ = 0;
+    ProgressRate copy_rate_;
     // Probing.
     link::Challenge challenge_{};
     std::uint32_t probes_sent_ = 0;

@@ -164,9 +164,12 @@ Status PrimaryReplicator::tick_work(std::uint64_t started) {
         std::uint64_t busy = busy_ticks_ - busy_at_progress_;
         progress_since_ = started;
         busy_at_progress_ = busy_ticks_;
-        println(out_, "pair: full copy to the backup: page {} of {} guest pages encoded, {} queued for the link; "
-                      "replication used {} % of the time",
-                engine_.cursor(), engine_.stats().dirty_pages, Bytes{queue_.size()}, span == 0 ? 0 : busy * 100 / span);
+        std::uint64_t encoded = engine_.cursor(), total = engine_.stats().dirty_pages;
+        copy_rate_.sample(started, encoded, options_.ticks_per_second);
+        print(out_, "pair: full copy to the backup: page {} of {} guest pages encoded", encoded, total);
+        copy_rate_.print(out_, total > encoded ? total - encoded : 0, "pages");
+        println(out_, ", {} queued for the link; replication used {} % of the time", Bytes{queue_.size()},
+                span == 0 ? 0 : busy * 100 / span);
     }
     if (!engine_.transferring() && now >= next_epoch_at_) {
         if (auto s = boundary(); !s) fail("epoch boundary", s.error());

@@ -23,6 +23,7 @@
 #include "hypervisor/vm/guest_memory.hpp"
 #include "replication/engine/checkpoint_engine.hpp"
 #include "replication/engine/output_commit.hpp"
+#include "replication/engine/progress_rate.hpp"
 #include "replication/engine/stream_queue.hpp"
 #include "replication/link/observation_report.hpp"
 #include "replication/link/transport.hpp"
@@ -33,6 +34,7 @@ struct PrimaryOptions {
     std::uint64_t epoch_ticks = 0;     // clock ticks between epoch boundaries
     std::uint64_t slice_ticks = 0;     // at most this long encoding per tick
     std::uint64_t progress_ticks = 0;  // a progress line this often while syncing (0: never)
+    std::uint64_t ticks_per_second = 0;  // the clock's rate, for the progress line's pages per second
     std::uint32_t max_sync_rounds = 50;  // protect from then on even if the pre-copy did not converge
     std::uint32_t sync_share_percent = 50;  // of the time, at most, for the copy to a joining backup
     std::uint32_t epoch_ms = 0;             // epoch_ticks in milliseconds (for messages)
@@ -120,6 +122,7 @@ private:
     std::uint64_t last_tick_at_ = 0;
     std::int64_t credit_ = 0;  // ticks the copy to a joining backup may still spend
     std::uint64_t progress_since_ = 0, busy_at_progress_ = 0;
+    ProgressRate copy_rate_;
     std::uint32_t sync_round_ = 0;
     std::uint64_t first_epoch_ = 0;
     std::uint64_t protected_from_ = 0;

@@ -23,6 +23,7 @@ Status PairSession::become_primary(bool took_over) {
     po.epoch_ticks = khz * config.epoch_ms;
     po.slice_ticks = khz * kSliceSharePercent / 100;
     po.progress_ticks = khz * 2000;
+    po.ticks_per_second = khz * 1000;
     po.epoch_report = config.epoch_report;
     po.epoch_ms = config.epoch_ms;
     if (auto s = primary_->listen(transport_config(), secret_, machine_.random(), po); !s) {

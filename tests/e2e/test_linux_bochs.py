@@ -267,6 +267,12 @@ class Pair(PairCase):
             self.assertNotIn(CHECKPOINTING_FAILED, console, f"machine {slot}")
             trouble = [line for line in guest_lines(console) if KERNEL_TROUBLE.search(line) or "soft lockup" in line]
             self.assertEqual(trouble, [], f"the kernel complained on machine {slot}")
+        # The joins (~70 s each) were shown with their pace on both machines (issue 16).
+        consoles = "".join(m.tandem_console() for m in lab.machines.values())
+        self.assertRegex(consoles, r"pair: full copy from the primary: \d+ of \d+ guest pages received "
+                                   r"\(\d+ pages/s, about \d+ s left\)")
+        self.assertRegex(consoles, r"pair: full copy to the backup: page \d+ of \d+ guest pages encoded "
+                                   r"\(\d+ pages/s, about \d+ s left\), ")
 
 
 if __name__ == "__main__":
