@@ -20,19 +20,12 @@ void command_version(void*, std::string_view, Writer& out) {
 constexpr std::size_t kLogDefault = 20, kLogMax = 1000;
 
 void command_log(void*, std::string_view args, Writer& out) {
-    std::size_t lines = args.empty() ? kLogDefault : 0;
-    for (char c : args) {
-        if (c < '0' || c > '9' || lines > kLogMax) {
-            lines = kLogMax + 1;
-            break;
-        }
-        lines = lines * 10 + static_cast<std::size_t>(c - '0');
-    }
-    if (lines == 0 || lines > kLogMax) {
+    auto lines = args.empty() ? std::optional<std::uint64_t>{kLogDefault} : Shell::number_argument(args, 1, kLogMax);
+    if (!lines) {
         println(out, "log: N is a number of lines from 1 to {} (not '{}')", kLogMax, args);
         return;
     }
-    message_log().print_last(out, lines);
+    message_log().print_last(out, *lines);
 }
 }  // namespace
 

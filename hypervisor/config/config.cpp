@@ -250,7 +250,7 @@ private:
             case Key::selftest: return choice(name, v, kSelftests, c_.selftest);
             case Key::insecure_link: return choice(name, v, kBools, c_.insecure_link);
             case Key::dump_boot_info: return choice(name, v, kBools, c_.dump_boot_info);
-            case Key::epoch_ms: return number(name, v, 1, 10000, c_.epoch_ms);
+            case Key::epoch_ms: return number(name, v, kMinEpochMs, kMaxEpochMs, c_.epoch_ms);
             case Key::failover_ms: return number(name, v, 10, 600000, c_.failover_ms);
             case Key::guest_mem: {
                 std::uint64_t bytes = 0;

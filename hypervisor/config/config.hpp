@@ -17,6 +17,9 @@ enum class Selftest : std::uint8_t { none, invalid_opcode, write_text, exec_data
 // or in real mode on request.
 enum class GuestEntryChoice : std::uint8_t { automatic, real, protected_mode, long_mode };
 
+// The bounds of epoch_ms=, also of the shell's `epoch`.
+inline constexpr std::uint32_t kMinEpochMs = 1, kMaxEpochMs = 10000;
+
 struct Config {
     Role role = Role::primary;
     Mode mode = Mode::standalone;

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "hypervisor/console/line_editor.hpp"
@@ -34,6 +36,9 @@ public:
     Status add(const Command& command);
     // One input character: edits the line; CR or LF runs it, Ctrl-C abandons it.
     void feed(char c);
+    // A command's argument as a whole decimal number from lo to hi; nothing otherwise (the
+    // command says what it expected).
+    static std::optional<std::uint64_t> number_argument(std::string_view text, std::uint64_t lo, std::uint64_t hi);
     void prompt() { out_.write("tandem> "); }
     // The prompt and the line being edited, on a fresh row (after other output).
     void redraw() {

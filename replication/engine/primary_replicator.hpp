@@ -71,6 +71,13 @@ public:
     // From inside a long copy or transfer: a heartbeat if one is due (keepalive.hpp).
     void keepalive() override { transport_.keepalive(); }
 
+    // The epoch length from the next epoch boundary on (the shell's `epoch`).
+    void set_epoch(std::uint32_t ms, std::uint64_t ticks) {
+        options_.epoch_ms = ms;
+        options_.epoch_ticks = ticks;
+    }
+    std::uint32_t epoch_ms() const { return options_.epoch_ms; }
+
     Phase phase() const { return phase_; }
     // Checkpointing runs (dirty tracking and copy-on-write faults belong to the engine).
     bool capturing() const { return phase_ != Phase::waiting; }

@@ -19,13 +19,14 @@ Status PairSession::become_primary(bool took_over) {
     machine_.set_tick_ms(1);  // the link and the network are polled on the ticks
     messages_.target = &*primary_;
     std::uint64_t khz = machine_.tsc_khz();
+    const std::uint32_t epoch_ms = epoch_ms_ != 0 ? epoch_ms_ : config.epoch_ms;
     engine::PrimaryOptions po;
-    po.epoch_ticks = khz * config.epoch_ms;
+    po.epoch_ticks = khz * epoch_ms;
     po.slice_ticks = khz * kSliceSharePercent / 100;
     po.progress_ticks = khz * 2000;
     po.ticks_per_second = khz * 1000;
     po.epoch_report = config.epoch_report;
-    po.epoch_ms = config.epoch_ms;
+    po.epoch_ms = epoch_ms;
     if (auto s = primary_->listen(transport_config(), secret_, machine_.random(), po); !s) {
         report_problem(out_, "the replication link", s.error());
         return s;
@@ -33,7 +34,7 @@ Status PairSession::become_primary(bool took_over) {
     nic::NicInfo info = machine_.link_nic()->info();
     println(out_, "pair: {} over {} ({}), {}; epochs of {} ms, dirty tracking by {}, failover after {} ms of silence",
             took_over ? "now the primary" : "primary", info.driver, ColonHex{info.mac.bytes, 6},
-            secret_.insecure ? "INSECURE link (insecure_link=1)" : "link authenticated and encrypted", config.epoch_ms,
+            secret_.insecure ? "INSECURE link (insecure_link=1)" : "link authenticated and encrypted", epoch_ms,
             dirty_tracking_name(method_), config.failover_ms);
     link::warn_if_insecure(out_, secret_);
     println(out_, "pair: the guest runs UNPROTECTED until a backup has joined and holds a copy");

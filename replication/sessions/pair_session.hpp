@@ -78,6 +78,7 @@ private:
     void register_commands();
     static void command_status(void* context, std::string_view arguments, Writer& out);
     static void command_link(void* context, std::string_view arguments, Writer& out);
+    static void command_epoch(void* context, std::string_view arguments, Writer& out);
 
     SessionMachine& machine_;
     Writer& out_;
@@ -111,6 +112,7 @@ private:
     std::optional<engine::OutputCommitBuffer> output_;
     std::optional<engine::CheckpointEngine> engine_;
     std::optional<engine::PrimaryReplicator> primary_;
+    std::uint32_t epoch_ms_ = 0;  // set on the console (`epoch`); 0: the configured epoch_ms
     std::optional<ProbeResponder> responder_;
 
     // The backup's side.

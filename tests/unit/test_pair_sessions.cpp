@@ -110,3 +110,40 @@ TEST_CASE("pair sessions: with the link cut, the primary's hypervisor answers th
     CHECK(b.machine.cpu_restores == 0);
     CHECK(a.machine.running);
 }
+
+// The shell's `epoch` (issue 16): shown on both machines, set on the primary, where epochs then
+// follow the new length (counted by the rig's record of captures, outside tandem); the backup
+// and bad lengths refuse with the reason.
+TEST_CASE("pair sessions: `epoch` sets the primary's epoch length; the backup and bad lengths refuse") {
+    SessionPairRig rig(5);
+    auto& a = rig.add(SessionPairRig::config(Role::primary), 0, 1);
+    Captured captured;
+    record_captures(a, captured);
+    auto& b = rig.add(SessionPairRig::config(Role::backup), 1, 2);
+    REQUIRE(rig.run_until([&] { return SessionPairRig::is_protected(a, b); }, 20 * kSecond));
+    auto type = [](SessionPairRig::Node& n, const std::string& line) {
+        for (char c : line) n.machine.shell().feed(c);
+    };
+    type(a, "epoch\r");
+    CHECK(a.machine.out_.contains("epoch: 20 ms\n"));
+    type(b, "epoch 5\r");
+    CHECK(b.machine.out_.contains("epoch: this machine is the backup: the primary sets the epoch\n"));
+    for (const char* bad : {"epoch 0\r", "epoch 10001\r", "epoch 5ms\r", "epoch -3\r"}) type(a, bad);
+    CHECK(a.machine.out_.contains("epoch: the length is a whole number of milliseconds from 1 to 10000 (not '5ms')\n"));
+    CHECK(a.machine.out_.contains("(not '10001')\n"));
+
+    rig.run_until([] { return false; }, kSecond / 2);
+    std::size_t before = captured.tsc.size();
+    rig.run_until([] { return false; }, kSecond);
+    std::size_t at_20_ms = captured.tsc.size() - before;
+    type(a, "epoch 100\r");
+    CHECK(a.machine.out_.contains("epoch: 100 ms from the next epoch boundary on (was 20 ms)\n"));
+    rig.run_until([] { return false; }, kSecond / 5);
+    before = captured.tsc.size();
+    rig.run_until([] { return false; }, kSecond);
+    std::size_t at_100_ms = captured.tsc.size() - before;
+    CHECK(at_20_ms >= 40);  // about 50 a second
+    CHECK(at_100_ms >= 8);  // about 10 a second
+    CHECK(at_100_ms <= 11);
+    CHECK(SessionPairRig::is_protected(a, b));
+}
