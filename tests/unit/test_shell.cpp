@@ -102,3 +102,16 @@ TEST_CASE("a full command table refuses the next command with the reason") {
 }
 
 }  // TEST_SUITE
+
+TEST_CASE("number_argument: whole decimal numbers within the bounds, nothing else") {
+    CHECK(Shell::number_argument("25", 1, 100) == 25u);
+    CHECK(Shell::number_argument("0025", 1, 100) == 25u);
+    CHECK(Shell::number_argument("1", 1, 100) == 1u);
+    CHECK(Shell::number_argument("100", 1, 100) == 100u);
+    for (const char* bad : {"", "0", "101", "-1", "+5", "5 ", "5ms", "0x10", "1e3", "18446744073709551616",
+                            "99999999999999999999"}) {
+        CAPTURE(bad);
+        CHECK_FALSE(Shell::number_argument(bad, 1, 100).has_value());
+    }
+    CHECK(Shell::number_argument("9999999999999999999", 0, ~0ull) == 9999999999999999999ull);
+}
