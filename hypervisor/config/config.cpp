@@ -1,5 +1,6 @@
 #include "hypervisor/config/config.hpp"
 
+#include "hypervisor/util/decimal.hpp"
 #include "hypervisor/util/hex_digits.hpp"
 
 namespace tandem {
@@ -60,17 +61,6 @@ const char* name_of(E v, const Choice<E> (&choices)[N]) {
         if (c.value == v) return c.name.data();  // names are literals: NUL-terminated
     }
     return "?";
-}
-
-bool parse_decimal(std::string_view v, std::uint64_t& out) {
-    if (v.empty() || v.size() > 19) return false;
-    std::uint64_t n = 0;
-    for (char c : v) {
-        if (c < '0' || c > '9') return false;
-        n = n * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    out = n;
-    return true;
 }
 
 // "64M", "1G", "131072K" or plain bytes.

@@ -1,5 +1,7 @@
 #include "hypervisor/console/shell.hpp"
 
+#include "hypervisor/util/decimal.hpp"
+
 namespace tandem {
 
 Status Shell::add(const Command& command) {
@@ -9,13 +11,8 @@ Status Shell::add(const Command& command) {
 }
 
 std::optional<std::uint64_t> Shell::number_argument(std::string_view text, std::uint64_t lo, std::uint64_t hi) {
-    if (text.empty() || text.size() > 19) return std::nullopt;  // 19 digits cannot overflow
     std::uint64_t value = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9') return std::nullopt;
-        value = value * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    if (value < lo || value > hi) return std::nullopt;
+    if (!parse_decimal(text, value) || value < lo || value > hi) return std::nullopt;
     return value;
 }
 
