@@ -11,6 +11,8 @@ TANDEM_BUILD_PACKAGES+=(liblzma-dev zlib1g-dev libzstd-dev)
 TANDEM_RUN_PACKAGES=(bochs bochsbios vgabios bochs-term qemu-system-x86 ipxe-qemu ovmf bsdutils coreutils)
 # The protected-pair demo and tests: a client network in a namespace (ip netns, bridge, taps).
 TANDEM_RUN_PACKAGES+=(iproute2)
+# tools/tandemctl: the serial console's command tool (serial lines, pseudo-terminals, TCP consoles).
+TANDEM_RUN_PACKAGES+=(python3-serial)
 # Only the tests need these.
 TANDEM_TEST_PACKAGES=(libsodium-dev)
 # tools/test_extract_vmlinux.py: zstd compresses the zstd payloads it feeds extract_vmlinux.
@@ -19,6 +21,8 @@ TANDEM_TEST_PACKAGES+=(zstd)
 TANDEM_TEST_PACKAGES+=(acpica-tools)
 # tests/e2e/test_linux_bochs.py: the HTTP client of the Linux guest's test.
 TANDEM_TEST_PACKAGES+=(curl)
+# The console's JSON against its schema: nlohmann's parser in the unit tests, jsonschema in tandemctl's tests.
+TANDEM_TEST_PACKAGES+=(nlohmann-json3-dev python3-jsonschema)
 # tests/guests/linux/fetch_assets.sh: the static counter service and the initramfs builder.
 TANDEM_LINUX_GUEST_PACKAGES=(gcc libc6-dev python3 xz-utils)
 

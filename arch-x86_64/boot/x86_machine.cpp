@@ -9,12 +9,30 @@
 #include "arch-x86_64/vmx/vmx_root.hpp"
 #include "guest-boot/test_guest_abi.hpp"
 #include "hypervisor/console/console.hpp"
+#include "hypervisor/console/json_writer.hpp"
 
 namespace tandem::x86 {
 namespace {
-void command_version(void*, std::string_view, Writer& out) {
+void command_version(void*, std::string_view args, Writer& out) {
+    auto form = Shell::form_argument("version", args, out);
+    if (!form) return;
     auto id = build_id();
-    println(out, "version: tandem {} (build {})", TANDEM_VERSION, ColonHex{id.data(), id.size() > 8 ? 8 : id.size()});
+    ColonHex build{id.data(), id.size() > 8 ? 8 : id.size()};
+    if (*form == Shell::Form::text) {
+        println(out, "version: tandem {} (build {})", TANDEM_VERSION, build);
+        return;
+    }
+    char text[32];
+    BufferWriter build_text(text, sizeof text);
+    print(build_text, "{}", build);
+    JsonWriter json(out);
+    json.begin_object();
+    json.field("schema", kConsoleSchema);
+    json.field("kind", "version");
+    json.field("tandem", TANDEM_VERSION);
+    json.field("build", build_text.view());
+    json.end_object();
+    json.end_line();
 }
 
 constexpr std::size_t kLogDefault = 20, kLogMax = 1000;
@@ -33,7 +51,7 @@ X86Machine::X86Machine(const MachineFacts& facts)
     : facts_(facts), out_(console()), memory_(facts.frames, identity_window()), shell_(buffered_console()),
       mux_(shell_, buffered_console()), input_(mux_), clock_(facts.tsc_khz), ram_(identity_window()), vm_(facts.frames), guest_(console(), guest_console()) {
     // The shell's echo and answers go to the console directly, not into the log of messages.
-    (void)shell_.add({"version", "tandem's version and build", command_version, nullptr});
+    (void)shell_.add({"version", "tandem's version and build", command_version, nullptr, "[--json]"});
     (void)shell_.add({"log", "tandem's last N messages (default 20)", command_log, nullptr, "[N]"});
 }
 

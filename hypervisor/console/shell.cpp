@@ -16,6 +16,13 @@ std::optional<std::uint64_t> Shell::number_argument(std::string_view text, std::
     return value;
 }
 
+std::optional<Shell::Form> Shell::form_argument(std::string_view command, std::string_view arguments, Writer& out) {
+    if (arguments.empty()) return Form::text;
+    if (arguments == "--json") return Form::json;
+    println(out, "{}: the only option is --json, for one line of JSON (not '{}')", command, arguments);
+    return std::nullopt;
+}
+
 void Shell::feed(char c) {
     switch (editor_.feed(c)) {
         case LineEditor::Outcome::line_ready:

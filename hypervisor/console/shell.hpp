@@ -39,6 +39,11 @@ public:
     // A command's argument as a whole decimal number from lo to hi; nothing otherwise (the
     // command says what it expected).
     static std::optional<std::uint64_t> number_argument(std::string_view text, std::uint64_t lo, std::uint64_t hi);
+    // A status-like command's one option: none (the lines for people) or --json (one line of
+    // JSON, docs/console-schema.json). Anything else is refused here, with the usage, and gives
+    // nothing.
+    enum class Form : std::uint8_t { text, json };
+    static std::optional<Form> form_argument(std::string_view command, std::string_view arguments, Writer& out);
     void prompt() { out_.write("tandem> "); }
     // The prompt and the line being edited, on a fresh row (after other output).
     void redraw() {

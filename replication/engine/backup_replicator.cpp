@@ -39,6 +39,7 @@ void BackupReplicator::forget_stream() {
     acked_any_ = false;
     stream_failed_ = false;
     unconfirmed_ = false;
+    handover_requested_ = false;
 }
 
 void BackupReplicator::rejoin(const char* why) {
@@ -109,6 +110,7 @@ bool BackupReplicator::poll() {
         }
         return false;
     case State::following:
+        if (handover_requested_) return take_handover();
         if (transport_.stats().peer_restarts != restarts_seen_) follow_new_primary_session();
         if (unconfirmed_ && transport_.established() && transport_.last_heard_ns() > unconfirmed_since_ns_) {
             unconfirmed_ = false;  // the primary's same session goes on: it kept this backup
@@ -179,6 +181,24 @@ bool BackupReplicator::poll() {
     return false;
 }
 
+// The primary stopped its guest and said so (authenticated, in order after its last pages): the
+// committed epoch becomes the guest now. An epoch half received is dropped, as at any takeover.
+// A backup that could not take over says so and follows on; the primary, silent from now on, is
+// then judged as at any silence.
+bool BackupReplicator::take_handover() {
+    handover_requested_ = false;
+    if (!is_protected()) {
+        println(out_, "pair: cannot take the guest over: this backup holds no protected epoch yet");
+        return false;
+    }
+    transport_.ack_now();  // the primary waits for this before it goes silent
+    state_ = State::takeover;
+    handed_over_ = true;
+    image_.abandon_epoch();
+    println(out_, "pair: taking over from epoch {}: the primary handed the guest over", image_.committed_epoch());
+    return true;
+}
+
 void BackupReplicator::on_probe_reply(const link::ProbeFrame& reply) {
     if (state_ != State::probing || reply.kind != link::ProbeKind::reply) return;
     for (std::size_t i = 0; i < link::kChallengeSize; ++i) {
@@ -242,6 +262,12 @@ void BackupReplicator::on_message(const link::Message& m) {
             ++stats_.unexpected_messages;
             print(out_, "pair: a malformed notice from the primary: ");
             println(out_, "{}", notice.error());
+            return;
+        }
+        if (notice->kind == PairNoticeKind::hand_over) {
+            handover_requested_ = true;
+            println(out_, "pair: the primary hands the guest over (failover on its console; it acknowledged epoch {})",
+                    notice->epoch);
             return;
         }
         has_notice_ = true;

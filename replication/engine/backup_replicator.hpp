@@ -81,6 +81,8 @@ public:
         return has_notice_ && !unconfirmed_ && image_.has_committed() && image_.committed_epoch() >= protected_from_;
     }
     const BackupStats& stats() const { return stats_; }
+    // The takeover was asked for by the primary (its `failover`), not caused by its silence.
+    bool handed_over() const { return handed_over_; }
     void status(Writer& out) const;
 
 private:
@@ -90,6 +92,7 @@ private:
     void begin_probing(const char* why);
     void follow_new_primary_session();
     void note_progress();
+    bool take_handover();
 
     checkpoint::BackupImage& image_;
     checkpoint::StreamDecoder& decoder_;
@@ -127,6 +130,8 @@ private:
     // primary's traffic of the same session shows it kept this backup (is_protected()).
     bool unconfirmed_ = false;
     std::uint64_t unconfirmed_since_ns_ = 0;
+    bool handover_requested_ = false;
+    bool handed_over_ = false;
     BackupStats stats_{};
 };
 

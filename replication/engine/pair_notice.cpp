@@ -19,10 +19,13 @@ Result<PairNotice> decode_pair_notice(std::span<const std::uint8_t> in) {
     }
     std::uint32_t kind = 0;
     for (int i = 3; i >= 0; --i) kind = kind << 8 | in[4 + static_cast<std::size_t>(i)];
-    if (kind != static_cast<std::uint32_t>(PairNoticeKind::protected_from)) return Error::of("pair: unknown notice", kind);
+    if (kind != static_cast<std::uint32_t>(PairNoticeKind::protected_from) &&
+        kind != static_cast<std::uint32_t>(PairNoticeKind::hand_over)) {
+        return Error::of("pair: unknown notice", kind);
+    }
     std::uint64_t epoch = 0;
     for (int i = 7; i >= 0; --i) epoch = epoch << 8 | in[8 + static_cast<std::size_t>(i)];
-    return PairNotice{PairNoticeKind::protected_from, epoch};
+    return PairNotice{static_cast<PairNoticeKind>(kind), epoch};
 }
 
 }  // namespace tandem::engine

@@ -2,11 +2,13 @@
 // link messages of type `data` (reliable and in order with the checkpoint stream). One today:
 // "protected from epoch E" — the primary holds the guest's output from epoch E on, so from the
 // moment the backup has committed E it may take over (before that, output passed straight
-// through during the initial copy and a takeover would contradict what clients saw).
+// through during the initial copy and a takeover would contradict what clients saw). And
+// "hand over at epoch E": the primary stopped its guest for good (`failover` on its console) and
+// the backup takes over now from its committed epoch, without waiting for the primary's silence.
 //
 //   offset size field
 //        0    4 magic  "TPN1"
-//        4    4 kind   1: protected_from
+//        4    4 kind   1: protected_from, 2: hand_over
 //        8    8 epoch
 #pragma once
 
@@ -20,7 +22,7 @@ namespace tandem::engine {
 
 inline constexpr std::size_t kPairNoticeSize = 16;
 
-enum class PairNoticeKind : std::uint32_t { protected_from = 1 };
+enum class PairNoticeKind : std::uint32_t { protected_from = 1, hand_over = 2 };
 
 struct PairNotice {
     PairNoticeKind kind;

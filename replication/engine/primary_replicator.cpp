@@ -277,6 +277,13 @@ void PrimaryReplicator::on_message(const link::Message& m) {
     }
 }
 
+bool PrimaryReplicator::send_handover() {
+    if (!transport_.can_send()) return false;
+    std::uint8_t notice[kPairNoticeSize];
+    encode_pair_notice({PairNoticeKind::hand_over, acked_}, notice);
+    return static_cast<bool>(transport_.send(link::FrameType::data, acked_, notice));
+}
+
 void PrimaryReplicator::status(Writer& out) const {
     println(out, "pair: primary, {}", primary_phase_name(phase_));
     if (phase_ == Phase::waiting) return;

@@ -89,6 +89,15 @@ public:
     std::uint64_t busy_ticks() const { return busy_ticks_; }
     void status(Writer& out) const;
 
+    // `failover` on the console: whether the backup holds a protected epoch it could take over
+    // from; then, with this machine's guest stopped for good, the notice that tells it to
+    // (false: the link's window is full, try again).
+    bool can_hand_over() const { return phase_ == Phase::protecting && has_ack_ && acked_ >= protected_from_; }
+    bool send_handover();
+    // The figures of the last epoch whose transfer completed (nullptr before the first).
+    const EpochStats* last_completed() const { return engine_.has_completed() ? &engine_.completed_stats() : nullptr; }
+    std::uint64_t epochs_captured() const { return engine_.epochs_started(); }
+
 private:
     static constexpr std::size_t kStepRoom = 64 * 1024;  // queue room needed to encode one more page
 

@@ -63,6 +63,8 @@ public:
     // Forgets everything and starts connecting at `now` with `config` (check_transport_config()
     // accepted it); the caller sends the first HELLO.
     void start(const TransportConfig& config, const LinkSecret& secret, std::uint64_t now);
+    // Back to idle, the traffic keys wiped: every frame is ignored from now on.
+    void close() { reset(); }
     // While connecting: a HELLO is due now (the next one is then hello_interval later).
     [[nodiscard]] bool hello_due(std::uint64_t now);
 

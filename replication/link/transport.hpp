@@ -63,6 +63,14 @@ public:
     // From inside a long operation that must not receive: a heartbeat if one is due, nothing
     // else (engine/keepalive.hpp).
     void keepalive();
+    // Ends the link for good on this side: nothing is sent, every frame received is ignored (the
+    // counters stay for the reports). A primary that handed its guest over goes silent so.
+    void close() { session_.close(); }
+    // Acknowledges what was received right away, not when the ack schedule would: before this
+    // side restarts its link, so that the peer learns its last messages arrived.
+    void ack_now() {
+        if (established()) send_control(FrameType::ack);
+    }
 
     // Accepts one message into the window and transmits it as soon as the congestion window
     // allows (at once, or from on_frame()/poll() as acks arrive). Fails when the link is not
@@ -107,6 +115,8 @@ public:
 
     // Human-readable state and counters, one "link: ..." line each (transport_report.cpp).
     void report(Writer& w) const;
+    // The same in one line of JSON, `link --json` (transport_report_json.cpp).
+    void report_json(Writer& w) const;
 
 private:
     std::uint64_t now() const { return clock_.now_ns(); }

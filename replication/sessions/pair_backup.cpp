@@ -38,7 +38,9 @@ Session::Next PairSession::poll_backup() {
     backup_->listening();
     feed_->receive();
     if (prober_) prober_->receive();
-    if (!backup_->poll()) return Next::wait;
+    bool take_over_now = backup_->poll();
+    sample_throughput();
+    if (!take_over_now) return Next::wait;
     if (auto s = take_over(); !s) {
         report_problem(out_, "the takeover", s.error());
         phase_ = Phase::failed;
@@ -54,6 +56,9 @@ Status PairSession::take_over() {
     announce_guest(machine_);
     if (auto s = become_primary(true); !s) return s;
     took_over_ = true;
+    takeover_handed_ = backup_->handed_over();
+    took_over_at_ = machine_.now();
+    takeover_epoch_ = image_->committed_epoch();
     println(out_, "pair: the guest resumes here from epoch {} at rip {}", image_->committed_epoch(),
             hex(machine_.guest_rip()));
     return success();

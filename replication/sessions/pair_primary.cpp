@@ -53,6 +53,7 @@ void PairSession::on_timer() {
         println(out_, "{}", s.error());
         machine_.stop_guest("the pair failed");
     }
+    sample_throughput();
 }
 
 bool PairSession::on_ram_write_fault(std::uint64_t gpa) {

@@ -117,61 +117,22 @@ Session::Next PairSession::poll() {
         transport_->poll();
         return Next::wait;
     case Phase::failed: return Next::finished;
+    case Phase::handing_over: return poll_handover();
+    case Phase::handed_over: return Next::wait;  // silent on the link and the client network
     }
     return Next::finished;
 }
 
 void PairSession::guest_ended(const GuestEnd& end) {
     machine_.report_guest_end(end);
+    if (handover_asked_) {
+        phase_ = Phase::handing_over;
+        handover_since_ = machine_.now();
+        println(out_, "failover: the guest has stopped here for good; telling the backup to take it over");
+        return;
+    }
     println(out_, "pair: the guest ended; the link stays up so the backup does not take over a finished guest");
     phase_ = Phase::ended;
-}
-
-void PairSession::status(Writer& out) const {
-    if (primary_) {
-        report_guest_status(out, machine_, " here", took_over_ ? " (this machine took over as primary)" : "");
-        primary_->status(out);
-    } else if (backup_) {
-        backup_->status(out);
-    }
-}
-
-void PairSession::command_status(void* context, std::string_view, Writer& out) {
-    static_cast<const PairSession*>(context)->status(out);
-}
-
-void PairSession::command_link(void* context, std::string_view, Writer& out) {
-    static_cast<PairSession*>(context)->transport_->report(out);
-}
-
-void PairSession::command_epoch(void* context, std::string_view args, Writer& out) {
-    auto* self = static_cast<PairSession*>(context);
-    if (!self->primary_) {
-        println(out, "epoch: this machine is the backup: the primary sets the epoch");
-        return;
-    }
-    engine::PrimaryReplicator& primary = *self->primary_;
-    if (args.empty()) {
-        println(out, "epoch: {} ms", primary.epoch_ms());
-        return;
-    }
-    auto ms = Shell::number_argument(args, kMinEpochMs, kMaxEpochMs);
-    if (!ms) {
-        println(out, "epoch: the length is a whole number of milliseconds from {} to {} (not '{}')", kMinEpochMs,
-                kMaxEpochMs, args);
-        return;
-    }
-    std::uint32_t was = primary.epoch_ms();
-    self->epoch_ms_ = static_cast<std::uint32_t>(*ms);
-    primary.set_epoch(self->epoch_ms_, self->machine_.tsc_khz() * *ms);
-    println(out, "epoch: {} ms from the next epoch boundary on (was {} ms)", *ms, was);
-}
-
-void PairSession::register_commands() {
-    Shell& shell = machine_.shell();
-    (void)shell.add({"epoch", "the epoch length: show it, or set it on the primary", command_epoch, this, "[ms]"});
-    (void)shell.add({"status", "the pair's state: protection, epochs, the guest", command_status, this});
-    (void)shell.add({"link", "the replication link's state and counters", command_link, this});
 }
 
 }  // namespace tandem::sessions

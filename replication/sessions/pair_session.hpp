@@ -6,7 +6,9 @@
 // split-brain guard, split_brain_probe.hpp), the backup takes over: it restores the last
 // committed epoch strictly (takeover.hpp), announces the guest with gratuitous ARP and becomes
 // a primary that runs the guest, unprotected, accepting a new backup (re-protection). A primary
-// that loses its backup keeps serving, unprotected, and says so.
+// that loses its backup keeps serving, unprotected, and says so. `failover` on the primary's
+// console stops its guest for good and hands it to the backup (pair_handover.cpp). The console's
+// `status`, `stats` and `link`, with their JSON forms: pair_commands.cpp, pair_reports.cpp.
 #pragma once
 
 #include <optional>
@@ -63,9 +65,14 @@ public:
     engine::BackupReplicator* backup() { return backup_ ? &*backup_ : nullptr; }
     link::Transport& transport() { return *transport_; }
     void status(Writer& out) const;
+    void status_json(Writer& out) const;
+    void stats(Writer& out) const;
+    void stats_json(Writer& out) const;
 
 private:
-    enum class Phase : std::uint8_t { following, running, ended, failed };
+    // handing_over: the guest stopped for a `failover`, the notice on its way to the backup;
+    // handed_over: this machine is silent on the link and runs nothing.
+    enum class Phase : std::uint8_t { following, running, ended, failed, handing_over, handed_over };
 
     Status allocate();
     Status open_link();
@@ -79,11 +86,30 @@ private:
     static void command_status(void* context, std::string_view arguments, Writer& out);
     static void command_link(void* context, std::string_view arguments, Writer& out);
     static void command_epoch(void* context, std::string_view arguments, Writer& out);
+    static void command_stats(void* context, std::string_view arguments, Writer& out);
+    static void command_failover(void* context, std::string_view arguments, Writer& out);
+    void failover(Writer& out);
+    Next poll_handover();
+    void finish_handover(const char* how);
+    // The checkpoint stream's bytes per second over the last whole second (pair_reports.cpp).
+    void sample_throughput();
+    std::uint64_t stream_bytes() const;
+    std::uint64_t uptime_ms() const { return machine_.now() / machine_.tsc_khz(); }
+    std::uint64_t ticks_to_us(std::uint64_t ticks) const { return ticks * 1000 / machine_.tsc_khz(); }
+    const char* protection_name() const;
+    const char* phase_name() const;
 
     SessionMachine& machine_;
     Writer& out_;
     Phase phase_ = Phase::following;
     bool took_over_ = false;
+    bool takeover_handed_ = false;           // the takeover was the primary's `failover`, not its silence
+    std::uint64_t took_over_at_ = 0;         // ticks
+    std::uint64_t takeover_epoch_ = 0;
+    bool handover_asked_ = false;            // `failover`: the guest is stopping for the hand-over
+    bool handover_sent_ = false;
+    std::uint64_t handover_since_ = 0;       // ticks
+    std::uint64_t rate_at_ = 0, rate_bytes_ = 0, throughput_ = 0;  // sample_throughput()
     link::LinkSecret secret_{};
     DirtyTracking method_ = DirtyTracking::automatic;
 

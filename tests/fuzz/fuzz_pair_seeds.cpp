@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
     std::uint8_t notice[tandem::engine::kPairNoticeSize];
     tandem::engine::encode_pair_notice({tandem::engine::PairNoticeKind::protected_from, 42}, notice);
     write("notice", notice, sizeof(notice));
+    tandem::engine::encode_pair_notice({tandem::engine::PairNoticeKind::hand_over, 41}, notice);
+    write("notice-hand-over", notice, sizeof(notice));
     std::uint8_t ethernet[60]{};
     for (std::size_t i = 0; i < sizeof(ethernet); ++i) ethernet[i] = static_cast<std::uint8_t>(i * 13 + 1);
     std::uint8_t message[tandem::lockstep::kLockstepMaxMessage];

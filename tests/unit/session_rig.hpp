@@ -373,6 +373,11 @@ struct SessionPairRig {
                 if (next == tandem::sessions::Session::Next::finished) n.finished = true;
                 continue;
             }
+            if (!n.machine.running) {  // stop_guest(): the run ends, the session is told
+                n.guest_running = false;
+                n.session.guest_ended({});
+                continue;
+            }
             if (clock.now < n.next_tick) continue;
             n.next_tick = clock.now + kTickNs;
             for (unsigned i = 0; i < writes_per_tick; ++i) {

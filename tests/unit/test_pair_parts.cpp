@@ -223,8 +223,17 @@ TEST_CASE("pair notice: round trip and refusals") {
     CHECK_FALSE(engine::decode_pair_notice(std::span(bytes, 15)));
     bytes[0] = 'X';
     CHECK_FALSE(engine::decode_pair_notice(bytes));
-    engine::encode_pair_notice({engine::PairNoticeKind::protected_from, 1}, bytes);
-    bytes[4] = 2;
+    engine::encode_pair_notice({engine::PairNoticeKind::hand_over, 77}, bytes);
+    auto h = engine::decode_pair_notice(bytes);
+    REQUIRE(h);
+    CHECK(h->kind == engine::PairNoticeKind::hand_over);
+    CHECK(h->epoch == 77);
+    for (int kind : {0, 3, 0xff}) {
+        bytes[4] = static_cast<std::uint8_t>(kind);
+        CHECK_FALSE(engine::decode_pair_notice(bytes));
+    }
+    bytes[4] = 1;
+    bytes[7] = 1;  // kind 0x01000001
     CHECK_FALSE(engine::decode_pair_notice(bytes));
 }
 

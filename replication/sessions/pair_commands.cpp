@@ -1,0 +1,79 @@
+// The pair's shell commands (issue 16): `status`, `stats` and `link` (each also as one line of
+// JSON, docs/console-schema.json), `epoch` and `failover`. Every one answers or refuses with the
+// reason.
+#include "replication/sessions/pair_session.hpp"
+
+namespace tandem::sessions {
+
+void PairSession::command_status(void* context, std::string_view args, Writer& out) {
+    auto* self = static_cast<const PairSession*>(context);
+    auto form = Shell::form_argument("status", args, out);
+    if (!form) return;
+    if (*form == Shell::Form::json) {
+        self->status_json(out);
+    } else {
+        self->status(out);
+    }
+}
+
+void PairSession::command_stats(void* context, std::string_view args, Writer& out) {
+    auto* self = static_cast<const PairSession*>(context);
+    auto form = Shell::form_argument("stats", args, out);
+    if (!form) return;
+    if (*form == Shell::Form::json) {
+        self->stats_json(out);
+    } else {
+        self->stats(out);
+    }
+}
+
+void PairSession::command_link(void* context, std::string_view args, Writer& out) {
+    auto* self = static_cast<const PairSession*>(context);
+    auto form = Shell::form_argument("link", args, out);
+    if (!form) return;
+    if (*form == Shell::Form::json) {
+        self->transport_->report_json(out);
+    } else {
+        self->transport_->report(out);
+    }
+}
+
+void PairSession::command_epoch(void* context, std::string_view args, Writer& out) {
+    auto* self = static_cast<PairSession*>(context);
+    if (!self->primary_) {
+        println(out, "epoch: this machine is the backup: the primary sets the epoch");
+        return;
+    }
+    engine::PrimaryReplicator& primary = *self->primary_;
+    if (args.empty()) {
+        println(out, "epoch: {} ms", primary.epoch_ms());
+        return;
+    }
+    auto ms = Shell::number_argument(args, kMinEpochMs, kMaxEpochMs);
+    if (!ms) {
+        println(out, "epoch: the length is a whole number of milliseconds from {} to {} (not '{}')", kMinEpochMs,
+                kMaxEpochMs, args);
+        return;
+    }
+    std::uint32_t was = primary.epoch_ms();
+    self->epoch_ms_ = static_cast<std::uint32_t>(*ms);
+    primary.set_epoch(self->epoch_ms_, self->machine_.tsc_khz() * *ms);
+    println(out, "epoch: {} ms from the next epoch boundary on (was {} ms)", *ms, was);
+}
+
+void PairSession::command_failover(void* context, std::string_view, Writer& out) {
+    static_cast<PairSession*>(context)->failover(out);
+}
+
+void PairSession::register_commands() {
+    Shell& shell = machine_.shell();
+    (void)shell.add({"status", "the pair's state: role, protection, epochs, the guest", command_status, this, "[--json]"});
+    (void)shell.add({"stats", "epochs (dirty pages, pauses), the stream's throughput, output held", command_stats, this,
+                     "[--json]"});
+    (void)shell.add({"link", "the replication link's state and counters", command_link, this, "[--json]"});
+    (void)shell.add({"epoch", "the epoch length: show it, or set it on the primary", command_epoch, this, "[ms]"});
+    (void)shell.add({"failover", "on the primary: stop the guest here for good, the backup takes it over",
+                     command_failover, this});
+}
+
+}  // namespace tandem::sessions
