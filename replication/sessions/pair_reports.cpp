@@ -79,7 +79,7 @@ void PairSession::status_json(Writer& out) const {
     json.field("guest", guest_name(p != nullptr, phase_ == Phase::ended, handed));
     json.field("uptime_ms", uptime_ms());
     json.object_field("epoch");
-    json.field("length_ms", std::uint64_t{p != nullptr ? p->epoch_ms() : 0});
+    json.maybe_field("length_ms", p != nullptr, p != nullptr ? p->epoch_ms() : 0);
     bool captured = p != nullptr && p->epochs_captured() != 0;
     json.maybe_field("current", captured, captured ? p->epochs_captured() - 1 : 0);
     json.maybe_field("acknowledged", p != nullptr && p->has_ack(), p != nullptr ? p->acked_epoch() : 0);

@@ -63,6 +63,7 @@ TEST_CASE("pair console: status, stats and link in JSON match the schema and wha
     CHECK(backup["phase"] == "following");
     CHECK(backup["guest"] == "not_here");
     CHECK(backup["epoch"]["current"].is_null());
+    CHECK(backup["epoch"]["length_ms"].is_null());
     CHECK(backup["epoch"]["committed"].get<std::uint64_t>() >= first["epoch"]["acknowledged"].get<std::uint64_t>());
 
     rig.run_until([] { return false; }, kSecond);  // 50 more epochs of 20 ms

@@ -10,13 +10,16 @@ import threading
 import time
 from pathlib import Path
 
+from tandem_lab.console_relay import ConsoleRelay
 from tandem_lab.emulator import EmulatorRun
 
 
 class Bochs(EmulatorRun):
     """Bochs 2.7 with VT-x. `cpu` is a Bochs CPU model (DESIGN.md lists what each offers).
     interactive=True connects COM1 to a pseudo-terminal (Bochs' `mode=term`) so send() can type
-    on tandem's console; its output still goes to serial.log.
+    on tandem's console; its output still goes to serial.log. console_relay=True (implies
+    interactive) also serves that console to one TCP client at a time, at `console_url`
+    (socket://127.0.0.1:PORT, for tools/tandemctl): console_relay.py.
 
     The display is Bochs' `term` library, and Debian's Bochs is a debugger build: its term display
     opens a pseudo-terminal of its own and draws the VGA screen there with curses ("Bochs connected
@@ -29,18 +32,23 @@ class Bochs(EmulatorRun):
     (_drain_screen)."""
 
     name = "bochs"
+    SEND_PACE = 0.01  # seconds per typed byte: Bochs reads one character per serial poll
 
     def __init__(self, workdir: Path, iso: Path, cpu: str = "corei7_skylake_x", megs: int = 256,
                  ips: int = 50_000_000, sync: str = "none", nics: list[str] | None = None,
                  hard_timeout: float = 120, extra: list[str] | None = None, interactive: bool = False,
-                 prefix: list[str] | None = None):
+                 prefix: list[str] | None = None, console_relay: bool = False):
         super().__init__(workdir, hard_timeout)
         self.prefix = prefix or []  # e.g. ["ip", "netns", "exec", NAME] for a client network
         self.iso = Path(iso).resolve()
         self.cpu, self.megs, self.ips, self.sync = cpu, megs, ips, sync
         self.nics = nics or []
         self.extra = extra or []
-        self.interactive = interactive
+        self.interactive = interactive or console_relay
+        self.console_relay = console_relay
+        self._relay: ConsoleRelay | None = None
+        # send() and the relay's client type into the one console: whole sequences, one at a time.
+        self._typing = threading.Lock()
         self._pty_master: int | None = None
         self._pty_name = ""
         self._reader: threading.Thread | None = None
@@ -49,18 +57,32 @@ class Bochs(EmulatorRun):
 
     def start(self) -> "EmulatorRun":
         if self.interactive:
-            master, slave = os.openpty()
-            self._pty_master, self._pty_name = master, os.ttyname(slave)
-            self._pty_slave = slave  # kept open so the terminal exists until Bochs opens it
+            self._open_console()
         if self.screen_path.exists():
             self.screen_path.unlink()
         super().start()
         if self.interactive:
-            self._reader = threading.Thread(target=self._copy_console, daemon=True)
-            self._reader.start()
+            self._start_console_copy()
         self._screen = threading.Thread(target=self._drain_screen, daemon=True)
         self._screen.start()
         return self
+
+    def _open_console(self) -> None:
+        """The pseudo-terminal for COM1, and the relay on it if asked for."""
+        master, slave = os.openpty()
+        self._pty_master, self._pty_name = master, os.ttyname(slave)
+        self._pty_slave = slave  # kept open so the terminal exists until Bochs opens it
+        if self.console_relay:
+            self._relay = ConsoleRelay(master, pace=self.SEND_PACE, lock=self._typing).start()
+
+    def _start_console_copy(self) -> None:
+        self._reader = threading.Thread(target=self._copy_console, daemon=True)
+        self._reader.start()
+
+    @property
+    def console_url(self) -> str | None:
+        """socket://127.0.0.1:PORT of the console relay while it runs (console_relay=True); None otherwise."""
+        return self._relay.url if self._relay is not None else None
 
     SCREEN = re.compile(rb'Bochs connected to screen "(/dev/pts/\d+)"')
 
@@ -117,16 +139,23 @@ class Bochs(EmulatorRun):
                 if not data:
                     return
                 log.write(data)
+                relay = self._relay
+                if relay is not None:
+                    relay.forward(data)
 
     def send(self, text: str) -> None:
         if self._pty_master is None:
             return super().send(text)
-        for ch in text.encode():
-            os.write(self._pty_master, bytes([ch]))
-            time.sleep(0.01)  # Bochs reads one character per serial poll
+        with self._typing:
+            for ch in text.encode():
+                os.write(self._pty_master, bytes([ch]))
+                time.sleep(self.SEND_PACE)
 
     def stop(self) -> None:
         super().stop()
+        if self._relay is not None:  # before the terminal closes: its client types into it
+            relay, self._relay = self._relay, None
+            relay.stop()
         if self._pty_master is not None:
             master, self._pty_master = self._pty_master, None
             os.close(master)

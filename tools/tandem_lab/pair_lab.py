@@ -40,7 +40,7 @@ def client_mac(slot: int) -> str:
 class PairLab:
     def __init__(self, name: str, seed: int = 1, epoch_ms: int = 20, failover_ms: int = 300, hard_timeout: float = 1500,
                  extra: str = "", guest: str = "counter", link_ports: int = 2, cpu: str = "corei7_skylake_x",
-                 guest_args: str = "", **hub_faults):
+                 guest_args: str = "", console_relay: bool = False, **hub_faults):
         """guest: "counter" (tandem's counter-service test guest), "linux" (Debian's kernel with the
         test initramfs from tests/guests/linux/fetch_assets.sh, serving the same protocol) or
         "scribble" (the test guest that writes memory as fast as it can, issue 19), or another test
@@ -48,11 +48,14 @@ class PairLab:
         client NICs for the split-brain probe); guest_args: more of the guest's command line (e.g. "tandem.stress=1" for Linux, "mib=8" for scribble).
         cpu: the Bochs CPU model of both machines.
         link_ports: hub ports on the replication link; ports beyond the two machines' are free for a
-        test's own endpoint (an attacker on the link)."""
+        test's own endpoint (an attacker on the link).
+        console_relay: each machine's COM1 on a pseudo-terminal behind a TCP console relay
+        (machine.console_url, socket://127.0.0.1:PORT) for tools/tandemctl."""
         self.wd = workdir(name)
         self.guest = guest
         self.seed, self.epoch_ms, self.failover_ms, self.extra = seed, epoch_ms, failover_ms, extra
         self.cpu, self.guest_args = cpu, guest_args
+        self.console_relay = console_relay
         self.hard_timeout = hard_timeout
         self.net = ClientNetwork(taps=2).start()
         self.net.enter()
@@ -94,7 +97,8 @@ class PairLab:
         self.boots += 1
         m = Bochs(self.wd / f"boot{self.boots}-slot{slot}-{role}", self.iso(slot, role), sync="slowdown", cpu=self.cpu,
                   hard_timeout=self.hard_timeout, megs=1024 if self.guest == "linux" else 256,
-                  nics=[self.hub.e1000(slot, link_mac(slot)), self.net.e1000(slot, client_mac(slot))])
+                  nics=[self.hub.e1000(slot, link_mac(slot)), self.net.e1000(slot, client_mac(slot))],
+                  console_relay=self.console_relay)
         self.machines[slot] = m
         return m.start()
 

@@ -1,0 +1,122 @@
+"""A command's answer out of the rows that followed it on the console.
+
+After tandemctl types a line, the rows up to the next prompt are: the echo of the line, then the
+command's answer; tandem's log lines and the guest's lines can come anywhere among them, whole,
+even in the middle of the echo (a row then holds the echo's start and a log line, and the echo
+goes on at the start of the next row). The JSON answer is the one row that starts with "{" and
+parses as an object whose "kind" is the command's name.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+
+PROMPT = "tandem> "
+
+# The guest's lines (the UART model's and the print hypercall's): never a command's answer.
+GUEST_PREFIXES = ("guest: ", "guest (hypercall): ")
+
+# The shell's own refusals (unknown command, arguments to a command that takes none, a line
+# too long), and each command's refusal of its arguments or of this machine: exit status 1.
+SHELL_REFUSAL = re.compile(r"^shell: ")
+COMMAND_REFUSALS = {
+    "version": re.compile(r"^version: the only option is"),
+    "status": re.compile(r"^status: the only option is"),
+    "stats": re.compile(r"^stats: the only option is"),
+    "link": re.compile(r"^link: the only option is"),
+    "log": re.compile(r"^log: N is "),
+    "failover": re.compile(r"^failover: (this machine is the backup|the guest does not run here|refused)"),
+}
+# `epoch` says the length, or sets it; anything else it says is a refusal.
+EPOCH_SHOWN = re.compile(r"^epoch: \d+ ms$")
+EPOCH_SET = re.compile(r"^epoch: \d+ ms from the next epoch boundary on")
+
+
+def without_prompt(row: str) -> str:
+    return row[len(PROMPT):] if row.startswith(PROMPT) else row
+
+
+def answer_rows(rows: list[str], line: str) -> list[str]:
+    """The rows after the echo of `line` (rows: everything from the row being received when the
+    line was typed up to, not including, the next prompt). If the echo cannot be found, the
+    first row is taken for it."""
+    cleaned = [without_prompt(row).rstrip() for row in rows]
+    end = echo_end(tuple(cleaned), line)
+    start = 1 if end is None else end + 1
+    return [row.rstrip() for row in rows[start:]]
+
+
+def echo_end(rows: tuple[str, ...], line: str) -> int | None:
+    """The index of the row that ends the echo of `line`: the first row that is a tail of the line
+    whose head is made of the starts of the rows before it, in order (see the module's docstring);
+    an empty row if the whole echo came before it (a log line between the echo and Enter's "\n")."""
+    for j, row in enumerate(rows):
+        if line.endswith(row) and _echo_heads(rows[:j], line[:len(line) - len(row)]):
+            return j
+    return None
+
+
+def _echo_heads(rows: tuple[str, ...], text: str) -> bool:
+    @functools.lru_cache(maxsize=None)
+    def fits(i: int, pos: int) -> bool:
+        if pos == len(text):
+            return True
+        if i == len(rows):
+            return False
+        row = rows[i]
+        # The echo's piece on this row, then a log line after it on the same row (at least one
+        # character of it); or no piece at all (a row of log lines only).
+        for k in range(min(len(row) - 1, len(text) - pos), 0, -1):
+            if text.startswith(row[:k], pos) and fits(i + 1, pos + k):
+                return True
+        return fits(i + 1, pos)
+
+    return fits(0, 0)
+
+
+def is_guest_row(row: str) -> bool:
+    return row.startswith(GUEST_PREFIXES)
+
+
+def shown_rows(rows: list[str]) -> list[str]:
+    """What tandemctl prints of an answer: everything but the guest's lines."""
+    return [row for row in rows if not is_guest_row(row)]
+
+
+def find_json(rows: list[str], kind: str) -> tuple[str, dict] | None:
+    """The JSON answer of `kind` --json among `rows`, as received and parsed."""
+    for row in rows:
+        text = row.strip()
+        if not text.startswith("{"):
+            continue
+        try:
+            value = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and value.get("kind") == kind:
+            return text, value
+    return None
+
+
+def refusal(line: str, rows: list[str]) -> str | None:
+    """tandem's row refusing `line`, or None if the answer is not a refusal."""
+    name, _, args = line.strip().partition(" ")
+    for row in rows:
+        if SHELL_REFUSAL.match(row):
+            return row
+        pattern = COMMAND_REFUSALS.get(name)
+        if pattern is not None and pattern.match(row):
+            return row
+    if name == "epoch":
+        return _epoch_refusal(args.strip(), rows)
+    return None
+
+
+def _epoch_refusal(args: str, rows: list[str]) -> str | None:
+    said = [row for row in rows if row.startswith("epoch: ")]
+    success = EPOCH_SET if args else EPOCH_SHOWN
+    if any(success.match(row) for row in said):
+        return None
+    return said[0] if said else "(no 'epoch: ' line in the answer)"
