@@ -202,6 +202,7 @@ GuestEnd X86Machine::run_guest() {
     BufferedConsole& console_out = buffered_console();
     console_out.set_buffered(true);
     mux_.attach_guest(&guest_.uart());  // typed input reaches the guest only while it runs here
+    vm_.vcpu().clear_stop();            // the mode chose to run the guest (again)
     last_run_ = vm_.run();
     mux_.attach_guest(nullptr);
     guest_.uart().flush();

@@ -79,6 +79,11 @@ public:
 
     // Stops the guest for a reason found outside exit handling (a failed VM entry).
     void stop(const char* reason);
+    // A guest stopped by the mode (not one that exited) may run again: a switchover that did not
+    // happen resumes it, a machine that handed its guest over may take it over later.
+    void clear_stop() {
+        if (end_.kind == GuestEnd::Kind::stopped) end_ = GuestEnd{};
+    }
     // The mode's hooks into exit handling (GuestEvents: the timer, write faults, a full PML log).
     void set_hooks(GuestEvents* hooks) { hooks_ = hooks; }
     void set_mmio_bus(MmioBus* bus) { mmio_ = bus; }

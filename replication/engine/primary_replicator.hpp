@@ -97,6 +97,7 @@ public:
     // The figures of the last epoch whose transfer completed (nullptr before the first).
     const EpochStats* last_completed() const { return engine_.has_completed() ? &engine_.completed_stats() : nullptr; }
     std::uint64_t epochs_captured() const { return engine_.epochs_started(); }
+    std::uint64_t last_captured_epoch() const { return engine_.stats().epoch; }
 
 private:
     static constexpr std::size_t kStepRoom = 64 * 1024;  // queue room needed to encode one more page

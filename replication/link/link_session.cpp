@@ -33,6 +33,7 @@ void LinkSession::start(const TransportConfig& config, const LinkSecret& secret,
     reset();
     crypto::secure_zero(handshake_key_);
     if (!secret.insecure) handshake_key_ = derive_handshake_key(secret.master);
+    quiet_to_newcomers_ = false;
     local_params_.role = config.role;
     local_params_.mtu = config.mtu;
     local_params_.page_size = config.page_size;
@@ -149,6 +150,7 @@ LinkSession::Reply LinkSession::on_hello(const DecodedFrame& f, std::uint64_t no
 LinkSession::Reply LinkSession::answer_hello(const DecodedFrame& f, const HandshakeParams& params, std::uint64_t now) {
     const bool established_already = state_ == State::established;
     if (established_already && f.header.session == peer_.session) return accepting_reply(peer_, false);  // our answer was lost
+    if (established_already && quiet_to_newcomers_) return {};  // a primary handing over: see the setter
     if (auto failure = check_handshake(local_params_, params)) {
         // An authentic refusal. It refuses a link that is still connecting; an established link
         // keeps its peer and only tells the newcomer why it is not welcome.

@@ -65,6 +65,10 @@ public:
     void start(const TransportConfig& config, const LinkSecret& secret, std::uint64_t now);
     // Back to idle, the traffic keys wiped: every frame is ignored from now on.
     void close() { reset(); }
+    // An established primary that hands its guest over: its backup restarts its link as the new
+    // primary, and this side, still established, would refuse that new session's hellos (both
+    // primaries), leaving the new primary refused. Until the next start() it answers no newcomer.
+    void set_quiet_to_newcomers() { quiet_to_newcomers_ = true; }
     // While connecting: a HELLO is due now (the next one is then hello_interval later).
     [[nodiscard]] bool hello_due(std::uint64_t now);
 
@@ -142,6 +146,7 @@ private:
     crypto::Key handshake_key_{};
     HandshakeParams local_params_{};
     State state_ = State::idle;
+    bool quiet_to_newcomers_ = false;
     Peer peer_{};                         // used: the proven peer of an established link
     Peer candidates_[kCandidates]{};
     std::size_t next_candidate_ = 0;      // the slot a new candidate takes (oldest first)

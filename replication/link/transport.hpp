@@ -66,6 +66,8 @@ public:
     // Ends the link for good on this side: nothing is sent, every frame received is ignored (the
     // counters stay for the reports). A primary that handed its guest over goes silent so.
     void close() { session_.close(); }
+    // Hellos of new peer sessions go unanswered until the next start() (LinkSession's setter).
+    void set_quiet_to_newcomers() { session_.set_quiet_to_newcomers(); }
     // Acknowledges what was received right away, not when the ack schedule would: before this
     // side restarts its link, so that the peer learns its last messages arrived.
     void ack_now() {

@@ -65,6 +65,10 @@ void PairSession::command_failover(void* context, std::string_view, Writer& out)
     static_cast<PairSession*>(context)->failover(out);
 }
 
+void PairSession::command_switchover(void* context, std::string_view, Writer& out) {
+    static_cast<PairSession*>(context)->switchover(out);
+}
+
 void PairSession::register_commands() {
     Shell& shell = machine_.shell();
     (void)shell.add({"status", "the pair's state: role, protection, epochs, the guest", command_status, this, "[--json]"});
@@ -74,6 +78,9 @@ void PairSession::register_commands() {
     (void)shell.add({"epoch", "the epoch length: show it, or set it on the primary", command_epoch, this, "[ms]"});
     (void)shell.add({"failover", "on the primary: stop the guest here for good, the backup takes it over",
                      command_failover, this});
+    (void)shell.add({"switchover", "on the primary: the guest moves to the backup with nothing lost; this machine "
+                                   "becomes the backup",
+                     command_switchover, this});
 }
 
 }  // namespace tandem::sessions

@@ -1,33 +1,118 @@
-// `failover` on a primary's console (issue 16): the guest stops here for good and the backup
-// takes it over from its committed epoch, told so by an authenticated notice in order after the
-// last pages (engine/pair_notice.hpp) instead of waiting failover_ms for this machine's silence.
-// Exactly one machine runs the guest afterwards: this one never resumes it, and goes silent on
-// the link and the client network once the backup has the notice. If the notice is not
-// acknowledged within twice failover_ms, this machine goes silent anyway and the backup takes
-// over as at any failure (its silence, then no answer to the probe).
+// The guest handed from a primary to its backup on the primary's console (issues 15 and 16), by
+// an authenticated notice in order after the last pages (engine/pair_notice.hpp): the backup
+// takes over from its committed epoch at once instead of waiting failover_ms for silence.
+//
+// `failover`: the guest stops here for good and the notice goes out at once; the backup resumes
+// the last epoch it committed (what the guest did since is lost, as in any failover, and its
+// output was never released). This machine then closes its link and runs nothing.
+//
+// `switchover` (planned, nothing lost): the guest stops; the primary keeps running epochs until
+// one captured after the stop — all of the guest — is acknowledged (its output then released);
+// only then the notice goes out, the backup resumes exactly where the guest stopped, and this
+// machine rejoins as its backup. If the backup does not acknowledge that epoch in time, or is lost,
+// the notice was never sent, so the guest resumes here and the switchover is called off.
+//
+// Exactly one machine runs the guest: after the notice this one never resumes it. If the notice
+// is not acknowledged within twice failover_ms, this machine goes on as if it had been (silent
+// after a failover, a new backup after a switchover), and the backup, if it missed the notice,
+// takes over as at any failure (the primary's silence, then no answer to the probe).
 #include "replication/sessions/pair_session.hpp"
 
 namespace tandem::sessions {
+namespace {
 
-void PairSession::failover(Writer& out) {
+// While its guest is stopped for a switchover this machine still answers the backup's probes on
+// the client network (it lives, and resumes the guest if the switchover is called off); the
+// guest's own frames are not delivered (its memory must not change after its last epoch): they
+// are lost, as on a wire, and the client retries.
+class ProbesOnly final : public nic::FrameSink {
+public:
+    explicit ProbesOnly(ProbeResponder& responder) : responder_(responder) {}
+    void frame(nic::Frame f) override { (void)responder_.handle(f); }
+
+private:
+    ProbeResponder& responder_;
+};
+
+}  // namespace
+
+bool PairSession::may_hand_over(const char* command, Writer& out) const {
     if (!primary_) {
-        println(out, "failover: this machine is the backup: run failover on the primary (taking over while the primary "
-                     "runs would run the guest twice)");
-        return;
+        println(out, "{}: this machine is the backup: run {} on the primary (taking over while the primary runs would "
+                     "run the guest twice)", command, command);
+        return false;
     }
-    if (phase_ != Phase::running || handover_asked_) {
-        println(out, "failover: the guest does not run here (nothing to hand over)");
-        return;
+    if (phase_ != Phase::running || handover_asked_ || switchover_asked_) {
+        println(out, "{}: the guest does not run here (nothing to hand over)", command);
+        return false;
     }
     if (!primary_->can_hand_over()) {
-        println(out, "failover: refused: no backup holds a protected epoch yet, so none could take the guest over "
-                     "(wait for 'pair: PROTECTED')");
-        return;
+        println(out, "{}: refused: no backup holds a protected epoch yet, so none could take the guest over (wait for "
+                     "'pair: PROTECTED')", command);
+        return false;
     }
+    return true;
+}
+
+void PairSession::failover(Writer& out) {
+    if (!may_hand_over("failover", out)) return;
     handover_asked_ = true;
     println(out, "failover: stopping the guest here; the backup takes it over from its committed epoch (epoch {} or later)",
             primary_->acked_epoch());
     machine_.stop_guest("failover asked on the console");
+}
+
+void PairSession::switchover(Writer& out) {
+    if (!may_hand_over("switchover", out)) return;
+    switchover_asked_ = true;
+    println(out, "switchover: stopping the guest here; it goes on at the backup once the backup holds its last epoch");
+    machine_.stop_guest("switchover asked on the console");
+}
+
+// The guest is stopped: epochs go on (each one small) until the first captured after the stop is
+// acknowledged. Polled by the idle loop; the replicator runs at the tick rate, as with a guest.
+Session::Next PairSession::poll_switchover() {
+    std::uint64_t now = machine_.now(), tick = machine_.tsc_khz();
+    feed_->receive();
+    if (responder_ && machine_.client_nic() != nullptr) {
+        ProbesOnly probes(*responder_);
+        machine_.client_nic()->receive(probes, 64);
+    }
+    if (now - switch_polled_at_ >= tick) {
+        switch_polled_at_ = now;
+        if (auto s = primary_->tick(); !s) return abort_switchover("the replication failed");
+    }
+    if (primary_->phase() != engine::PrimaryReplicator::Phase::protecting || !primary_->can_hand_over()) {
+        return abort_switchover("the backup was lost");
+    }
+    if (!final_known_ && primary_->epochs_captured() > captured_at_stop_) {
+        final_known_ = true;
+        final_epoch_ = primary_->last_captured_epoch();
+    }
+    if (final_known_ && primary_->acked_epoch() >= final_epoch_) {
+        println(out_, "switchover: the backup holds epoch {}, all of the guest ({} ms after the stop); handing it over",
+                final_epoch_, (now - switch_since_) / tick);
+        begin_handover();
+        return Next::wait;
+    }
+    if (now - switch_since_ > 2 * tick * machine_.config().failover_ms) {
+        return abort_switchover("the backup did not acknowledge the guest's last epoch in time");
+    }
+    return Next::wait;
+}
+
+Session::Next PairSession::abort_switchover(const char* why) {
+    switchover_asked_ = false;
+    phase_ = Phase::running;
+    println(out_, "switchover: called off: {}; the guest resumes here (nothing was handed over)", why);
+    return Next::run_guest;
+}
+
+void PairSession::begin_handover() {
+    transport_->set_quiet_to_newcomers();  // the backup comes back as the new primary
+    phase_ = Phase::handing_over;
+    handover_sent_ = false;
+    handover_since_ = machine_.now();
 }
 
 Session::Next PairSession::poll_handover() {
@@ -43,11 +128,39 @@ Session::Next PairSession::poll_handover() {
 }
 
 void PairSession::finish_handover(const char* how) {
+    if (switchover_asked_) {
+        println(out_, "switchover: {}; this machine becomes its backup", how);
+        rejoin_as_backup();
+        return;
+    }
     phase_ = Phase::handed_over;
     transport_->close();
     println(out_, "failover: {}; this machine now runs nothing and stays silent (restart it as role=backup to protect "
                   "the guest again)",
             how);
+}
+
+// The primary's engine goes; the backup's side starts on the same memory (the guest's RAM becomes
+// the image the new primary's copy arrives in) and joins the new primary as any new backup does.
+void PairSession::rejoin_as_backup() {
+    messages_.target = nullptr;
+    machine_.ram().set_write_observer(nullptr);
+    machine_.set_events(nullptr);
+    if (GuestNetwork* network = machine_.guest_network()) network->set_control_handler(nullptr);
+    primary_.reset();
+    engine_.reset();
+    responder_.reset();
+    build_engine_parts();
+    tracker_.emplace(method_, machine_.dirty_control(), machine_.pml_log(), current_);
+    current_.clear();
+    sending_.clear();
+    switchover_asked_ = false;
+    handover_asked_ = false;
+    took_over_ = false;
+    if (auto s = start_backup(); !s) {
+        report_problem(out_, "the backup after the switchover", s.error());
+        phase_ = Phase::failed;
+    }
 }
 
 }  // namespace tandem::sessions

@@ -12,6 +12,10 @@ void PairSession::status(Writer& out) const {
                 phase_ == Phase::handing_over ? ", the notice on its way" : "");
         return;
     }
+    if (phase_ == Phase::switching) {
+        println(out, "pair: switchover: the guest is stopped here, its last epoch on its way to the backup");
+        return;
+    }
     if (primary_) {
         report_guest_status(out, machine_, " here", took_over_ ? " (this machine took over as primary)" : "");
         primary_->status(out);
@@ -35,6 +39,7 @@ const char* PairSession::phase_name() const {
     switch (phase_) {
     case Phase::handing_over:
     case Phase::handed_over: return "handed_over";
+    case Phase::switching: return "switching";
     case Phase::ended: return "ended";
     default: break;
     }
@@ -76,7 +81,7 @@ void PairSession::status_json(Writer& out) const {
     json.field("mode", "checkpoint");
     json.field("protection", protection_name());
     json.field("phase", phase_name());
-    json.field("guest", guest_name(p != nullptr, phase_ == Phase::ended, handed));
+    json.field("guest", guest_name(p != nullptr, phase_ == Phase::ended, handed || phase_ == Phase::switching));
     json.field("uptime_ms", uptime_ms());
     json.object_field("epoch");
     json.maybe_field("length_ms", p != nullptr, p != nullptr ? p->epoch_ms() : 0);

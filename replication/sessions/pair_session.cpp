@@ -117,6 +117,7 @@ Session::Next PairSession::poll() {
         transport_->poll();
         return Next::wait;
     case Phase::failed: return Next::finished;
+    case Phase::switching: return poll_switchover();
     case Phase::handing_over: return poll_handover();
     case Phase::handed_over: return Next::wait;  // silent on the link and the client network
     }
@@ -125,9 +126,16 @@ Session::Next PairSession::poll() {
 
 void PairSession::guest_ended(const GuestEnd& end) {
     machine_.report_guest_end(end);
+    if (switchover_asked_) {
+        phase_ = Phase::switching;
+        switch_since_ = machine_.now();
+        captured_at_stop_ = primary_->epochs_captured();
+        final_known_ = false;
+        println(out_, "switchover: the guest has stopped here; its last epoch goes to the backup");
+        return;
+    }
     if (handover_asked_) {
-        phase_ = Phase::handing_over;
-        handover_since_ = machine_.now();
+        begin_handover();
         println(out_, "failover: the guest has stopped here for good; telling the backup to take it over");
         return;
     }

@@ -7,7 +7,8 @@
 // committed epoch strictly (takeover.hpp), announces the guest with gratuitous ARP and becomes
 // a primary that runs the guest, unprotected, accepting a new backup (re-protection). A primary
 // that loses its backup keeps serving, unprotected, and says so. `failover` on the primary's
-// console stops its guest for good and hands it to the backup (pair_handover.cpp). The console's
+// console stops its guest for good and hands it to the backup; `switchover` first sends the
+// stopped guest's last epoch, then hands it over and rejoins as the backup (pair_handover.cpp). The console's
 // `status`, `stats` and `link`, with their JSON forms: pair_commands.cpp, pair_reports.cpp.
 #pragma once
 
@@ -70,9 +71,9 @@ public:
     void stats_json(Writer& out) const;
 
 private:
-    // handing_over: the guest stopped for a `failover`, the notice on its way to the backup;
-    // handed_over: this machine is silent on the link and runs nothing.
-    enum class Phase : std::uint8_t { following, running, ended, failed, handing_over, handed_over };
+    // switching: the guest stopped for a `switchover`, its last epoch on its way to the backup;
+    // handing_over: the notice on its way; handed_over (failover): silent, running nothing.
+    enum class Phase : std::uint8_t { following, running, ended, failed, switching, handing_over, handed_over };
 
     Status allocate();
     Status open_link();
@@ -88,9 +89,16 @@ private:
     static void command_epoch(void* context, std::string_view arguments, Writer& out);
     static void command_stats(void* context, std::string_view arguments, Writer& out);
     static void command_failover(void* context, std::string_view arguments, Writer& out);
+    static void command_switchover(void* context, std::string_view arguments, Writer& out);
+    bool may_hand_over(const char* command, Writer& out) const;
     void failover(Writer& out);
+    void switchover(Writer& out);
+    Next poll_switchover();
+    Next abort_switchover(const char* why);
+    void begin_handover();
     Next poll_handover();
     void finish_handover(const char* how);
+    void rejoin_as_backup();
     // The checkpoint stream's bytes per second over the last whole second (pair_reports.cpp).
     void sample_throughput();
     std::uint64_t stream_bytes() const;
@@ -109,6 +117,11 @@ private:
     bool handover_asked_ = false;            // `failover`: the guest is stopping for the hand-over
     bool handover_sent_ = false;
     std::uint64_t handover_since_ = 0;       // ticks
+    bool switchover_asked_ = false;          // `switchover`: the guest is stopping, to go on at the backup
+    std::uint64_t switch_since_ = 0, switch_polled_at_ = 0;  // ticks
+    std::uint64_t captured_at_stop_ = 0;     // epochs captured when the guest stopped
+    bool final_known_ = false;
+    std::uint64_t final_epoch_ = 0;          // the first epoch captured after the stop: all of the guest
     std::uint64_t rate_at_ = 0, rate_bytes_ = 0, throughput_ = 0;  // sample_throughput()
     link::LinkSecret secret_{};
     DirtyTracking method_ = DirtyTracking::automatic;

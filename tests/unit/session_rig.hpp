@@ -369,7 +369,10 @@ struct SessionPairRig {
             if (!n.alive || n.finished) continue;
             if (!n.guest_running) {
                 tandem::sessions::Session::Next next = n.session.poll();
-                if (next == tandem::sessions::Session::Next::run_guest) n.guest_running = true;
+                if (next == tandem::sessions::Session::Next::run_guest) {
+                    n.guest_running = true;
+                    n.machine.running = true;  // as X86Machine::run_guest clears a stop
+                }
                 if (next == tandem::sessions::Session::Next::finished) n.finished = true;
                 continue;
             }
