@@ -29,6 +29,7 @@ sys.path.insert(0, str(TOOLS))
 from tandem_lab.bochs import Bochs  # noqa: E402
 from tandem_lab.console_relay import BUSY, ConsoleRelay  # noqa: E402
 from tandemctl_lib.answers import answer_rows  # noqa: E402
+from tandemctl_lib.commands import RowTap  # noqa: E402
 from tandemctl_lib.stream import render  # noqa: E402
 
 TANDEMCTL = TOOLS / "tandemctl"
@@ -41,6 +42,13 @@ GUEST_NOISE = "guest: [   12.345678] e1000: eth0 NIC Link is Up 1000 Mbps Full D
 PAIR_NOISE = "pair: epoch 812 committed by the backup"
 ECHO_NOISE = "pair: a log line in the middle of the echo"
 RELEASE = "0.9.0-fake"
+SWITCHING_FOR = 0.3  # seconds the fake's switchover spends in phase "switching"
+SWITCHOVER_STARTED = ("switchover: stopping the guest here; it goes on at the backup once the backup holds its "
+                      "last epoch")
+SWITCHOVER_DONE = ["switchover: the backup holds epoch 813, all of the guest (300 ms after the stop); handing it over",
+                   "switchover: the backup has the notice and takes over; this machine becomes its backup"]
+SWITCHOVER_CALLED_OFF = ("switchover: called off: the backup did not acknowledge the guest's last epoch in time; "
+                         "the guest resumes here (nothing was handed over)")
 
 
 def import_jsonschema():
@@ -70,10 +78,15 @@ class FakeTandem:
     (hypervisor/console/console_mux.cpp, shell.cpp, line_editor.cpp), and a pair's commands."""
 
     def __init__(self, role: str = "primary", schema: int = 1, view: str = "guest", typed: str = "",
-                 crlf: bool = True, silent: bool = False, split_echo: bool = False, silent_after: int = 0):
+                 crlf: bool = True, silent: bool = False, split_echo: bool = False, silent_after: int = 0,
+                 switchover: str = "completes"):
         self.role, self.schema, self.view, self.line = role, schema, view, typed
         self.crlf, self.silent, self.split_echo = crlf, silent, split_echo
         self.silent_after = silent_after  # lines run before the machine goes silent (0: never)
+        # How a switchover ends: "completes" (this machine becomes the backup), "called_off" (with
+        # tandem's line), "resumes" (called off, its line not seen), "stalls" (stays switching).
+        self.switchover = switchover
+        self.switching_until: float | None = None
         self.phase = "protecting" if role == "primary" else "following"
         self.guest = "running" if role == "primary" else "not_here"
         self.epoch_ms = 20
@@ -83,7 +96,16 @@ class FakeTandem:
     def feed(self, data: bytes) -> bytes:
         if self.silent:
             return b""
-        out = "".join(self._char(chr(b)) for b in data)
+        return self._wire("".join(self._char(chr(b)) for b in data))
+
+    def tick(self) -> bytes:
+        """tandem's lines that come on their own (a switchover's end), and the state they tell of."""
+        if self.silent or self.switching_until is None or time.monotonic() < self.switching_until:
+            return b""
+        lines = self.end_switchover()
+        return self._wire("".join(line + "\n" for line in lines))
+
+    def _wire(self, out: str) -> bytes:
         return (out.replace("\n", "\r\n") if self.crlf else out).encode()
 
     def _char(self, c: str) -> str:
@@ -124,7 +146,8 @@ class FakeTandem:
         self.silent = len(self.lines) == self.silent_after  # this answer is its last word
         name, _, args = line.partition(" ")
         handlers = {"version": self._show, "status": self._show, "stats": self._show, "link": self._show,
-                    "epoch": self._epoch, "failover": self._failover, "log": self._log}
+                    "epoch": self._epoch, "failover": self._failover, "switchover": self._switchover,
+                    "log": self._log}
         if name not in handlers:
             return [f"shell: unknown command '{name}'; commands: {' '.join(handlers)} help"]
         return handlers[name](name, args.strip())
@@ -153,6 +176,27 @@ class FakeTandem:
         self.phase, self.guest = "handed_over", "stopped"
         return ["failover: stopping the guest here; the backup takes it over from its committed epoch "
                 "(epoch 811 or later)", GUEST_NOISE]
+
+    def _switchover(self, _: str, args: str) -> list[str]:
+        if self.role != "primary":
+            return ["switchover: this machine is the backup: run switchover on the primary (taking over while "
+                    "the primary runs would run the guest twice)"]
+        if self.guest != "running":
+            return ["switchover: the guest does not run here (nothing to hand over)"]
+        self.phase, self.guest = "switching", "stopped"
+        self.switching_until = time.monotonic() + SWITCHING_FOR
+        return [SWITCHOVER_STARTED, GUEST_NOISE]
+
+    def end_switchover(self) -> list[str]:
+        """The switchover's end as self.switchover says, and tandem's lines about it."""
+        if self.switchover == "stalls":
+            return []
+        self.switching_until = None
+        if self.switchover == "completes":
+            self.role, self.phase, self.guest = "backup", "following", "not_here"
+            return SWITCHOVER_DONE
+        self.phase, self.guest = "protecting", "running"
+        return [SWITCHOVER_CALLED_OFF] if self.switchover == "called_off" else []
 
     def _log(self, _: str, args: str) -> list[str]:
         if args and not args.isdigit():
@@ -189,12 +233,13 @@ def serve(fd: int, fake: FakeTandem, stop: threading.Event) -> None:
     while not stop.is_set():
         ready, _, _ = select.select([fd], [], [], 0.05)
         if not ready:
-            continue
-        try:
-            data = os.read(fd, 4096)
-        except OSError:
-            return
-        out = fake.feed(data)
+            out = fake.tick()
+        else:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                return
+            out = fake.feed(data)
         if out:
             os.write(fd, out)
 
@@ -267,6 +312,16 @@ def unused_tcp_port() -> int:
         return s.getsockname()[1]
 
 
+class StubStream:
+    """A console's rows already received, for RowTap."""
+
+    def __init__(self, rows: list[str]):
+        self.rows = list(enumerate(rows))
+
+    def pending_row(self) -> tuple[int, str] | None:
+        return self.rows.pop(0) if self.rows else None
+
+
 class TandemctlTest(unittest.TestCase):
     def setUp(self):
         threads_before = set(threading.enumerate())
@@ -309,6 +364,14 @@ class Rows(unittest.TestCase):
     def test_a_log_line_between_the_echo_and_enter(self):
         self.assertEqual(answer_rows(["tandem> log 5pair: x", "", "a"], "log 5"), ["a"])
 
+    def test_switchover_lines_are_found_wherever_they_came(self):
+        rows = ["tandem> switchover: a", "tandem> guest: switchover: b", "tandem> staswitchover: c", "tus --json",
+                "{}"]
+        tap = RowTap(StubStream(rows))
+        tap.drop_rows()  # what a command does before it is typed
+        self.assertEqual(tap.lines("switchover: "), ["switchover: a", "switchover: c"])
+        self.assertEqual(tap.lines("switchover: "), [])
+
 
 class CannedAnswers(TandemctlTest):
     def test_the_fake_json_is_valid_against_the_console_schema(self):
@@ -323,6 +386,14 @@ class CannedAnswers(TandemctlTest):
             fake._failover("failover", "")
             for kind, value in fake.objects().items():
                 with self.subTest(role=role, kind=kind, after="failover"):
+                    validator.validate(value)
+        for step in ("switching", "switched over"):
+            fake = FakeTandem()
+            fake._switchover("switchover", "")
+            if step == "switched over":
+                fake.end_switchover()
+            for kind, value in fake.objects().items():
+                with self.subTest(kind=kind, step=step):
                     validator.validate(value)
         self.assertFalse(validator.is_valid(FakeTandem(schema=2).objects()["version"]))
 
@@ -451,6 +522,42 @@ class Failures(TandemctlTest):
         self.assert_ok(result)
         self.assertTrue(result.stdout.startswith("failover: stopping the guest here"), result.stdout)
         self.assertEqual(c.fake.phase, "handed_over")
+
+
+class Switchover(TandemctlTest):
+    def test_on_the_primary_it_becomes_the_backup(self):
+        c = self.console()
+        result = tandemctl("--port", c.port, "switchover")
+        self.assert_ok(result)
+        self.assertEqual(result.stdout.splitlines(), [SWITCHOVER_STARTED, *SWITCHOVER_DONE])
+        self.assertEqual((c.fake.role, c.fake.phase), ("backup", "following"))
+        self.assertGreaterEqual(c.fake.lines.count("status --json"), 2)  # switching, then the backup
+        self.assertEqual(c.fake.view, "guest")
+
+    def test_on_the_backup_it_is_refused(self):
+        c = self.console(role="backup")
+        result = tandemctl("--port", c.port, "switchover")
+        self.assert_fails(result, 1, "refused 'switchover'", "switchover: this machine is the backup",
+                          "role backup", "phase following")
+        self.assertEqual(c.fake.lines, ["version --json", "switchover", "status --json"])
+
+    def test_called_off_exits_1_with_tandems_line(self):
+        c = self.console(switchover="called_off")
+        result = tandemctl("--port", c.port, "switchover")
+        self.assert_fails(result, 1, "called the switchover off", SWITCHOVER_CALLED_OFF,
+                          "role primary, guest running, phase protecting")
+        self.assertEqual(result.stdout, "")
+        self.assertEqual(c.fake.role, "primary")
+
+    def test_called_off_is_seen_in_the_status_without_its_line(self):
+        result = tandemctl("--port", self.console(switchover="resumes").port, "switchover")
+        self.assert_fails(result, 1, "called the switchover off", SWITCHOVER_STARTED, "role primary, guest running")
+
+    def test_not_done_within_the_timeout(self):
+        started = time.monotonic()
+        result = tandemctl("--port", self.console(switchover="stalls").port, "--timeout", "1", "switchover")
+        self.assertLess(time.monotonic() - started, 5)
+        self.assert_fails(result, 1, "did not finish the switchover within 1s", "guest stopped, phase switching")
 
 
 class Watch(TandemctlTest):

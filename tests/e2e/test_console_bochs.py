@@ -11,13 +11,13 @@ that tandemctl issues is judged by the client's history (exactly 1..N across it)
 from __future__ import annotations
 
 import json
-import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from tandem_lab.console_patterns import TOOK_OVER
+from tandem_lab.console_patterns import PROTECTED_BACKUP, TOOK_OVER
 from tandem_lab.pair_lab import PairLab
 from test_pair_bochs import STEP, PairCase, seed_for
 
@@ -32,7 +32,9 @@ except ImportError:  # a Python of its own (pyenv) beside Debian's: the package 
     import jsonschema
 
 
-class Tandemctl(PairCase):
+class TandemctlCase(PairCase):
+    """A pair whose consoles tools/tandemctl reaches (tandem_lab's console relay)."""
+
     def tandemctl(self, port: str, *args: str, timeout: float = 120) -> str:
         done = subprocess.run([sys.executable, str(TANDEMCTL), "--port", port, "--timeout", "30", *args],
                               capture_output=True, text=True, timeout=timeout)
@@ -45,6 +47,9 @@ class Tandemctl(PairCase):
         self.assertEqual(value["kind"], command)
         return value
 
+
+
+class Tandemctl(TandemctlCase):
     def test_status_watch_and_failover_through_tandemctl(self):
         seed = seed_for("pair-tandemctl")
         self.start_pair(PairLab("pair-tandemctl", seed=seed, console_relay=True))
@@ -97,3 +102,49 @@ class Tandemctl(PairCase):
         self.check_one_machine_at_a_time(1)
         print(f"pair-tandemctl: {len(replies)} replies 1..{len(replies)} across a failover issued by tandemctl "
               f"(took over from epoch {m.group(1)}, client gap {gap * 1000:.0f} ms)", flush=True)
+
+
+class Switchover(TandemctlCase):
+    """Planned switchover (issues 15 and 16), issued by tandemctl under client load, there and
+    back: each time the guest continues on the backup where it stopped and the old primary rejoins
+    as the backup. Judged by the client's history (exactly 1..N across both), the wire (the replies
+    move between the taps exactly twice) and the gaps the client saw."""
+
+    def switch(self, lab: PairLab, old: int, new: int) -> float:
+        a, b = lab.machines[old], lab.machines[new]
+        took_over_before = len(re.findall(TOOK_OVER, b.tandem_console(), re.M))
+        protected_before = len(re.findall(PROTECTED_BACKUP, a.tandem_console(), re.M))
+        lab.wait_replies(len(lab.replies()) + 5, STEP)
+        print(self.tandemctl(a.console_url, "switchover"), flush=True)
+        deadline = time.monotonic() + STEP
+        while len(re.findall(TOOK_OVER, b.tandem_console(), re.M)) <= took_over_before:
+            self.assertLess(time.monotonic(), deadline, f"machine {new} did not take over")
+            time.sleep(0.2)
+        self.assertRegex(a.tandem_console(), r"switchover: the backup holds epoch \d+, all of the guest")
+        lab.wait_replies(len(lab.replies()) + 5, STEP)
+        # The old primary rejoins as the backup of the new one, and the pair is protected again.
+        deadline = time.monotonic() + 3 * STEP
+        while len(re.findall(PROTECTED_BACKUP, a.tandem_console(), re.M)) <= protected_before:
+            self.assertLess(time.monotonic(), deadline, f"machine {old} did not become a protected backup")
+            time.sleep(0.5)
+        status = self.ask(b.console_url, "status")
+        self.assertEqual((status["role"], status["guest"]), ("primary", "running"))
+        self.assertEqual(status["last_failover"]["cause"], "handover")
+        self.assertEqual(self.ask(a.console_url, "status")["role"], "backup")
+        wire = [w for w in lab.wire() if w["reply"].startswith("ok ")]
+        last_old = max(w["t"] for w in wire if w["tap"] == lab.net.taps[old])
+        return min(w["t"] for w in wire if w["tap"] == lab.net.taps[new] and w["t"] > last_old) - last_old
+
+    def test_switchover_there_and_back_under_load(self):
+        seed = seed_for("pair-switchover")
+        self.start_pair(PairLab("pair-switchover", seed=seed, console_relay=True))
+        lab = self.lab
+        gaps = [self.switch(lab, 0, 1), self.switch(lab, 1, 0)]
+        lab.wait_replies(len(lab.replies()) + 5, STEP)
+        lab.stop_client()
+        replies = lab.check_history(self)
+        self.check_one_machine_at_a_time(2)
+        for slot, m in lab.machines.items():
+            self.assertNotRegex(m.tandem_console(), r"pair: no answer from the primary", f"machine {slot}")
+        print(f"pair-switchover: {len(replies)} replies 1..{len(replies)} across two switchovers; client gaps "
+              + " ".join(f"{g * 1000:.0f} ms" for g in gaps), flush=True)

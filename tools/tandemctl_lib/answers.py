@@ -28,7 +28,12 @@ COMMAND_REFUSALS = {
     "link": re.compile(r"^link: the only option is"),
     "log": re.compile(r"^log: N is "),
     "failover": re.compile(r"^failover: (this machine is the backup|the guest does not run here|refused)"),
+    "switchover": re.compile(r"^switchover: (this machine is the backup|the guest does not run here|refused)"),
 }
+# tandem's log lines about a switchover under way (its answer starts the same way), and the one
+# that says it was called off (the guest runs on where it was).
+SWITCHOVER_LINE = "switchover: "
+SWITCHOVER_CALLED_OFF = "switchover: called off: "
 # `epoch` says the length, or sets it; anything else it says is a refusal.
 EPOCH_SHOWN = re.compile(r"^epoch: \d+ ms$")
 EPOCH_SET = re.compile(r"^epoch: \d+ ms from the next epoch boundary on")
