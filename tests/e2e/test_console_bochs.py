@@ -19,6 +19,8 @@ from pathlib import Path
 
 from tandem_lab.console_patterns import PROTECTED_BACKUP, TOOK_OVER
 from tandem_lab.pair_lab import PairLab
+from tandem_lab.paths import build_dir
+from test_linux_bochs import KERNEL_TROUBLE, guest_lines
 from test_pair_bochs import STEP, PairCase, seed_for
 
 SOURCE = Path(__file__).resolve().parents[2]
@@ -104,7 +106,7 @@ class Tandemctl(TandemctlCase):
               f"(took over from epoch {m.group(1)}, client gap {gap * 1000:.0f} ms)", flush=True)
 
 
-class Switchover(TandemctlCase):
+class SwitchoverCase(TandemctlCase):
     """Planned switchover (issues 15 and 16), issued by tandemctl under client load, there and
     back: each time the guest continues on the backup where it stopped and the old primary rejoins
     as the backup. Judged by the client's history (exactly 1..N across both), the wire (the replies
@@ -115,7 +117,7 @@ class Switchover(TandemctlCase):
         took_over_before = len(re.findall(TOOK_OVER, b.tandem_console(), re.M))
         protected_before = len(re.findall(PROTECTED_BACKUP, a.tandem_console(), re.M))
         lab.wait_replies(len(lab.replies()) + 5, STEP)
-        print(self.tandemctl(a.console_url, "switchover"), flush=True)
+        print(self.tandemctl(a.console_url, "--timeout", "60", "switchover"), flush=True)
         deadline = time.monotonic() + STEP
         while len(re.findall(TOOK_OVER, b.tandem_console(), re.M)) <= took_over_before:
             self.assertLess(time.monotonic(), deadline, f"machine {new} did not take over")
@@ -135,9 +137,9 @@ class Switchover(TandemctlCase):
         last_old = max(w["t"] for w in wire if w["tap"] == lab.net.taps[old])
         return min(w["t"] for w in wire if w["tap"] == lab.net.taps[new] and w["t"] > last_old) - last_old
 
-    def test_switchover_there_and_back_under_load(self):
-        seed = seed_for("pair-switchover")
-        self.start_pair(PairLab("pair-switchover", seed=seed, console_relay=True))
+    def there_and_back(self, name: str, **lab_options) -> None:
+        seed = seed_for(name)
+        self.start_pair(PairLab(name, seed=seed, console_relay=True, **lab_options))
         lab = self.lab
         gaps = [self.switch(lab, 0, 1), self.switch(lab, 1, 0)]
         lab.wait_replies(len(lab.replies()) + 5, STEP)
@@ -146,5 +148,24 @@ class Switchover(TandemctlCase):
         self.check_one_machine_at_a_time(2)
         for slot, m in lab.machines.items():
             self.assertNotRegex(m.tandem_console(), r"pair: no answer from the primary", f"machine {slot}")
-        print(f"pair-switchover: {len(replies)} replies 1..{len(replies)} across two switchovers; client gaps "
+        print(f"{name}: {len(replies)} replies 1..{len(replies)} across two switchovers; client gaps "
               + " ".join(f"{g * 1000:.0f} ms" for g in gaps), flush=True)
+
+
+class Switchover(SwitchoverCase):
+    def test_switchover_there_and_back_under_load(self):
+        self.there_and_back("pair-switchover")
+
+
+class LinuxSwitchover(SwitchoverCase):
+    """The same with Debian's stock kernel as the guest (its timers, virtio-net and TCP stack
+    stopped for the switch and resumed on the other machine); the kernel must not complain."""
+
+    def test_linux_switchover_there_and_back_under_load(self):
+        for name in ("vmlinux", "initramfs.cpio.gz"):
+            self.assertTrue((build_dir() / "guest-assets" / name).exists(), f"{name} is missing: the "
+                            "e2e.linux_assets fixture fetches it")
+        self.there_and_back("linux-switchover", guest="linux")
+        for slot, m in self.lab.machines.items():
+            trouble = [line for line in guest_lines(m.tandem_console()) if KERNEL_TROUBLE.search(line)]
+            self.assertEqual(trouble, [], f"the kernel complained on machine {slot}")
