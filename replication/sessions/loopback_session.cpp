@@ -2,6 +2,7 @@
 
 #include "hypervisor/console/console_mux.hpp"
 #include "replication/engine/memory_digest.hpp"
+#include "replication/sessions/single_status_json.hpp"
 #include "replication/sessions/takeover.hpp"
 
 namespace tandem::sessions {
@@ -17,8 +18,11 @@ const char* method_text(DirtyTracking method) {
                                               : "EPT write-protection";
 }
 
-void command_status(void* context, std::string_view, Writer& out) {
+void command_status(void* context, std::string_view args, Writer& out) {
     auto* session = static_cast<LoopbackSession*>(context);
+    auto form = Shell::form_argument("status", args, out);
+    if (!form) return;
+    if (*form == Shell::Form::json) return session->status_json(out);
     session->status(out);
 }
 
@@ -68,7 +72,7 @@ Status LoopbackSession::allocate(engine::CaptureMode capture, DirtyTracking meth
 
 void LoopbackSession::register_commands() {
     Shell& shell = machine_.shell();
-    (void)shell.add({"status", "the guest and checkpointing state", command_status, this});
+    (void)shell.add({"status", "the guest and checkpointing state", command_status, this, "[--json]"});
     (void)shell.add({"failover", "stop the primary and resume the guest from the backup", command_failover, this});
 }
 
@@ -173,6 +177,23 @@ void LoopbackSession::status(Writer& out) const {
             committed_seen_, committed_any_ ? "" : " (none yet)");
 }
 
+void LoopbackSession::status_json(Writer& out) const {
+    SingleMachineStatus s;
+    s.mode = "checkpoint_local";
+    s.ended = ran_;
+    s.protection = active_ && committed_any_ ? "protected" : "unprotected";
+    s.has_length = active_;
+    s.length_ms = config_.epoch_ms;
+    s.has_current = active_ && engine_->epochs_started() != 0;
+    s.current = s.has_current ? engine_->epochs_started() - 1 : 0;
+    s.has_committed = committed_any_;
+    s.committed = committed_seen_;
+    s.failed_over = failed_over_;
+    s.failed_over_at = failed_over_at_;
+    s.failover_epoch = failover_epoch_;
+    write_single_status_json(out, machine_, s);
+}
+
 void LoopbackSession::on_timer() {
     if (!active_) return;
     if (failover_requested_) {
@@ -255,6 +276,9 @@ void LoopbackSession::failover() {
     std::uint64_t epoch = backup_->committed_epoch();
     println(out_, "failover: primary stopped in epoch {} (its uncommitted work is discarded); backup committed epoch {}",
             at, epoch);
+    failed_over_ = true;
+    failed_over_at_ = now();
+    failover_epoch_ = epoch;
     backup_->abandon_epoch();
     std::uint64_t primary_rip = machine_.guest_rip();
     machine_.ram().set_write_observer(nullptr);

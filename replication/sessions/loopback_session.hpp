@@ -41,6 +41,7 @@ public:
     void request_failover() { failover_requested_ = true; }
     bool active() const { return active_; }
     void status(Writer& out) const;
+    void status_json(Writer& out) const;
 
     void on_timer() override;
     bool on_ram_write_fault(std::uint64_t gpa) override;
@@ -87,6 +88,8 @@ private:
     std::uint64_t next_epoch_at_ = 0;
     std::uint64_t committed_seen_ = 0;
     bool committed_any_ = false;
+    bool failed_over_ = false;  // the guest resumed from the local backup (status --json)
+    std::uint64_t failed_over_at_ = 0, failover_epoch_ = 0;
     PendingVerify verify_;
     std::uint64_t verifications_ = 0, verification_failures_ = 0;
     std::uint64_t restores_ = 0;

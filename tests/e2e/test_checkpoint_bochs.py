@@ -7,8 +7,11 @@ backup image with the same checksum."""
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 import unittest
+from pathlib import Path
 
 from e2e_common import GUESTS, memwalk_checksum, run_guest
 from tandem_lab.bochs import Bochs
@@ -115,6 +118,17 @@ class Failover(unittest.TestCase):
         self.check_failover("wp", "cow", 20)  # the run is about 31 epochs long
 
 
+def check_console_schema(test: unittest.TestCase, value: dict) -> None:
+    """docs/console-schema.json, by python3-jsonschema (Debian's, also from another Python)."""
+    try:
+        import jsonschema
+    except ImportError:
+        sys.path.append("/usr/lib/python3/dist-packages")
+        import jsonschema
+    schema = json.loads((Path(__file__).resolve().parents[2] / "docs" / "console-schema.json").read_text())
+    jsonschema.validate(value, schema)
+
+
 class ConsoleFailover(unittest.TestCase):
     """The serial console's 'failover' command does what failover_at= does. The console starts on
     the guest's console; Ctrl-A c reaches tandem's shell (issue 16)."""
@@ -131,12 +145,19 @@ class ConsoleFailover(unittest.TestCase):
             machine.wait_for(r"^console: tandem's shell", 60)
             machine.send("status\r")
             machine.wait_for(r"^checkpoint: epoch \d+ in progress; backup committed epoch", 60)
+            machine.send("status --json\r")
+            status = json.loads(machine.wait_for(r'^\{"schema":1,"kind":"status".*\}$', 60).group(0))
             machine.send("nonsense\r")
             machine.wait_for(r"shell: unknown command 'nonsense'; commands: version log status failover help", 60)
             machine.send("failover\r")
             machine.wait_for(HALTED, 200)
             console = machine.tandem_console()
         self.assertIn("failover: requested on the console", console)
+        check_console_schema(self, status)
+        self.assertEqual((status["mode"], status["protection"], status["phase"]), ("checkpoint_local", "protected",
+                                                                                  "running"))
+        self.assertEqual(status["epoch"]["length_ms"], 10)
+        self.assertLess(status["epoch"]["committed"], status["epoch"]["current"] + 1)
         stopped = re.search(r"failover: primary stopped in epoch (\d+) .* backup committed epoch (\d+)", console)
         self.assertIsNotNone(stopped, console[-2000:])
         self.assertLess(int(stopped.group(2)), int(stopped.group(1)))

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "json_schema_check.hpp"
+#include "replication/sessions/single_status_json.hpp"
 #include "session_rig.hpp"
 
 using namespace session_test;
@@ -162,4 +163,42 @@ TEST_CASE("pair console: a failover whose notice is lost still ends with the bac
     CHECK(ask_json(b, "status --json")["last_failover"]["cause"] == "primary_silent");
     CHECK_FALSE(a.guest_running);
     CHECK_FALSE(a.machine.running);
+}
+
+TEST_CASE("single-machine status JSON (standalone, checkpoint_local) matches the schema, before and after a failover") {
+    SessionPairRig rig(34);
+    auto& a = rig.add(SessionPairRig::config(Role::primary), 0, 1);
+    rig.run_until([] { return false; }, kSecond / 10);
+    auto ask = [&](const tandem::sessions::SingleMachineStatus& s) {
+        StringWriter out;
+        tandem::sessions::write_single_status_json(out, a.machine, s);
+        INFO(out.text_);
+        REQUIRE(out.text_.back() == '\n');
+        std::string line = out.text_.substr(0, out.text_.size() - 1);
+        CHECK(schema_test::check_console_json(line) == "");
+        return nlohmann::json::parse(line);
+    };
+    tandem::sessions::SingleMachineStatus standalone;
+    auto v = ask(standalone);
+    CHECK(v["mode"] == "standalone");
+    CHECK(v["phase"] == "running");
+    CHECK(v["epoch"]["length_ms"].is_null());
+    CHECK(v["last_failover"].is_null());
+    CHECK(v["uptime_ms"] == rig.clock.now / 1'000'000);
+    tandem::sessions::SingleMachineStatus local;
+    local.mode = "checkpoint_local";
+    local.protection = "protected";
+    local.has_length = local.has_current = local.has_committed = true;
+    local.length_ms = 10, local.current = 12, local.committed = 11;
+    v = ask(local);
+    CHECK(v["epoch"]["current"] == 12);
+    CHECK(v["epoch"]["committed"] == 11);
+    local.failed_over = true;
+    local.failed_over_at = 5'000'000;  // ticks: 5 ms at the rig's 1 GHz
+    local.failover_epoch = 11;
+    local.ended = true;
+    v = ask(local);
+    CHECK(v["last_failover"]["cause"] == "local");
+    CHECK(v["last_failover"]["uptime_ms"] == 5);
+    CHECK(v["guest"] == "ended");
 }
