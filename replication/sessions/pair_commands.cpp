@@ -5,37 +5,31 @@
 
 namespace tandem::sessions {
 
+namespace {
+using Report = void (*)(const PairSession& session, Writer& out);
+
+// A status-like command: its lines for people, or with --json its one line of JSON.
+void answer(const char* command, std::string_view args, Writer& out, const PairSession& session, Report text,
+            Report json) {
+    auto form = Shell::form_argument(command, args, out);
+    if (form) (*form == Shell::Form::json ? json : text)(session, out);
+}
+}  // namespace
+
 void PairSession::command_status(void* context, std::string_view args, Writer& out) {
-    auto* self = static_cast<const PairSession*>(context);
-    auto form = Shell::form_argument("status", args, out);
-    if (!form) return;
-    if (*form == Shell::Form::json) {
-        self->status_json(out);
-    } else {
-        self->status(out);
-    }
+    answer("status", args, out, *static_cast<const PairSession*>(context),
+           [](const PairSession& s, Writer& o) { s.status(o); }, [](const PairSession& s, Writer& o) { s.status_json(o); });
 }
 
 void PairSession::command_stats(void* context, std::string_view args, Writer& out) {
-    auto* self = static_cast<const PairSession*>(context);
-    auto form = Shell::form_argument("stats", args, out);
-    if (!form) return;
-    if (*form == Shell::Form::json) {
-        self->stats_json(out);
-    } else {
-        self->stats(out);
-    }
+    answer("stats", args, out, *static_cast<const PairSession*>(context),
+           [](const PairSession& s, Writer& o) { s.stats(o); }, [](const PairSession& s, Writer& o) { s.stats_json(o); });
 }
 
 void PairSession::command_link(void* context, std::string_view args, Writer& out) {
-    auto* self = static_cast<const PairSession*>(context);
-    auto form = Shell::form_argument("link", args, out);
-    if (!form) return;
-    if (*form == Shell::Form::json) {
-        self->transport_->report_json(out);
-    } else {
-        self->transport_->report(out);
-    }
+    answer("link", args, out, *static_cast<const PairSession*>(context),
+           [](const PairSession& s, Writer& o) { s.link_report(o); },
+           [](const PairSession& s, Writer& o) { s.link_report_json(o); });
 }
 
 void PairSession::command_epoch(void* context, std::string_view args, Writer& out) {

@@ -69,6 +69,8 @@ public:
     void status_json(Writer& out) const;
     void stats(Writer& out) const;
     void stats_json(Writer& out) const;
+    void link_report(Writer& out) const { transport_->report(out); }
+    void link_report_json(Writer& out) const { transport_->report_json(out); }
 
 private:
     // switching: the guest stopped for a `switchover`, its last epoch on its way to the backup;

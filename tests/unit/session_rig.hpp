@@ -416,4 +416,11 @@ struct SessionPairRig {
     std::vector<std::unique_ptr<Node>> nodes;
 };
 
+constexpr std::uint64_t kSecond = 1'000'000'000;  // of simulated time
+
+// Types a line on a machine's console, as tandem's shell receives it (in its view).
+inline void type(SessionPairRig::Node& n, const std::string& line) {
+    for (char c : line) n.machine.shell().feed(c);
+}
+
 }  // namespace session_test

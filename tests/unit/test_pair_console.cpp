@@ -13,12 +13,6 @@ using tandem::Role;
 
 namespace {
 
-constexpr std::uint64_t kSecond = 1'000'000'000;
-
-void type(SessionPairRig::Node& n, const std::string& line) {
-    for (char c : line) n.machine.shell().feed(c);
-}
-
 // Types a command and returns the one JSON line it answered (checked against the schema).
 nlohmann::json ask_json(SessionPairRig::Node& n, const std::string& command) {
     std::size_t from = n.machine.out_.text_.size();

@@ -12,8 +12,6 @@ using tandem::Role;
 
 namespace {
 
-constexpr std::uint64_t kSecond = 1'000'000'000;
-
 // What the primary's guest was at each capture (epoch number = index), recorded by the rig.
 struct Captured {
     std::vector<std::uint64_t> tsc, memory_digest;
@@ -121,9 +119,6 @@ TEST_CASE("pair sessions: `epoch` sets the primary's epoch length; the backup an
     record_captures(a, captured);
     auto& b = rig.add(SessionPairRig::config(Role::backup), 1, 2);
     REQUIRE(rig.run_until([&] { return SessionPairRig::is_protected(a, b); }, 20 * kSecond));
-    auto type = [](SessionPairRig::Node& n, const std::string& line) {
-        for (char c : line) n.machine.shell().feed(c);
-    };
     type(a, "epoch\r");
     CHECK(a.machine.out_.contains("epoch: 20 ms\n"));
     type(b, "epoch 5\r");

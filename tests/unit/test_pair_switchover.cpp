@@ -14,12 +14,6 @@ using tandem::Role;
 
 namespace {
 
-constexpr std::uint64_t kSecond = 1'000'000'000;
-
-void type(SessionPairRig::Node& n, const std::string& line) {
-    for (char c : line) n.machine.shell().feed(c);
-}
-
 // Switches the guest from `from` to `to` and checks that it continues exactly where it stopped.
 void switch_over(SessionPairRig& rig, SessionPairRig::Node& from, SessionPairRig::Node& to) {
     rig.run_until([] { return false; }, kSecond / 2);
