@@ -266,7 +266,7 @@ void BackupReplicator::on_message(const link::Message& m) {
         }
         if (notice->kind == PairNoticeKind::hand_over) {
             handover_requested_ = true;
-            println(out_, "pair: the primary hands the guest over (failover on its console; it acknowledged epoch {})",
+            println(out_, "pair: the primary hands the guest over (failover or switchover on its console; it acknowledged epoch {})",
                     notice->epoch);
             return;
         }

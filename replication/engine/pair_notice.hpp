@@ -1,9 +1,9 @@
 // Messages between the two sessions of a protected pair that are not checkpoint records, sent as
-// link messages of type `data` (reliable and in order with the checkpoint stream). One today:
+// link messages of type `data` (reliable and in order with the checkpoint stream). Two kinds:
 // "protected from epoch E" — the primary holds the guest's output from epoch E on, so from the
 // moment the backup has committed E it may take over (before that, output passed straight
 // through during the initial copy and a takeover would contradict what clients saw). And
-// "hand over at epoch E": the primary stopped its guest for good (`failover` on its console) and
+// "hand over at epoch E": the primary stopped its guest for good (`failover` or `switchover` on its console) and
 // the backup takes over now from its committed epoch, without waiting for the primary's silence.
 //
 //   offset size field
