@@ -1,8 +1,13 @@
 """The fake tandem console that tools/test_tandemctl.py runs tools/tandemctl against: the console
 multiplexer's Ctrl-A c toggle and its two "console: ..." lines, the shell's echo, Ctrl-U and
 prompt, canned answers (the JSON ones valid against docs/console-schema.json), a switchover that
-completes or is called off, and the guest's and tandem's own lines in the middle of answers; behind
-a pseudo-terminal or tandem_lab's ConsoleRelay. Also the tests' base class and helpers."""
+completes or is called off, and tandem's own lines in the middle of answers; behind a
+pseudo-terminal or tandem_lab's ConsoleRelay. Also the tests' base class and helpers.
+
+It speaks the raw guest console view (tandem_lab/console_view.py): in the guest's view the
+guest's output passes raw (its line that begins with "|" escaped with a space, its prompt left
+unfinished) and tandem's lines are marked "|tandem| ", the switch lines among them; in the shell
+tandem's lines are not marked and the guest's output is held back until the switch back."""
 
 from __future__ import annotations
 
@@ -28,7 +33,16 @@ DEBIAN_DIST_PACKAGES = "/usr/lib/python3/dist-packages"
 
 SHELL_LINE = "console: tandem's shell (Ctrl-A c: back to the guest's console)"
 GUEST_LINE = "console: the guest's console (Ctrl-A c: tandem's shell)"
-GUEST_NOISE = "guest: [   12.345678] e1000: eth0 NIC Link is Up 1000 Mbps Full Duplex"
+MARKER = "|tandem|"
+# What the guest writes between two switches, as it reaches the line: whole lines (the second
+# began "|" and goes out with a space before it: it reads like tandem's marked prompt; the third
+# has the words of the switch into the shell, unmarked: a guest's forgery), tandem's marked log
+# line, and the guest's prompt, unfinished until tandem ends its row.
+GUEST_LINES = ("[   12.345678] e1000: eth0 NIC Link is Up 1000 Mbps Full Duplex\n |tandem| tandem> status\n"
+               f"{SHELL_LINE}\n")
+GUEST_VIEW_LOG = "pair: epoch 811 committed by the backup"
+GUEST_PROMPT = "debian login: "
+HYPERCALL_NOISE = "guest (hypercall): counter 4711"  # for the guest, written by tandem: in the shell too
 PAIR_NOISE = "pair: epoch 812 committed by the backup"
 ECHO_NOISE = "pair: a log line in the middle of the echo"
 RELEASE = "0.9.0-fake"
@@ -39,6 +53,11 @@ SWITCHOVER_DONE = ["switchover: the backup holds epoch 813, all of the guest (30
                    "switchover: the backup has the notice and takes over; this machine becomes its backup"]
 SWITCHOVER_CALLED_OFF = ("switchover: called off: the backup did not acknowledge the guest's last epoch in time; "
                          "the guest resumes here (nothing was handed over)")
+
+
+def marked(line: str) -> str:
+    """A line of tandem's as it goes out in the guest's view."""
+    return f"{MARKER} {line}" if line else MARKER
 
 
 def import_jsonschema():
@@ -81,6 +100,7 @@ class FakeTandem:
         self.guest = "running" if role == "primary" else "not_here"
         self.epoch_ms = 20
         self.escaped = self.after_cr = False
+        self.guest_row_open = False  # the guest's last row is unfinished (its prompt)
         self.lines: list[str] = []  # the shell lines run
 
     def feed(self, data: bytes) -> bytes:
@@ -92,8 +112,7 @@ class FakeTandem:
         """tandem's lines that come on their own (a switchover's end), and the state they tell of."""
         if self.silent or self.switching_until is None or time.monotonic() < self.switching_until:
             return b""
-        lines = self.end_switchover()
-        return self._wire("".join(line + "\n" for line in lines))
+        return self._wire(self._tandem_lines(self.end_switchover()))
 
     def _wire(self, out: str) -> bytes:
         return (out.replace("\n", "\r\n") if self.crlf else out).encode()
@@ -109,10 +128,29 @@ class FakeTandem:
 
     def _toggle(self) -> str:
         if self.view == "guest":
+            out = self._guest_output() + self._tandem_lines([SHELL_LINE])
             self.view = "shell"
-            return f"\n{SHELL_LINE}\ntandem> {self.line}"
-        self.view = "guest"
-        return f"\n{GUEST_LINE}\n"
+            return f"{out}tandem> {self.line}"
+        self.view = "guest"  # "\n" ends the prompt's row, then the guest's output held back comes
+        return "\n" + self._tandem_lines([GUEST_LINE]) + self._guest_output()
+
+    def _tandem_lines(self, lines: list[str]) -> str:
+        """tandem's lines as it writes them in the view shown: in the guest's marked, after ending
+        the guest's unfinished row."""
+        if self.view == "shell":
+            return "".join(line + "\n" for line in lines)
+        if not lines:
+            return ""
+        out = "\n" if self.guest_row_open else ""
+        self.guest_row_open = False
+        return out + "".join(marked(line) + "\n" for line in lines)
+
+    def _guest_output(self) -> str:
+        """What the guest's view shows of the guest: GUEST_LINES, tandem's GUEST_VIEW_LOG, GUEST_PROMPT."""
+        self.guest_row_open = False  # the guest's own output goes on on its prompt's row
+        out = GUEST_LINES + self._tandem_lines([GUEST_VIEW_LOG]) + GUEST_PROMPT
+        self.guest_row_open = True
+        return out
 
     def _edit(self, c: str) -> str:
         after_cr, self.after_cr = self.after_cr, c == "\r"
@@ -144,10 +182,10 @@ class FakeTandem:
 
     def _show(self, kind: str, args: str) -> list[str]:
         if args == "--json":
-            return [GUEST_NOISE, json.dumps(self.objects()[kind], separators=(",", ":")), PAIR_NOISE]
+            return [HYPERCALL_NOISE, json.dumps(self.objects()[kind], separators=(",", ":")), PAIR_NOISE]
         if args:
             return [f"{kind}: the only option is --json, for one line of JSON (not '{args}')"]
-        return [f"{kind}: {self.role}, {self.phase}", GUEST_NOISE, f"{kind}: epoch 812, {self.epoch_ms} ms"]
+        return [f"{kind}: {self.role}, {self.phase}", HYPERCALL_NOISE, f"{kind}: epoch 812, {self.epoch_ms} ms"]
 
     def _epoch(self, _: str, args: str) -> list[str]:
         if self.role != "primary":
@@ -165,7 +203,7 @@ class FakeTandem:
                     "the primary runs would run the guest twice)"]
         self.phase, self.guest = "handed_over", "stopped"
         return ["failover: stopping the guest here; the backup takes it over from its committed epoch "
-                "(epoch 811 or later)", GUEST_NOISE]
+                "(epoch 811 or later)", HYPERCALL_NOISE]
 
     def _switchover(self, _: str, args: str) -> list[str]:
         if self.role != "primary":
@@ -175,7 +213,7 @@ class FakeTandem:
             return ["switchover: the guest does not run here (nothing to hand over)"]
         self.phase, self.guest = "switching", "stopped"
         self.switching_until = time.monotonic() + SWITCHING_FOR
-        return [SWITCHOVER_STARTED, GUEST_NOISE]
+        return [SWITCHOVER_STARTED, HYPERCALL_NOISE]
 
     def end_switchover(self) -> list[str]:
         """The switchover's end as self.switchover says, and tandem's lines about it."""
@@ -310,6 +348,21 @@ class StubStream:
 
     def pending_row(self) -> tuple[int, str] | None:
         return self.rows.pop(0) if self.rows else None
+
+
+class BytesPort:
+    """A port with `data` waiting and nothing more, for a ConsoleStream without a console."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    @property
+    def in_waiting(self) -> int:
+        return len(self.data)
+
+    def read(self, count: int) -> bytes:
+        chunk, self.data = self.data[:count], self.data[count:]
+        return chunk
 
 
 class TandemctlTest(unittest.TestCase):

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """tools/tandemctl against a fake tandem console: the console multiplexer's Ctrl-A c toggle and
 its two "console: ..." lines, the shell's echo, Ctrl-U and prompt, canned answers (the JSON ones
-valid against docs/console-schema.json, checked here with jsonschema), and the guest's and
-tandem's own lines in the middle of answers. The fake sits behind a pseudo-terminal that tandemctl
-opens as a device, or behind tandem_lab's ConsoleRelay (socket://) as Bochs' COM1 is in the lab.
+valid against docs/console-schema.json, checked here with jsonschema), tandem's own lines and the
+print hypercall's in the middle of answers, and the guest's view between two toggles (the guest's
+raw output, tandem's lines marked "|tandem| "). The fake sits behind a pseudo-terminal that
+tandemctl opens as a device, or behind tandem_lab's ConsoleRelay (socket://) as Bochs' COM1 is in
+the lab.
 
 Run: python3 tools/test_tandemctl.py (CTest: tools.tandemctl)."""
 
@@ -29,10 +31,15 @@ from tandem_lab.bochs import Bochs  # noqa: E402
 from tandem_lab.console_relay import BUSY, ConsoleRelay  # noqa: E402
 from tandemctl_lib.answers import answer_rows  # noqa: E402
 from tandemctl_lib.commands import RowTap  # noqa: E402
-from tandemctl_lib.stream import render  # noqa: E402
+from tandemctl_lib.stream import ConsoleStream, render  # noqa: E402
 from tandemctl_fake_console import (  # noqa: E402
+    BytesPort,
     CONSOLE_SCHEMA_JSON,
     FakeTandem,
+    GUEST_LINE,
+    GUEST_LINES,
+    GUEST_PROMPT,
+    GUEST_VIEW_LOG,
     RELEASE,
     SHELL_LINE,
     SWITCHOVER_CALLED_OFF,
@@ -51,8 +58,39 @@ from tandemctl_fake_console import (  # noqa: E402
     wait_until)
 
 
+def stream_of(wire: bytes) -> ConsoleStream:
+    """A ConsoleStream that has received `wire` (and nothing more)."""
+    port = BytesPort(wire)
+    stream = ConsoleStream(port, "stub")
+    while port.in_waiting:
+        stream.receive()
+    return stream
+
+
+def whole_rows(stream: ConsoleStream) -> list[str]:
+    rows = []
+    while (item := stream.pending_row()) is not None:
+        rows.append(item[1])
+    return rows
+
+
 class Rows(unittest.TestCase):
     """How an answer is found among the rows (no console needed)."""
+
+    def test_tandems_marker_comes_off_its_rows_and_the_row_being_received(self):
+        stream = stream_of(b"|tandem| pair: x\r\n|tandem|\r\n |tandem| guest\r\n|tandem|x\n|tandem| pair: PROT")
+        self.assertEqual(whole_rows(stream), ["pair: x", "", " |tandem| guest", "|tandem|x"])
+        self.assertEqual(stream.partial(), "pair: PROT")
+
+    def test_the_fakes_guest_view_as_tandemctl_reads_it(self):
+        fake = FakeTandem()
+        stream = stream_of(fake.feed(b"\x01c"))  # into the shell: the guest's view first, then the switch
+        guest_rows = GUEST_LINES.splitlines()  # the second begins " |tandem| ": the guest's, kept so
+        self.assertEqual(whole_rows(stream), [*guest_rows, GUEST_VIEW_LOG, GUEST_PROMPT, SHELL_LINE])
+        self.assertEqual(stream.partial(), "tandem> ")
+        stream = stream_of(b"tandem> " + fake.feed(b"\x01c"))  # and back: the guest's output held comes
+        self.assertEqual(whole_rows(stream), ["tandem> ", GUEST_LINE, *guest_rows, GUEST_VIEW_LOG])
+        self.assertEqual(stream.partial(), GUEST_PROMPT)
 
     def test_ctrl_u_over_text_left_on_the_line_renders_away(self):
         self.assertEqual(render(b"tandem> half\b\b\b\b    \b\b\b\blog 5\r"), "tandem> log 5")
@@ -143,6 +181,18 @@ class Views(TandemctlTest):
         self.assertEqual(result.stdout, "epoch: 20 ms\n")
         self.assertEqual(c.fake.lines, ["version --json", "epoch"])  # Ctrl-U cleared "half-typed"
         self.assertEqual(c.fake.view, "shell")
+
+    def test_the_guests_view_between_two_toggles_marked_and_escaped_lines_among_it(self):
+        # Started in the shell: tandemctl reads the guest's view (a marked log line, a guest line
+        # that begins " |tandem| tandem> ", the guest's unfinished prompt) until the marked switch.
+        for crlf in (True, False):
+            with self.subTest(crlf=crlf):
+                c = self.console(relayed=True, view="shell", crlf=crlf)
+                result = tandemctl("--port", c.port, "status")
+                self.assert_ok(result)
+                self.assertEqual(result.stdout.splitlines(),
+                                 ["status: primary, protecting", "status: epoch 812, 20 ms"])
+                self.assertEqual((c.fake.view, c.fake.lines), ("shell", ["version --json", "status"]))
 
     def test_the_view_is_restored_after_a_refusal(self):
         c = self.console(view="guest")

@@ -38,13 +38,16 @@ constexpr std::uint16_t kCom1 = 0x3f8;
 // loader data must lie below this.
 constexpr std::uint64_t kBootMapLimit = 4ull << 30;
 constexpr std::uint64_t kFirstMegabyte = 1ull << 20;
-// The console's ring: enough for a few of the print hypercall's 4 KiB lines and the UART
-// model's lines while the serial line (~11.5 KB/s) catches up.
+// The console's ring: enough for a few of the print hypercall's 4 KiB lines and the guest's
+// output while the serial line (~11.5 KB/s) catches up. The held ring: tandem's messages that
+// wait for the end of a guest line, or the guest's output while tandem's shell is shown.
 constexpr std::size_t kConsoleRing = 16 * 1024;
+constexpr std::size_t kHeldRing = 16 * 1024;
 
 constinit Uart16550 com1{kCom1};
 constinit char console_ring[kConsoleRing]{};
-constinit BufferedConsole console_out{console_ring, com1};
+constinit char held_ring[kHeldRing]{};
+constinit BufferedConsole console_out{console_ring, held_ring, com1};
 // The shell's `log`: the newest of tandem's messages (a few hundred lines).
 constexpr std::size_t kMessageLog = 16 * 1024;
 constinit char message_log_storage[kMessageLog]{};

@@ -49,7 +49,7 @@ void command_log(void*, std::string_view args, Writer& out) {
 
 X86Machine::X86Machine(const MachineFacts& facts)
     : facts_(facts), out_(console()), memory_(facts.frames, identity_window()), shell_(buffered_console()),
-      mux_(shell_, buffered_console()), input_(mux_), clock_(facts.tsc_khz), ram_(identity_window()), vm_(facts.frames), guest_(console(), guest_console()) {
+      mux_(shell_, buffered_console(), &buffered_console()), input_(mux_), clock_(facts.tsc_khz), ram_(identity_window()), vm_(facts.frames), guest_(console(), guest_console()) {
     // The shell's echo and answers go to the console directly, not into the log of messages.
     (void)shell_.add({"version", "tandem's version and build", command_version, nullptr, "[--json]"});
     (void)shell_.add({"log", "tandem's last N messages (default 20)", command_log, nullptr, "[N]"});
@@ -101,7 +101,7 @@ Status X86Machine::create_vm(const sessions::GuestPlan& plan, const GuestEntry& 
     setup.pml = pml;
     setup.local_apic = linux_guest;
     if (auto s = vm_.create(setup, guest_.io(), out_); !s) return s;
-    vm_.vcpu().set_guest_console(guest_console());
+    vm_.vcpu().set_guest_console(buffered_console().guest_lines());
     vm_.set_after_exit(&output_);
     vm_created_ = true;
     return success();
@@ -205,7 +205,6 @@ GuestEnd X86Machine::run_guest() {
     vm_.vcpu().clear_stop();            // the mode chose to run the guest (again)
     last_run_ = vm_.run();
     mux_.attach_guest(nullptr);
-    guest_.uart().flush();
     console_out.set_buffered(false);
     return last_run_.end;
 }

@@ -90,8 +90,8 @@ private:
     Shell shell_;
     ConsoleMux mux_;
     ConsoleInput input_;
-    ConsoleOutput output_;
     TscClock clock_;
+    ConsoleOutput output_{clock_};
     MachineNics nics_{};
     bool nics_open_ = false;
     GuestMemory ram_;

@@ -3,34 +3,47 @@
 namespace tandem {
 namespace {
 
-// Bytes on the wire: every "\n" leaves as "\r\n".
-std::size_t wire_size(std::string_view text) {
-    std::size_t n = text.size();
-    for (char c : text) n += c == '\n' ? 1 : 0;
-    return n;
-}
+constexpr std::string_view kMarkerAndSpace = "|tandem| ";
+static_assert(kMarkerAndSpace.substr(0, BufferedConsole::kMarker.size()) == BufferedConsole::kMarker);
 
 }  // namespace
 
-void BufferedConsole::append(std::string_view text) {
-    // In runs between newlines: a 4 KiB hypercall line is a few copies, not 4096 pushes.
+std::size_t BufferedConsole::encode(std::string_view text, Target target, bool count_only) {
+    // Marked only in the guest's view: in tandem's shell nothing of the guest's is shown.
+    bool mark = !shell_;
+    bool at_start = row_start_;
+    std::size_t size = 0;
+    auto out = [&](std::string_view bytes) {
+        size += bytes.size();
+        if (!count_only) emit(bytes, target);
+    };
     while (!text.empty()) {
+        if (at_start && mark) out(text.front() == '\n' ? kMarker : kMarkerAndSpace);
         std::size_t newline = text.find('\n');
         if (newline == std::string_view::npos) {
-            (void)ring_.push(text);
-            return;
+            out(text);
+            at_start = false;
+            break;
         }
-        (void)ring_.push(text.substr(0, newline));
-        (void)ring_.push(std::string_view{"\r\n"});
+        out(text.substr(0, newline));
+        out("\r\n");
+        at_start = true;
         text.remove_prefix(newline + 1);
+    }
+    if (!count_only) row_start_ = at_start;
+    return size;
+}
+
+void BufferedConsole::emit(std::string_view bytes, Target target) {
+    switch (target) {
+        case Target::port: put_through(bytes); return;
+        case Target::ring: (void)ring_.push(bytes); return;  // room checked by the caller
+        case Target::held: (void)held_.push(bytes); return;
     }
 }
 
-void BufferedConsole::put_through(std::string_view text) {
-    for (char c : text) {
-        if (c == '\n') port_.put_waiting('\r');
-        port_.put_waiting(c);
-    }
+void BufferedConsole::put_through(std::string_view bytes) {
+    for (char c : bytes) port_.put_waiting(c);
 }
 
 void BufferedConsole::send_waiting(std::size_t bytes) {
@@ -40,36 +53,137 @@ void BufferedConsole::send_waiting(std::size_t bytes) {
     }
 }
 
+void BufferedConsole::make_room(std::size_t bytes) {
+    if (ring_.free() < bytes) send_waiting(bytes - ring_.free());
+}
+
 void BufferedConsole::write(std::string_view text) {
-    if (synchronous()) return put_through(text);
-    // tandem's message cuts into a guest line being written: the part already written stays.
+    if (text.empty()) return;
+    // tandem's message cuts into a line for the guest being written: the part already written stays.
     if (line_open_) close_guest_line();
-    std::size_t need = wire_size(text);
+    // The guest is in the middle of a line: the message waits for its end (at most kHoldMs).
+    bool hold = buffered_ && !shell_ && guest_row_open_ && held_kind_ != Held::guest_bytes;
+    if (hold) {
+        if (held_.free() >= encode(text, Target::held, true)) {
+            encode(text, Target::held);
+            held_.commit();
+            held_kind_ = Held::messages;
+            return;
+        }
+        release_held_messages();
+    }
+    write_now(text);
+}
+
+void BufferedConsole::write_now(std::string_view text) {
+    end_guest_row();
+    if (synchronous()) {
+        encode(text, Target::port);
+        return;
+    }
+    std::size_t need = encode(text, Target::ring, true);
     if (need > ring_.capacity()) {  // longer than the ring: after what waits, straight out
         send_waiting(ring_.committed());
-        return put_through(text);
+        encode(text, Target::port);
+        return;
     }
-    if (ring_.free() < need) send_waiting(need - ring_.free());
-    append(text);
+    make_room(need);
+    encode(text, Target::ring);
     ring_.commit();
+}
+
+void BufferedConsole::end_guest_row() {
+    if (!guest_row_open_) return;
+    guest_row_open_ = false;
+    guest_at_start_ = true;
+    if (synchronous()) {
+        put_through("\r\n");
+        return;
+    }
+    make_room(2);
+    (void)ring_.push(std::string_view{"\r\n"});
+    ring_.commit();
+}
+
+void BufferedConsole::release_held_messages() {
+    if (held_kind_ != Held::messages) return;
+    held_kind_ = Held::nothing;
+    held_since_ms_ = kNoTime;
+    end_guest_row();
+    while (held_.committed() != 0) {
+        if (synchronous()) {
+            port_.put_waiting(held_.front());
+        } else {
+            make_room(1);
+            (void)ring_.push(held_.front());
+        }
+        held_.pop();
+    }
+    ring_.commit();
+}
+
+void BufferedConsole::replay_held_guest_bytes() {
+    if (held_kind_ != Held::guest_bytes) return;
+    held_kind_ = Held::nothing;
+    while (held_.committed() != 0) {
+        char c = held_.front();
+        held_.pop();
+        guest_byte(c);
+    }
+    if (shell_dropped_bytes_ != 0) {
+        println(*this, "console: {} bytes of the guest's output were dropped while tandem's shell was shown",
+                shell_dropped_bytes_);
+        shell_dropped_bytes_ = 0;
+    }
+}
+
+void BufferedConsole::show_shell(bool shell) {
+    if (shell == shell_) return;
+    if (shell) {
+        release_held_messages();
+        end_guest_row();  // the shell starts on a row of its own
+        shell_ = true;
+        return;
+    }
+    shell_ = false;
+    replay_held_guest_bytes();
+}
+
+void BufferedConsole::set_buffered(bool on) {
+    if (!on) release_held_messages();  // the guest has stopped: its line will not end now
+    buffered_ = on;
 }
 
 void BufferedConsole::flush() {
     if (line_open_) close_guest_line();
-    dropping_ = false;
-    if (unreported()) (void)report_drops(true);
+    dropping_line_ = false;
+    release_held_messages();
+    if (shell_ && held_kind_ == Held::guest_bytes) {
+        // tandem stops (halt, exception, panic) with its shell shown: the guest's output held
+        // meanwhile is not kept from the line; the guest's view is shown for it, said as always.
+        println(*this, "\n{}", kGuestViewLine);
+        show_shell(false);
+    }
+    if (unreported()) report_drops();
     buffered_ = false;
     send_waiting(ring_.committed());
 }
 
-void BufferedConsole::drain() {
+void BufferedConsole::drain(std::uint64_t now_ms) {
     if (ring_.committed() != 0) {
         for (std::size_t n = port_.ready(); n != 0 && ring_.committed() != 0; --n) {
             port_.put(ring_.front());
             ring_.pop();
         }
     }
-    if (unreported() && !line_open_ && !dropping_) (void)report_drops(false);
+    if (held_kind_ == Held::messages && now_ms != kNoTime) {
+        if (held_since_ms_ == kNoTime) {
+            held_since_ms_ = now_ms;
+        } else if (now_ms - held_since_ms_ >= kHoldMs) {
+            release_held_messages();
+        }
+    }
+    if (dropping_ && !line_open_ && ring_.size() <= low_water()) report_drops();
 }
 
 std::size_t BufferedConsole::low_water() const {
@@ -77,71 +191,17 @@ std::size_t BufferedConsole::low_water() const {
     return usable / 2;
 }
 
-bool BufferedConsole::report_drops(bool force) {
-    if (!force && ring_.size() > low_water()) return false;
+void BufferedConsole::report_drops() {
     std::uint64_t bytes = dropped_bytes_ - reported_bytes_;
     std::uint64_t lines = dropped_lines_ - reported_lines_;
     reported_bytes_ = dropped_bytes_;
     reported_lines_ = dropped_lines_;
+    dropping_ = false;
+    if (bytes == 0) return;
+    release_held_messages();
+    end_guest_row();  // the guest's row lost its end: the report is not held behind it
     println(*this, "tandem: console: {} bytes ({} lines) of guest output dropped: the serial line is slower than the guest",
             bytes, lines);
-    return true;
-}
-
-void BufferedConsole::write_guest(std::string_view text) {
-    if (synchronous()) return put_through(text);
-    while (!text.empty()) {
-        std::size_t end = text.find('\n');
-        std::string_view piece = text.substr(0, end == std::string_view::npos ? text.size() : end + 1);
-        text.remove_prefix(piece.size());
-        bool ends_line = piece.back() == '\n';
-        if (!dropping_ && !line_open_) start_guest_line();
-        if (!dropping_ && ring_.free() < wire_size(piece) + kReserve) abandon_guest_line();
-        if (dropping_) {
-            dropped_bytes_ += piece.size();
-            if (ends_line) {
-                ++dropped_lines_;
-                dropping_ = false;
-            }
-            continue;
-        }
-        append(piece);
-        open_bytes_ += piece.size();
-        if (ends_line) close_guest_line();
-    }
-}
-
-bool BufferedConsole::guest_has_room(std::size_t bytes) const {
-    if (synchronous()) return true;
-    if (dropping_ || (unreported() && ring_.size() > low_water())) return false;
-    // The line's "\n" leaves as "\r\n"; the marker for earlier losses goes first.
-    std::size_t need = bytes + 1 + kReserve + (unreported() ? kMarkerMax : 0);
-    return ring_.free() >= need;
-}
-
-void BufferedConsole::start_guest_line() {
-    // After a loss guest lines are dropped until the ring has drained to its low-water mark;
-    // then the marker goes first. One marker per burst of losses, not one per line.
-    if (unreported() && !report_drops(false)) {
-        dropping_ = true;
-        return;
-    }
-    line_open_ = true;
-    open_bytes_ = 0;
-}
-
-void BufferedConsole::abandon_guest_line() {
-    ring_.rollback();
-    dropped_bytes_ += open_bytes_;
-    open_bytes_ = 0;
-    line_open_ = false;
-    dropping_ = true;
-}
-
-void BufferedConsole::close_guest_line() {
-    ring_.commit();
-    line_open_ = false;
-    open_bytes_ = 0;
 }
 
 }  // namespace tandem

@@ -59,13 +59,17 @@ void ConsoleMux::escape_command(char c) {
 
 void ConsoleMux::switch_view() {
     no_guest_said_ = false;
+    // Each switch line is written in the view being left: marked in the guest's (the output side
+    // ends an unfinished guest row first), after the prompt's row in the shell's.
     if (view_ == View::guest) {
         view_ = View::shell;
-        println(out_, "\nconsole: tandem's shell (Ctrl-A c: back to the guest's console)");
+        println(out_, "{}", kShellViewLine);
+        if (view_out_ != nullptr) view_out_->show_shell(true);
         shell_.redraw();  // with what was typed before switching away, if anything
     } else {
         view_ = View::guest;
-        println(out_, "\nconsole: the guest's console (Ctrl-A c: tandem's shell)");
+        println(out_, "\n{}", kGuestViewLine);
+        if (view_out_ != nullptr) view_out_->show_shell(false);  // the guest's output held meanwhile follows
     }
 }
 

@@ -9,14 +9,16 @@
 // Anything else after Ctrl-A is refused with a message, never passed on silently. Input for the
 // guest waits here (kTypeAhead bytes) until its UART has room (deliver(), at every tick); what
 // does not fit, or what is typed while this machine runs no guest (a backup), is dropped and
-// said so on the console. tandem's messages are printed in both views, without the "guest: "
-// prefix that marks the guest's lines.
+// said so on the console. tandem's messages are printed in both views; the console's output
+// side (ConsoleView: buffered_console.hpp) marks them in the guest's view and holds the guest's
+// output back while the shell is shown.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 #include "hypervisor/console/console_input_sink.hpp"
+#include "hypervisor/console/console_view.hpp"
 #include "hypervisor/console/shell.hpp"
 #include "hypervisor/console/writer.hpp"
 
@@ -28,7 +30,7 @@ public:
     static constexpr std::size_t kTypeAhead = 256;
     enum class View : std::uint8_t { guest, shell };
 
-    ConsoleMux(Shell& shell, Writer& out) : shell_(shell), out_(out) {}
+    ConsoleMux(Shell& shell, Writer& out, ConsoleView* view = nullptr) : shell_(shell), out_(out), view_out_(view) {}
 
     // The guest's serial port while this machine runs a guest; nullptr while it does not.
     void attach_guest(ConsoleInputSink* sink);
@@ -53,6 +55,7 @@ private:
 
     Shell& shell_;
     Writer& out_;
+    ConsoleView* view_out_;
     ConsoleInputSink* guest_ = nullptr;
     View view_ = View::guest;
     bool escaped_ = false;

@@ -106,30 +106,17 @@ void Uart16550Model::write(std::uint16_t port, unsigned, std::uint32_t value) {
 
 void Uart16550Model::transmit(std::uint8_t byte) {
     ++transmitted_;
-    if (byte == '\r') return;
-    if (byte == '\n') {
-        // An empty line too (the guest's output keeps its shape), unless the line just filled
-        // up and was emitted: its newline ends that line.
-        if (!just_wrapped_) emit_line();
-        just_wrapped_ = false;
-        return;
-    }
-    just_wrapped_ = false;
-    // Keep the host console readable: control characters other than tab become '.'.
-    line_[line_length_++] = (byte >= 0x20 && byte < 0x7f) || byte == '\t' ? static_cast<char>(byte) : '.';
-    if (line_length_ == kLineMax) {
-        emit_line();
-        just_wrapped_ = true;
-    }
+    char c = static_cast<char>(byte);
+    console_.write({&c, 1});
 }
 
 bool Uart16550Model::transmitter_ready() const {
-    // Polled, the transmitter is empty when tandem's console can take a whole line now: a guest
+    // Polled, the transmitter is empty when tandem's console can take a byte now: a guest
     // that waits for it (Linux's console writes, the test guests) loses nothing and never makes
     // an exit wait; one that writes regardless loses the lines that do not fit. Driven by the
     // THRE interrupt it is always empty: the interrupt is raised at once after every byte, and
     // a guest that found THRE clear in its handler would wait for one that never comes.
-    return (ier_ & kIerThrEmpty) != 0 || console_.has_room(kEmittedLineMax);
+    return (ier_ & kIerThrEmpty) != 0 || console_.has_room(1);
 }
 
 void Uart16550Model::update_line() {
@@ -139,22 +126,8 @@ void Uart16550Model::update_line() {
     if (irq_ != nullptr) irq_->set_irq(pin_, up);
 }
 
-void Uart16550Model::flush() {
-    if (line_length_ != 0) emit_line();
-}
-
-void Uart16550Model::emit_line() {
-    console_.write(kPrefix);
-    console_.write({line_, line_length_});
-    console_.write("\n");
-    line_length_ = 0;
-}
-
 void Uart16550Model::save_state(ByteWriter& out) const {
     for (std::uint8_t r : {ier_, lcr_, mcr_, scratch_, dll_, dlm_, fcr_}) out.put(r);
-    out.put<std::uint8_t>(just_wrapped_ ? 1 : 0);
-    out.put<std::uint16_t>(static_cast<std::uint16_t>(line_length_));
-    out.put_bytes({reinterpret_cast<const std::uint8_t*>(line_), line_length_});
     out.put<std::uint8_t>(thre_pending_ ? 1 : 0);
     out.put<std::uint8_t>(static_cast<std::uint8_t>(rx_.size()));
     for (std::size_t i = 0; i < rx_.size(); ++i) out.put(rx_.at(i));
@@ -162,19 +135,11 @@ void Uart16550Model::save_state(ByteWriter& out) const {
 }
 
 Status Uart16550Model::restore_state(std::uint16_t version, std::span<const std::uint8_t> in) {
-    if (version != 4) return Error::of("uart0: unsupported state version", version);
+    if (version != 5) return Error::of("uart0: unsupported state version", version);
     ByteReader r(in);
     std::uint8_t regs[7];
     for (std::uint8_t& reg : regs) {
         if (!r.get(reg)) return Error::of("uart0: truncated state");
-    }
-    std::uint8_t wrapped = 0;
-    if (!r.get(wrapped) || wrapped > 1) return Error::of("uart0: bad wrap flag in state");
-    std::uint16_t length = 0;
-    std::span<const std::uint8_t> line;
-    // A full line is always emitted at once, so a saved partial line is shorter than kLineMax.
-    if (!r.get(length) || length >= kLineMax || !r.get_bytes(line, length)) {
-        return Error::of("uart0: bad line buffer in state", length);
     }
     std::uint8_t thre = 0;
     if (!r.get(thre) || thre > 1) return Error::of("uart0: bad interrupt flag in state");
@@ -193,9 +158,6 @@ Status Uart16550Model::restore_state(std::uint16_t version, std::span<const std:
     dll_ = regs[4];
     dlm_ = regs[5];
     fcr_ = regs[6];
-    for (std::size_t i = 0; i < length; ++i) line_[i] = static_cast<char>(line[i]);
-    line_length_ = length;
-    just_wrapped_ = wrapped != 0;
     thre_pending_ = thre != 0;
     rx_.clear();
     for (std::uint8_t byte : rx_bytes) rx_.push(byte);

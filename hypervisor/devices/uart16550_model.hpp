@@ -1,11 +1,11 @@
 // The guest's 16550 UART at 0x3f8 (DESIGN §6). What the guest transmits goes to tandem's
-// console a line at a time, prefixed "guest: ", so guest and hypervisor messages can share the
-// serial line and still be told apart. What is typed into the guest's console (console_mux.hpp)
-// arrives in the receive FIFO (uart_receive_fifo.hpp) as fast as the guest empties it.
-// Registers follow the PC16550D data sheet; the model never blocks. For a polling guest LSR.THRE
-// and TEMT say whether the console can take a whole line now (Writer::has_room: tandem's
-// buffered console fills while the serial line is slower than the guest); a byte written
-// regardless is taken, and the console drops the line if it still does not fit when complete.
+// console byte for byte, as written (issue 16: the guest's console shown raw; the console tells
+// tandem's lines from the guest's, buffered_console.hpp). What is typed into the guest's console
+// (console_mux.hpp) arrives in the receive FIFO (uart_receive_fifo.hpp) as fast as the guest
+// empties it. Registers follow the PC16550D data sheet; the model never blocks. For a polling
+// guest LSR.THRE and TEMT say whether the console can take a byte now (Writer::has_room:
+// tandem's buffered console fills while the serial line is slower than the guest); a byte
+// written regardless is taken, and the console drops it if it does not fit.
 //
 // The transmitter-empty interrupt (PC16550D "Interrupt Identification Register"): pending when
 // THRE becomes set (at once after every THR write, and when IER.ETBEI is turned on with THR
@@ -37,16 +37,9 @@ class Uart16550Model final : public PortIoDevice, public StatefulDevice, public 
 public:
     static constexpr std::uint16_t kBase = 0x3f8;
     static constexpr std::uint16_t kPorts = 8;
-    // Lines are kept whole up to this length (Linux's longest, oops "Code:" lines and module
-    // lists, are a few hundred characters); longer ones continue on another "guest: " line. A
-    // partial line is part of the state, which must fit a checkpoint's device record.
-    static constexpr std::size_t kLineMax = 960;
-    static constexpr std::string_view kPrefix = "guest: ";
-    static constexpr std::size_t kEmittedLineMax = kPrefix.size() + kLineMax + 1;  // with its newline
-
-    // Registers, flags, the line's length, the receive FIFO with its count and overrun flag.
-    static constexpr std::size_t kStateBytesBesidesLine = 13 + UartReceiveFifo::kDepth;
-    static_assert(kStateBytesBesidesLine + kLineMax - 1 <= kMaxDeviceStateBytes);
+    // Registers, the interrupt flag, the receive FIFO with its count and overrun flag.
+    static constexpr std::size_t kStateBytes = 10 + UartReceiveFifo::kDepth;
+    static_assert(kStateBytes <= kMaxDeviceStateBytes);
 
     static constexpr unsigned kIrqPin = 4;  // COM1: ISA IRQ 4
 
@@ -59,8 +52,6 @@ public:
 
     std::uint32_t read(std::uint16_t port, unsigned size) override;
     void write(std::uint16_t port, unsigned size, std::uint32_t value) override;
-    // Emits a partial line (at guest exit, so no output is lost).
-    void flush();
     std::uint64_t bytes_transmitted() const { return transmitted_; }
 
     // Typed input. None is taken in loopback mode, where the receiver hears only the transmitter.
@@ -68,10 +59,10 @@ public:
     void accept_input(std::uint8_t byte) override;
 
     std::uint16_t state_id() const override { return kDeviceIdUart0; }
-    std::uint16_t state_version() const override { return 4; }
+    std::uint16_t state_version() const override { return 5; }
     const char* state_name() const override { return "uart0"; }
-    // Registers, the partly assembled output line (so no output is lost or repeated) and the
-    // received bytes the guest has not read.
+    // Registers and the received bytes the guest has not read (what it transmitted has left:
+    // nothing of it is held here since version 5).
     void save_state(ByteWriter& out) const override;
     Status restore_state(std::uint16_t version, std::span<const std::uint8_t> in) override;
 
@@ -80,7 +71,6 @@ private:
     std::uint8_t read_iir();
     std::uint8_t read_lsr();
     void transmit(std::uint8_t byte);
-    void emit_line();
     bool transmitter_ready() const;
     bool receive_pending() const { return !rx_.empty() && (ier_ & 0x01); }
     bool interrupt_pending() const { return receive_pending() || (thre_pending_ && (ier_ & 0x02)); }
@@ -88,9 +78,6 @@ private:
 
     Writer& console_;
     std::uint8_t ier_ = 0, lcr_ = 0, mcr_ = 0, scratch_ = 0, dll_ = 1, dlm_ = 0, fcr_ = 0;
-    char line_[kLineMax]{};
-    std::size_t line_length_ = 0;
-    bool just_wrapped_ = false;
     bool thre_pending_ = false;
     UartReceiveFifo rx_;
     IrqLines* irq_ = nullptr;

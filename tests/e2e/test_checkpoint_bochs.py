@@ -151,6 +151,8 @@ class ConsoleFailover(unittest.TestCase):
             machine.wait_for(r"shell: unknown command 'nonsense'; commands: version log status failover help", 60)
             machine.send("failover\r")
             machine.wait_for(HALTED, 200)
+            # The guest's output waited while the shell was shown; tandem halting shows it.
+            machine.wait_for(r"^console: the guest's console[^\n]*\n(?:.*\n)*guest: memwalk: .* checksum=", 30)
             console = machine.tandem_console()
         self.assertIn("failover: requested on the console", console)
         check_console_schema(self, status)

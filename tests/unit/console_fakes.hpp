@@ -42,7 +42,8 @@ private:
 
 // A buffered console over a ring of `bytes` and the fake port.
 struct ConsoleRig {
-    explicit ConsoleRig(std::size_t bytes = 4096) : storage(bytes), console({storage.data(), storage.size()}, port) {}
+    explicit ConsoleRig(std::size_t bytes = 4096, std::size_t held_bytes = 2048)
+        : storage(bytes), held(held_bytes), console({storage.data(), storage.size()}, {held.data(), held.size()}, port) {}
 
     // Drains until nothing waits, with the port taking `room` bytes each time.
     void drain_all() {
@@ -53,6 +54,7 @@ struct ConsoleRig {
 
     FakeSerialPort port;
     std::vector<char> storage;
+    std::vector<char> held;
     tandem::BufferedConsole console;
 };
 

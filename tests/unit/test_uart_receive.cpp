@@ -155,25 +155,24 @@ TEST_CASE("receive: unread input and the overrun flag are part of the saved stat
     for (std::size_t at : {overrun_at, count_at}) {
         auto bad = state;
         bad[at] = 17;
-        CHECK_FALSE(copy.uart.restore_state(4, bad).ok());
+        CHECK_FALSE(copy.uart.restore_state(5, bad).ok());
     }
     auto short_state = state;
     short_state.pop_back();
-    CHECK_FALSE(copy.uart.restore_state(4, short_state).ok());
-    CHECK_FALSE(copy.uart.restore_state(3, state).ok());
+    CHECK_FALSE(copy.uart.restore_state(5, short_state).ok());
+    CHECK_FALSE(copy.uart.restore_state(4, state).ok());
 }
 
-TEST_CASE("receive: the largest state (longest partial line, full FIFO) fits a device record") {
+TEST_CASE("receive: the largest state (full FIFO) fits a device record") {
     Uart u;
     u.out(kMcr, 0x10);
     for (int i = 0; i < 17; ++i) u.out(kRbr, 'f');
     u.out(kMcr, 0x00);
-    for (std::size_t i = 0; i + 1 < Uart16550Model::kLineMax; ++i) u.out(kRbr, 'l');
     auto state = u.saved();
-    CHECK(state.size() == Uart16550Model::kStateBytesBesidesLine + Uart16550Model::kLineMax - 1);
+    CHECK(state.size() == Uart16550Model::kStateBytes);
     CHECK(state.size() <= tandem::kMaxDeviceStateBytes);
     Uart copy;
-    CHECK(copy.uart.restore_state(4, state).ok());
+    CHECK(copy.uart.restore_state(5, state).ok());
     CHECK(copy.saved() == state);
 }
 

@@ -221,13 +221,13 @@ TEST_CASE("WRMSR EFER: changing LME while paging is on is #GP(0)") {
     CHECK(rig.get(vmcs::guest_efer) == 0x500);
 }
 
-TEST_CASE("I/O: OUT to the UART reaches the console as a guest line") {
+TEST_CASE("I/O: OUT to the UART reaches the console byte for byte") {
     VcpuRig rig;
     for (char c : std::string("hi there\r\n")) {
         rig.reg(Gpr::rax) = 0x1234'5600u | static_cast<unsigned char>(c);  // only AL is written
         rig.exit(ExitReason::io_instruction, io(0x3f8, 1, false), 1);
     }
-    CHECK(rig.text() == "guest: hi there\n");
+    CHECK(rig.text() == "hi there\r\n");
     CHECK(rig.rip() == VcpuRig::kRip + 10);
     CHECK(rig.uart.bytes_transmitted() == 10);
 }
@@ -364,7 +364,7 @@ TEST_CASE("the print hypercall never waits behind a full console: the line is dr
     test::ConsoleRig console(8192);
     console.console.set_buffered(true);
     console.port.room = 0;
-    rig.vcpu.set_guest_console(console.console.guest());
+    rig.vcpu.set_guest_console(console.console.guest_lines());
     rig.put_string(0x3000, std::string(4096, 'x'));
     for (int i = 0; i < 3; ++i) {
         rig.reg(Gpr::rax) = abi::kHypercallPrint;
@@ -381,8 +381,8 @@ TEST_CASE("the print hypercall never waits behind a full console: the line is dr
     CHECK(rig.text().empty());  // the vCPU's own console got nothing
     console.port.room = 16;
     console.drain_all();
-    CHECK(console.port.sent.find("guest (hypercall): " + std::string(4096, 'x') + "\r\n") == 0);
-    CHECK(console.port.sent.find("tandem: console: 8232 bytes (2 lines) of guest output dropped") != std::string::npos);
+    CHECK(console.port.sent.find("|tandem| guest (hypercall): " + std::string(4096, 'x') + "\r\n") == 0);
+    CHECK(console.port.sent.find("|tandem| tandem: console: 8232 bytes (2 lines) of guest output dropped") != std::string::npos);
 }
 
 }  // TEST_SUITE

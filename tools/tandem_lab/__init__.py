@@ -6,6 +6,7 @@ Library, one concept per module:
   paths             the repository, the build directory, per-run work directories (workdir())
   programs          the package's command-line programs as subprocess commands (and their PYTHONPATH)
   console_patterns  the lines of tandem's serial console that the harness and the tests wait for
+  console_view      the raw console (tandem's lines marked, the guest's as written) back to "guest: " lines
   proctree          finding and killing a process's descendants
   emulator          EmulatorRun: one emulator with a hard deadline, its serial console, its work directory
   bochs, qemu       the two emulators (Bochs with VT-x; QEMU for boot paths and KVM)

@@ -21,8 +21,7 @@ from pathlib import Path
 
 from tandem_lab import proctree
 from tandem_lab.console_patterns import BANNER_START
-
-ANSI_ESCAPE = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]")
+from tandem_lab.console_view import clean_console  # the serial log as the e2e patterns read it
 
 _live_runs: list["EmulatorRun"] = []
 
@@ -47,11 +46,6 @@ if threading.current_thread() is threading.main_thread() and signal.getsignal(si
 
 class EmulatorTimeout(AssertionError):
     """The expected console output did not appear before the deadline."""
-
-
-def clean_console(raw: bytes) -> str:
-    """Serial bytes as text: terminal escapes (GRUB's menu) and carriage returns removed."""
-    return ANSI_ESCAPE.sub(b"", raw).replace(b"\r", b"").decode("utf-8", errors="replace")
 
 
 class EmulatorRun:

@@ -1,10 +1,11 @@
 """A command's answer out of the rows that followed it on the console.
 
 After tandemctl types a line, the rows up to the next prompt are: the echo of the line, then the
-command's answer; tandem's log lines and the guest's lines can come anywhere among them, whole,
-even in the middle of the echo (a row then holds the echo's start and a log line, and the echo
-goes on at the start of the next row). The JSON answer is the one row that starts with "{" and
-parses as an object whose "kind" is the command's name.
+command's answer; tandem's log lines and the print hypercall's lines for the guest ("guest
+(hypercall): ...") can come anywhere among them, whole, even in the middle of the echo (a row then
+holds the echo's start and a log line, and the echo goes on at the start of the next row). The
+JSON answer is the one row that starts with "{" and parses as an object whose "kind" is the
+command's name.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ import re
 
 PROMPT = "tandem> "
 
-# The guest's lines (the UART model's and the print hypercall's): never a command's answer.
+# Lines for the guest, never a command's answer. In the shell only the print hypercall's reach
+# the console (tandem writes them; the guest's own output is held back while the shell is shown).
+# "guest: " is how a firmware before the raw guest console view prefixed the guest's lines; no line
+# of tandem's starts so, so keeping it costs nothing.
 GUEST_PREFIXES = ("guest: ", "guest (hypercall): ")
 
 # The shell's own refusals (unknown command, arguments to a command that takes none, a line

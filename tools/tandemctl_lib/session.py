@@ -88,8 +88,11 @@ class ShellSession:
             if item is None:
                 raise NoAnswer(f"no answer from tandem on {self.port} within {seconds(timeout)}: "
                                f"is this a tandem console, at the right baud rate?")
-            row = item[1].rstrip()
-            if row.endswith(SHELL_LINE):
+            number, row = item[0], item[1].rstrip()
+            # Into the shell the line is written in the guest's view: tandem's only if marked (a
+            # guest could print the same words). Back, it is written in the shell, where nothing
+            # of the guest's is shown.
+            if row == SHELL_LINE and self.stream.was_marked(number):
                 self.view = "shell"
                 return self.view
             if row.endswith(GUEST_LINE):

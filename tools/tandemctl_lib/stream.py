@@ -1,11 +1,19 @@
-"""tandem's console output as rows, the way a terminal shows them.
+"""tandem's console output as rows, the way a terminal shows them, tandem's marker taken off.
 
-The console mixes the shell's echo and answers with tandem's own log lines and the guest's lines
-("guest: ..."), each line whole, in the order written; lines end "\\n", "\\r\\n" through
-tandem's UART driver. The line editor redraws with backspaces and spaces only (Ctrl-U over
-text left on the line is "\\b\\b\\b   \\b\\b\\b"), so rendering a row with backspaces moving the
-cursor left gives what the person at a terminal would read. Rows are numbered, so a caller can
-tell the row that was being received when it typed a command from the rows after it.
+The console mixes the shell's echo and answers with tandem's own log lines and the guest's
+output, in the order written; tandem's lines end "\\r\\n" through its UART driver. In the guest's
+console (the default view) the guest's bytes pass through raw (a guest line that begins with "|"
+with one space before it) and every line tandem writes begins with MARKER and a space ("|tandem| "),
+or is MARKER alone when empty; the switch to tandem's shell is such a line. In the shell tandem's
+lines are not marked (the prompt, the echo, answers, log lines, "guest (hypercall): ..." lines)
+and the guest's output is held back until the switch back, itself a marked line. Each row here
+has the marker taken off its start, so that the rest of tandemctl reads tandem's lines the same
+in both views; a guest row keeps its escaping space (it begins " |", never with the marker).
+
+The line editor redraws with backspaces and spaces only (Ctrl-U over text left on the line is
+"\\b\\b\\b   \\b\\b\\b"), so rendering a row with backspaces moving the cursor left gives what the
+person at a terminal would read. Rows are numbered, so a caller can tell the row that was being
+received when it typed a command from the rows after it.
 """
 
 from __future__ import annotations
@@ -18,6 +26,10 @@ from tandemctl_lib.port import import_serial, write_paced
 
 # What tandem_lab's console relay says, and then hangs up, to a second client.
 BUSY_LINE = "tandem_lab: console busy: another client is connected"
+
+# What begins each line tandem writes in the guest's view (tandem_lab/console_view.py has the same;
+# tandemctl stands alone, without tandem_lab).
+MARKER = "|tandem|"
 
 # At most this much is taken from the port per read (the rest waits for the next).
 MAX_READ = 65536
@@ -41,6 +53,17 @@ def render(raw: bytes) -> str:
     return "".join(cells)
 
 
+def is_marked(row: str) -> bool:
+    """Whether a rendered row is one of tandem's lines written in the guest's view."""
+    return row == MARKER or row.startswith(MARKER + " ")
+
+
+def unmarked(row: str) -> str:
+    """A rendered row without tandem's marker and the one space after it (MARKER alone: an empty
+    line); any other row as it is."""
+    return row[len(MARKER) + 1:] if is_marked(row) else row
+
+
 class ConsoleStream:
     """One open console: typing on it, and its output as numbered rows."""
 
@@ -50,6 +73,9 @@ class ConsoleStream:
         self._partial = bytearray()  # the row being received
         self._rows: collections.deque[tuple[int, str]] = collections.deque()
         self._row_number = 0  # the number of the row being received
+        # The numbers of the recent rows that carried tandem's marker: in the guest's view only
+        # those are tandem's (the guest's rows never start with it).
+        self._marked: collections.deque[int] = collections.deque(maxlen=1024)
 
     @property
     def row_number(self) -> int:
@@ -57,8 +83,8 @@ class ConsoleStream:
         return self._row_number
 
     def partial(self) -> str:
-        """The row being received, rendered."""
-        return render(bytes(self._partial))
+        """The row being received, rendered, its marker taken off."""
+        return unmarked(render(bytes(self._partial)))
 
     def send(self, data: bytes) -> None:
         """Types `data` on the console (paced: port.WRITE_CHUNK)."""
@@ -116,8 +142,15 @@ class ConsoleStream:
             self._end_row()
             self._partial += part
 
+    def was_marked(self, number: int) -> bool:
+        """Whether row `number` (a recent one) carried tandem's marker."""
+        return number in self._marked
+
     def _end_row(self) -> None:
-        text = render(bytes(self._partial))
+        rendered = render(bytes(self._partial))
+        text = unmarked(rendered)
+        if is_marked(rendered):
+            self._marked.append(self._row_number)
         if BUSY_LINE in text:
             raise PortBusy(f"{self.port} is busy: another client is connected to the console")
         self._rows.append((self._row_number, text))
