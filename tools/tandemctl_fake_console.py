@@ -51,6 +51,13 @@ SWITCHOVER_STARTED = ("switchover: stopping the guest here; it goes on at the ba
                       "last epoch")
 SWITCHOVER_DONE = ["switchover: the backup holds epoch 813, all of the guest (300 ms after the stop); handing it over",
                    "switchover: the backup has the notice and takes over; this machine becomes its backup"]
+MIGRATE_STARTED = ("migrate: the backup holds the guest: the guest moves to it now, and this machine then runs "
+                   "nothing")
+MIGRATE_DONE = ["migrate: done: the backup has the notice and takes over; 1200 ms in all, the guest stopped here 40 ms "
+                "before the notice was acknowledged, 16.2 MiB sent for 16 MiB of guest memory (1.0 times), 2 pre-copy "
+                "rounds, no throttling", "migrate: this machine now runs nothing and stays silent (restart it to use "
+                "it again)"]
+MIGRATE_GAVE_UP = "migrate: gave up: the target was lost before it held the guest; the guest runs on here (migrate again to retry)"
 SWITCHOVER_CALLED_OFF = ("switchover: called off: the backup did not acknowledge the guest's last epoch in time; "
                          "the guest resumes here (nothing was handed over)")
 
@@ -95,6 +102,7 @@ class FakeTandem:
         # How a switchover ends: "completes" (this machine becomes the backup), "called_off" (with
         # tandem's line), "resumes" (called off, its line not seen), "stalls" (stays switching).
         self.switchover = switchover
+        self.migrating = False
         self.switching_until: float | None = None
         self.phase = "protecting" if role == "primary" else "following"
         self.guest = "running" if role == "primary" else "not_here"
@@ -175,6 +183,7 @@ class FakeTandem:
         name, _, args = line.partition(" ")
         handlers = {"version": self._show, "status": self._show, "stats": self._show, "link": self._show,
                     "epoch": self._epoch, "failover": self._failover, "switchover": self._switchover,
+                    "migrate": self._migrate,
                     "log": self._log}
         if name not in handlers:
             return [f"shell: unknown command '{name}'; commands: {' '.join(handlers)} help"]
@@ -215,11 +224,36 @@ class FakeTandem:
         self.switching_until = time.monotonic() + SWITCHING_FOR
         return [SWITCHOVER_STARTED, HYPERCALL_NOISE]
 
+    def _migrate(self, _: str, args: str) -> list[str]:
+        """A migration to the protected backup, ending as self.switchover says (the same machinery)."""
+        if args == "cancel":
+            if not self.migrating:
+                return ["migrate: no migration is under way"]
+            self.migrating, self.switching_until = False, None
+            self.phase, self.guest = "protecting", "running"
+            return ["migrate: called off on the console; the guest runs on here (the target stays joined, as a backup)"]
+        if args:
+            return ["migrate: the only option is cancel (migrate alone moves the guest to the machine that joins as "
+                    "its target)"]
+        if self.role != "primary":
+            return ["migrate: this machine does not run the guest: run migrate on the machine that does"]
+        self.migrating = True
+        self.phase, self.guest = "switching", "stopped"
+        self.switching_until = time.monotonic() + SWITCHING_FOR
+        return [MIGRATE_STARTED]
+
     def end_switchover(self) -> list[str]:
-        """The switchover's end as self.switchover says, and tandem's lines about it."""
+        """The switchover's (or migration's) end as self.switchover says, and tandem's lines about it."""
         if self.switchover == "stalls":
             return []
         self.switching_until = None
+        if self.migrating:
+            self.migrating = False
+            if self.switchover == "completes":
+                self.phase = "handed_over"
+                return MIGRATE_DONE
+            self.phase, self.guest = "protecting", "running"
+            return [MIGRATE_GAVE_UP]
         if self.switchover == "completes":
             self.role, self.phase, self.guest = "backup", "following", "not_here"
             return SWITCHOVER_DONE

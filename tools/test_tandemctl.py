@@ -40,6 +40,9 @@ from tandemctl_fake_console import (  # noqa: E402
     GUEST_LINES,
     GUEST_PROMPT,
     GUEST_VIEW_LOG,
+    MIGRATE_DONE,
+    MIGRATE_GAVE_UP,
+    MIGRATE_STARTED,
     RELEASE,
     SHELL_LINE,
     SWITCHOVER_CALLED_OFF,
@@ -313,6 +316,31 @@ class Switchover(TandemctlTest):
         result = tandemctl("--port", self.console(switchover="stalls").port, "--timeout", "1", "switchover")
         self.assertLess(time.monotonic() - started, 5)
         self.assert_fails(result, 1, "did not finish the switchover within 1s", "guest stopped, phase switching")
+
+
+class Migrate(TandemctlTest):
+    def test_on_the_primary_it_waits_until_the_guest_was_handed_over(self):
+        c = self.console()
+        result = tandemctl("--port", c.port, "migrate")
+        self.assert_ok(result)
+        self.assertEqual(result.stdout.splitlines(), [MIGRATE_STARTED, *MIGRATE_DONE])
+        self.assertEqual(c.fake.phase, "handed_over")
+        self.assertEqual(c.fake.view, "guest")
+
+    def test_refused_on_the_backup_and_given_up_exit_1(self):
+        result = tandemctl("--port", self.console(role="backup").port, "migrate")
+        self.assert_fails(result, 1, "refused 'migrate'", "migrate: this machine does not run the guest")
+        c = self.console(switchover="called_off")
+        result = tandemctl("--port", c.port, "migrate")
+        self.assert_fails(result, 1, "did not migrate the guest", MIGRATE_GAVE_UP)
+        self.assertEqual(c.fake.guest, "running")
+
+    def test_not_done_within_the_timeout_it_is_called_off(self):
+        c = self.console(switchover="stalls")
+        result = tandemctl("--port", c.port, "--timeout", "1", "migrate")
+        self.assert_fails(result, 1, "did not finish the migration within 1s", "migrate: called off on the console")
+        self.assertEqual(c.fake.lines[-1], "migrate cancel")
+        self.assertEqual((c.fake.phase, c.fake.guest), ("protecting", "running"))
 
 
 class Watch(TandemctlTest):

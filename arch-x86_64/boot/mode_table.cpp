@@ -23,6 +23,9 @@ bool pair_primary(const Config& c) {
 bool pair_backup(const Config& c) {
     return c.mode == Mode::checkpoint && c.peer == PeerChoice::link && c.role == Role::backup;
 }
+// The machine a live migration moves the guest to: on the link it joins as a backup does (the
+// configuration made it role=backup), and runs the guest once its primary hands it over.
+bool migration_target(const Config& c) { return c.mode == Mode::migrate && c.peer == PeerChoice::link; }
 bool linktest(const Config& c) { return c.mode == Mode::linktest; }
 
 using Guest = ModeEntry::Guest;
@@ -31,8 +34,9 @@ constexpr ModeEntry kModes[] = {
     {"checkpoint to a local backup image", local_checkpoints, Guest::optional, run<sessions::LoopbackSession>},
     {"protected pair, primary", pair_primary, Guest::required, run<sessions::PairSession>},
     {"protected pair, backup", pair_backup, Guest::none, run<sessions::PairSession>},
+    {"live migration, the target", migration_target, Guest::none, run<sessions::PairSession>},
     {"link test", linktest, Guest::none, run<sessions::LinktestSession>},
-    // lockstep and migrate: not yet (find_mode returns nullptr and boot says so).
+    // lockstep: not yet (find_mode returns nullptr and boot says so).
 };
 
 }  // namespace

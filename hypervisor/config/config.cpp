@@ -143,14 +143,15 @@ bool parse_key(std::string_view v, std::uint8_t (&out)[32]) {
 enum class Key : std::uint8_t {
     role, mode, epoch_ms, guest_mem, failover_ms, dirty, key, peer_mac, link_nic, client_nic,
     insecure_link, guest_kernel, guest_initrd, guest_cmdline, guest_entry, peer, capture, failover_at, verify_every,
-    restore_every, epoch_report, guest_mac, guest_ip, linktest_mib, link_version, selftest, dump_boot_info, count
+    restore_every, epoch_report, guest_mac, guest_ip, linktest_mib, link_version, selftest, dump_boot_info,
+    migrate_max_s, count
 };
 constexpr std::string_view kKeyNames[] = {
     "role", "mode", "epoch_ms", "guest_mem", "failover_ms", "dirty", "key", "peer_mac", "link_nic",
     "client_nic", "insecure_link", "guest_kernel", "guest_initrd", "guest_cmdline", "guest_entry", "peer",
     "capture", "failover_at", "verify_every", "restore_every", "epoch_report", "guest_mac", "guest_ip", "linktest_mib",
     "link_version", "selftest",
-    "dump_boot_info",
+    "dump_boot_info", "migrate_max_s",
 };
 static_assert(sizeof(kKeyNames) / sizeof(kKeyNames[0]) == static_cast<std::size_t>(Key::count));
 
@@ -189,6 +190,23 @@ public:
         errors_.write(")\n");
     }
 
+    // What one key means depends on another: checked once every key is read.
+    void finish() {
+        if (c_.mode != Mode::migrate) return;
+        // mode=migrate is the receiving machine's: on the link it is the side that takes a copy.
+        if (seen(Key::role) && c_.role != Role::backup) {
+            complain_start();
+            errors_.write("mode=migrate is for the machine that receives the guest (it takes no role=, or role=backup); "
+                          "the machine that runs the guest keeps its mode=checkpoint role=primary and is told to migrate "
+                          "on its console\n");
+        }
+        if (c_.peer != PeerChoice::link) {
+            complain_start();
+            errors_.write("mode=migrate receives the guest over the replication link: peer=local cannot be a target\n");
+        }
+        c_.role = Role::backup;
+    }
+
     std::size_t problems() const { return problems_; }
     void complain_start() {
         ++problems_;
@@ -196,6 +214,7 @@ public:
     }
 
 private:
+    bool seen(Key key) const { return seen_[static_cast<std::size_t>(key)]; }
     void list_keys() {
         for (std::size_t i = 0; i < static_cast<std::size_t>(Key::count); ++i) {
             if (i != 0) errors_.write(", ");
@@ -242,6 +261,7 @@ private:
             case Key::dump_boot_info: return choice(name, v, kBools, c_.dump_boot_info);
             case Key::epoch_ms: return number(name, v, kMinEpochMs, kMaxEpochMs, c_.epoch_ms);
             case Key::failover_ms: return number(name, v, 10, 600000, c_.failover_ms);
+            case Key::migrate_max_s: return number(name, v, 1, 86400, c_.migrate_max_s);
             case Key::guest_mem: {
                 std::uint64_t bytes = 0;
                 if (!parse_size(v, bytes) || bytes < kMinGuestMem || bytes > kMaxGuestMem || bytes % (2ull << 20) != 0) {
@@ -350,6 +370,7 @@ std::size_t parse_command_line(std::string_view cmdline, Config& config, Writer&
         first = false;
         parser.token(word);
     }
+    parser.finish();
     return parser.problems();
 }
 

@@ -26,6 +26,7 @@ struct Config {
     std::uint32_t epoch_ms = 25;
     std::uint64_t guest_mem = 128ull << 20;
     std::uint32_t failover_ms = 300;
+    std::uint32_t migrate_max_s = 600;  // a live migration not done by then is given up (the guest stays)
     DirtyTracking dirty = DirtyTracking::automatic;
     bool has_key = false;
     std::uint8_t key[32]{};

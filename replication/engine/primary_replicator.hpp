@@ -84,6 +84,7 @@ public:
     bool has_ack() const { return has_ack_; }
     std::uint64_t acked_epoch() const { return acked_; }
     std::uint64_t protected_from() const { return protected_from_; }
+    std::uint32_t sync_rounds() const { return sync_round_; }  // pre-copy rounds of the last join
     const PrimaryStats& stats() const { return stats_; }
     // Clock ticks spent in tick(), all told (the replication's share of the machine's time).
     std::uint64_t busy_ticks() const { return busy_ticks_; }

@@ -61,6 +61,10 @@ Status PairSession::take_over() {
     takeover_epoch_ = image_->committed_epoch();
     println(out_, "pair: the guest resumes here from epoch {} at rip {}", image_->committed_epoch(),
             hex(machine_.guest_rip()));
+    if (target()) {
+        println(out_, "migrate: the guest runs here now ({}); this machine is its primary, unprotected until a backup "
+                      "joins", takeover_handed_ ? "moved here by its primary" : "its primary fell silent: a failover");
+    }
     return success();
 }
 

@@ -75,6 +75,9 @@ void PairSession::register_commands() {
     (void)shell.add({"switchover", "on the primary: the guest moves to the backup with nothing lost; this machine "
                                    "becomes the backup",
                      command_switchover, this});
+    (void)shell.add({"migrate", "on the primary: the guest moves to the machine booted mode=migrate once it has "
+                                "caught up; this machine then runs nothing",
+                     command_migrate, this, "[cancel]"});
 }
 
 }  // namespace tandem::sessions

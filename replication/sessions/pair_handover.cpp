@@ -46,6 +46,10 @@ bool PairSession::may_hand_over(const char* command, Writer& out) const {
         println(out, "{}: the guest does not run here (nothing to hand over)", command);
         return false;
     }
+    if (migrate_armed_) {
+        println(out, "{}: refused: a migration is under way ('migrate cancel' calls it off)", command);
+        return false;
+    }
     if (!primary_->can_hand_over()) {
         println(out, "{}: refused: no backup holds a protected epoch yet, so none could take the guest over (wait for "
                      "'pair: PROTECTED')", command);
@@ -90,8 +94,8 @@ Session::Next PairSession::poll_switchover() {
         final_epoch_ = primary_->last_captured_epoch();
     }
     if (final_known_ && primary_->acked_epoch() >= final_epoch_) {
-        println(out_, "switchover: the backup holds epoch {}, all of the guest ({} ms after the stop); handing it over",
-                final_epoch_, (now - switch_since_) / tick);
+        println(out_, "{}: the backup holds epoch {}, all of the guest ({} ms after the stop); handing it over",
+                switch_name(), final_epoch_, (now - switch_since_) / tick);
         begin_handover();
         return Next::wait;
     }
@@ -102,9 +106,11 @@ Session::Next PairSession::poll_switchover() {
 }
 
 Session::Next PairSession::abort_switchover(const char* why) {
+    println(out_, "{}: called off: {}; the guest resumes here (nothing was handed over)", switch_name(), why);
     switchover_asked_ = false;
+    migrating_ = false;
+    migrate_armed_ = false;
     phase_ = Phase::running;
-    println(out_, "switchover: called off: {}; the guest resumes here (nothing was handed over)", why);
     return Next::run_guest;
 }
 
@@ -128,6 +134,7 @@ Session::Next PairSession::poll_handover() {
 }
 
 void PairSession::finish_handover(const char* how) {
+    if (migrating_) return finish_migration(how);
     if (switchover_asked_) {
         println(out_, "switchover: {}; this machine becomes its backup", how);
         rejoin_as_backup();

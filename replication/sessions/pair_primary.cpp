@@ -53,6 +53,7 @@ void PairSession::on_timer() {
         println(out_, "{}", s.error());
         machine_.stop_guest("the pair failed");
     }
+    poll_migration();
     sample_throughput();
 }
 

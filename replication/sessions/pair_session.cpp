@@ -131,7 +131,8 @@ void PairSession::guest_ended(const GuestEnd& end) {
         switch_since_ = machine_.now();
         captured_at_stop_ = primary_->epochs_captured();
         final_known_ = false;
-        println(out_, "switchover: the guest has stopped here; its last epoch goes to the backup");
+        println(out_, "{}: the guest has stopped here; its last epoch goes to the {}", switch_name(),
+                migrating_ ? "target" : "backup");
         return;
     }
     if (handover_asked_) {

@@ -8,7 +8,9 @@
 // a primary that runs the guest, unprotected, accepting a new backup (re-protection). A primary
 // that loses its backup keeps serving, unprotected, and says so. `failover` on the primary's
 // console stops its guest for good and hands it to the backup; `switchover` first sends the
-// stopped guest's last epoch, then hands it over and rejoins as the backup (pair_handover.cpp). The console's
+// stopped guest's last epoch, then hands it over and rejoins as the backup (pair_handover.cpp);
+// `migrate` does the same with a machine booted mode=migrate once it has joined and caught up,
+// and this machine then runs nothing (pair_migrate.cpp). The console's
 // `status`, `stats` and `link`, with their JSON forms: pair_commands.cpp, pair_reports.cpp.
 #pragma once
 
@@ -92,6 +94,7 @@ private:
     static void command_stats(void* context, std::string_view arguments, Writer& out);
     static void command_failover(void* context, std::string_view arguments, Writer& out);
     static void command_switchover(void* context, std::string_view arguments, Writer& out);
+    static void command_migrate(void* context, std::string_view arguments, Writer& out);
     bool may_hand_over(const char* command, Writer& out) const;
     void failover(Writer& out);
     void switchover(Writer& out);
@@ -101,6 +104,14 @@ private:
     Next poll_handover();
     void finish_handover(const char* how);
     void rejoin_as_backup();
+    // Live migration (pair_migrate.cpp).
+    bool target() const { return machine_.config().mode == Mode::migrate; }
+    const char* switch_name() const { return migrating_ ? "migrate" : "switchover"; }
+    void migrate(std::string_view arguments, Writer& out);
+    void cancel_migration(Writer& out);
+    void poll_migration();
+    void give_up_migration(const char* why);
+    void finish_migration(const char* how);
     // The checkpoint stream's bytes per second over the last whole second (pair_reports.cpp).
     void sample_throughput();
     std::uint64_t stream_bytes() const;
@@ -124,6 +135,10 @@ private:
     std::uint64_t captured_at_stop_ = 0;     // epochs captured when the guest stopped
     bool final_known_ = false;
     std::uint64_t final_epoch_ = 0;          // the first epoch captured after the stop: all of the guest
+    bool migrate_armed_ = false;             // `migrate`: the guest moves once a target holds all of it
+    bool migrating_ = false;                 // the switchover under way is the migration's
+    bool migrate_saw_target_ = false;        // a target had joined since `migrate`
+    std::uint64_t migrate_since_ = 0, migrate_bytes_at_ = 0;  // ticks; stream bytes at `migrate`
     std::uint64_t rate_at_ = 0, rate_bytes_ = 0, throughput_ = 0;  // sample_throughput()
     link::LinkSecret secret_{};
     DirtyTracking method_ = DirtyTracking::automatic;

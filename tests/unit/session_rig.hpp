@@ -348,9 +348,10 @@ struct SessionPairRig {
         return n;
     }
     void kill(Node& n) {
+        // Its transport off the link first: once it is dead, link_owner() no longer finds it.
+        if (link_owner(n.link_side) == &n) link.attach(n.link_side, nullptr);
         n.alive = false;
         n.machine.client().connected = false;
-        if (link_owner(n.link_side) == &n) link.attach(n.link_side, nullptr);
     }
     Node* link_owner(int side) {
         for (auto& n : nodes) {

@@ -17,7 +17,8 @@ namespace {
 constexpr const char* kKnownKeys =
     "role, mode, epoch_ms, guest_mem, failover_ms, dirty, key, peer_mac, link_nic, client_nic, insecure_link, "
     "guest_kernel, guest_initrd, guest_cmdline, guest_entry, peer, capture, failover_at, verify_every, "
-    "restore_every, epoch_report, guest_mac, guest_ip, linktest_mib, link_version, selftest, dump_boot_info";
+    "restore_every, epoch_report, guest_mac, guest_ip, linktest_mib, link_version, selftest, dump_boot_info, "
+    "migrate_max_s";
 
 struct Parsed {
     std::unique_ptr<Config> config = std::make_unique<Config>();  // 4 KiB of storage: not on the stack
@@ -88,6 +89,8 @@ TEST_CASE("choice keys") {
     CHECK(good("mode=checkpoint")->config->mode == Mode::checkpoint);
     CHECK(good("mode=lockstep")->config->mode == Mode::lockstep);
     CHECK(good("mode=migrate")->config->mode == Mode::migrate);
+    CHECK(good("mode=migrate")->config->role == Role::backup);  // on the link the target takes the copy
+    CHECK(good("mode=migrate role=backup")->config->role == Role::backup);
     CHECK(good("mode=linktest")->config->mode == Mode::linktest);
     CHECK(good("dirty=pml")->config->dirty == DirtyTracking::pml);
     CHECK(good("dirty=ad")->config->dirty == DirtyTracking::ad_bits);
@@ -105,6 +108,14 @@ TEST_CASE("choice keys") {
     CHECK(good("guest_entry=long")->config->guest_entry == GuestEntryChoice::long_mode);
     CHECK(good("guest_entry=auto")->config->guest_entry == GuestEntryChoice::automatic);
 
+    bad("mode=migrate role=primary",
+        "config: mode=migrate is for the machine that receives the guest (it takes no role=, or role=backup); the "
+        "machine that runs the guest keeps its mode=checkpoint role=primary and is told to migrate on its console");
+    bad("mode=migrate peer=local",
+        "config: mode=migrate receives the guest over the replication link: peer=local cannot be a target");
+    CHECK(good("migrate_max_s=30")->config->migrate_max_s == 30);
+    CHECK(good("")->config->migrate_max_s == 600);
+    bad("migrate_max_s=0", "config: bad value '0' for migrate_max_s (accepted: an integer from 1 to 86400)");
     bad("mode=fast", "config: bad value 'fast' for mode (accepted: standalone, checkpoint, lockstep, migrate, linktest)");
     bad("role=Primary", bad_value("Primary", "role", "primary, backup"));
     bad("role=", bad_value("", "role", "primary, backup"));

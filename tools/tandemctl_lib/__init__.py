@@ -7,6 +7,7 @@ Modules, one concept each:
   answers   a command's answer out of its rows: the echo, the JSON line, refusals
   session   one console in tandem's shell: the view switch, commands, the schema check
   commands  what each tandemctl command does with a session
+  migrate   `migrate`: waiting for the move to the target, or calling it off
   watch     the live view of a pair
 """
 

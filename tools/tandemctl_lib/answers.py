@@ -33,6 +33,8 @@ COMMAND_REFUSALS = {
     "log": re.compile(r"^log: N is "),
     "failover": re.compile(r"^failover: (this machine is the backup|the guest does not run here|refused)"),
     "switchover": re.compile(r"^switchover: (this machine is the backup|the guest does not run here|refused)"),
+    "migrate": re.compile(r"^migrate: (this machine does not run the guest|the guest does not run here|already under "
+                          r"way|the only option is)"),
 }
 # tandem's log lines about a switchover under way (its answer starts the same way), and the one
 # that says it was called off (the guest runs on where it was).

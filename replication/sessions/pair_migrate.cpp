@@ -1,0 +1,122 @@
+// Live migration (issue 15): the guest moves from this primary to a machine booted to receive it
+// (mode=migrate: on the link it joins as a backup does), and this machine then runs nothing.
+//
+// The pre-copy is the join's (engine/primary_replicator.hpp, "syncing"): the whole guest is
+// copied while it runs, then rounds of the pages it dirtied meanwhile until one round keeps up
+// with the epoch; its output passes straight through all that time. Once the target holds a
+// protected epoch, the guest stops and the switchover's hand-over runs (pair_handover.cpp): epochs
+// go on until one captured after the stop — the rest of the guest, with its vCPU and devices — is
+// acknowledged, then the authenticated notice; the target resumes exactly where the guest stopped
+// and announces it (gratuitous ARP). Until the notice is sent nothing is lost by giving up: the
+// guest resumes here. The target never runs a guest it does not hold whole: before the notice it
+// is a backup that has not taken over; it takes over by itself only as a protected backup does
+// when its primary falls silent (a failure, with nothing the clients saw lost).
+//
+// A guest that dirties memory faster than the link carries it still moves: after the join's
+// rounds give up converging (max_sync_rounds) the pair protects anyway, and the last copy with the
+// guest stopped is bounded by what it dirtied in an epoch. Not throttled (no auto-converge yet):
+// the downtime then grows with the dirty rate. migrate_max_s bounds the time before the stop.
+#include "replication/sessions/pair_session.hpp"
+
+namespace tandem::sessions {
+
+void PairSession::command_migrate(void* context, std::string_view arguments, Writer& out) {
+    static_cast<PairSession*>(context)->migrate(arguments, out);
+}
+
+void PairSession::migrate(std::string_view arguments, Writer& out) {
+    if (arguments == "cancel") return cancel_migration(out);
+    if (!arguments.empty()) {
+        println(out, "migrate: the only option is cancel (migrate alone moves the guest to the machine that joins as "
+                     "its target)");
+        return;
+    }
+    if (!primary_) {
+        println(out, "migrate: this machine does not run the guest: run migrate on the machine that does");
+        return;
+    }
+    if (phase_ != Phase::running || handover_asked_ || switchover_asked_) {
+        println(out, "migrate: the guest does not run here (nothing to move)");
+        return;
+    }
+    if (migrate_armed_) {
+        println(out, "migrate: already under way ('migrate cancel' calls it off)");
+        return;
+    }
+    migrate_armed_ = true;
+    migrate_since_ = machine_.now();
+    migrate_bytes_at_ = stream_bytes();
+    migrate_saw_target_ = primary_->phase() != engine::PrimaryReplicator::Phase::waiting;
+    switch (primary_->phase()) {
+    case engine::PrimaryReplicator::Phase::waiting:
+        println(out, "migrate: waiting for the target: boot the machine that receives the guest with mode=migrate on "
+                     "this link; the guest moves once the target's copy has caught up (at most {} s from now)",
+                machine_.config().migrate_max_s);
+        break;
+    case engine::PrimaryReplicator::Phase::syncing:
+        println(out, "migrate: the machine that joined is copying the guest; the guest moves to it once the copy has "
+                     "caught up");
+        break;
+    case engine::PrimaryReplicator::Phase::protecting:
+        println(out, "migrate: the backup holds the guest: the guest moves to it now, and this machine then runs nothing");
+        break;
+    }
+    poll_migration();
+}
+
+void PairSession::cancel_migration(Writer& out) {
+    if (!migrate_armed_) {
+        println(out, "migrate: no migration is under way");
+    } else if (switchover_asked_) {
+        println(out, "migrate: too late to call off: the guest has stopped for its last copy (it resumes here if that "
+                     "fails)");
+    } else {
+        migrate_armed_ = false;
+        println(out, "migrate: called off on the console; the guest runs on here{}",
+                migrate_saw_target_ ? " (the target stays joined, as a backup)" : "");
+    }
+}
+
+// At every tick while armed: the target lost, the time bound, or the moment to stop the guest.
+void PairSession::poll_migration() {
+    if (!migrate_armed_ || switchover_asked_) return;
+    std::uint64_t tick = machine_.tsc_khz();
+    if (primary_->phase() != engine::PrimaryReplicator::Phase::waiting) {
+        migrate_saw_target_ = true;
+    } else if (migrate_saw_target_) {
+        return give_up_migration("the target was lost before it held the guest");
+    }
+    if (machine_.now() - migrate_since_ > tick * 1000 * machine_.config().migrate_max_s) {
+        return give_up_migration("the target's copy did not catch up within migrate_max_s");
+    }
+    if (!primary_->can_hand_over()) return;
+    println(out_, "migrate: the target holds the guest ({} pre-copy rounds, {} ms since 'migrate'); stopping the guest "
+                  "for the last copy", primary_->sync_rounds(), (machine_.now() - migrate_since_) / tick);
+    switchover_asked_ = true;
+    migrating_ = true;
+    machine_.stop_guest("migrate");
+}
+
+void PairSession::give_up_migration(const char* why) {
+    migrate_armed_ = false;
+    println(out_, "migrate: gave up: {}; the guest runs on here (migrate again to retry)", why);
+}
+
+// The target has the notice: the guest runs there; this machine runs nothing and stays silent.
+void PairSession::finish_migration(const char* how) {
+    std::uint64_t tick = machine_.tsc_khz();
+    std::uint64_t sent = stream_bytes() - migrate_bytes_at_;
+    std::uint64_t guest = machine_.config().guest_mem;
+    println(out_, "migrate: done: {}; {} ms in all, the guest stopped here {} ms before the notice was acknowledged, "
+                  "{} sent for {} of guest memory ({}.{} times), {} pre-copy rounds, no throttling",
+            how, (machine_.now() - migrate_since_) / tick, (machine_.now() - switch_since_) / tick, Bytes{sent},
+            Bytes{guest}, sent / guest, sent % guest * 10 / guest, primary_->sync_rounds());
+    phase_ = Phase::handed_over;
+    migrate_armed_ = false;
+    migrating_ = false;
+    switchover_asked_ = false;
+    transport_->close();
+    println(out_, "migrate: this machine now runs nothing and stays silent (restart it to use it again)");
+}
+
+}  // namespace tandem::sessions

@@ -1,0 +1,130 @@
+// `migrate` on a pair's primary (issue 15's live migration) through the production session
+// objects on the host (session_rig.hpp): the guest moves to a machine booted mode=migrate once
+// that machine's copy has caught up, exactly where it stopped (its vCPU, device and memory state
+// judged against the stopped source's, read by the rig outside tandem); the source then runs
+// nothing. Given up, with the guest running on at the source, when the target is lost or the
+// time bound passes; refused where it cannot be done.
+#include <doctest/doctest.h>
+
+#include "json_schema_check.hpp"
+#include "session_rig.hpp"
+
+using namespace session_test;
+using tandem::Role;
+
+namespace {
+
+tandem::Config target_config() {
+    tandem::Config c = SessionPairRig::config(Role::backup);
+    c.mode = tandem::Mode::migrate;  // what the configuration makes of mode=migrate: role backup
+    return c;
+}
+
+std::string last_json(SessionPairRig::Node& n) {
+    const std::string& said = n.machine.out_.text_;
+    std::size_t at = said.rfind("{\"schema\"");
+    return at == std::string::npos ? "" : said.substr(at, said.find('\n', at) - at);
+}
+
+}  // namespace
+
+TEST_CASE("pair migrate: asked before the target boots, the guest moves once its copy has caught up; the source then runs nothing") {
+    SessionPairRig rig(51);
+    auto& a = rig.add(SessionPairRig::config(Role::primary), 0, 1);
+    rig.run_until([] { return false; }, kSecond / 2);  // unprotected, serving
+    type(a, "migrate\r");
+    CHECK(a.machine.out_.contains("migrate: waiting for the target: boot the machine that receives the guest with "
+                                  "mode=migrate on this link"));
+    type(a, "migrate\r");
+    CHECK(a.machine.out_.contains("migrate: already under way ('migrate cancel' calls it off)"));
+    type(a, "switchover\r");
+    CHECK(a.machine.out_.contains("switchover: refused: a migration is under way"));
+    rig.run_until([] { return false; }, kSecond / 2);
+    CHECK(a.machine.running);  // nothing happens without a target
+
+    auto& b = rig.add(target_config(), 1, 2);
+    REQUIRE(rig.run_until([&] { return !a.machine.running; }, 30 * kSecond));
+    CHECK(a.machine.out_.contains("migrate: the target holds the guest ("));
+    std::uint64_t tsc = a.machine.guest_tsc;
+    std::vector<std::uint8_t> memory = a.machine.snapshot();
+    std::uint8_t scratch = a.machine.uart_scratch();
+    std::uint64_t stopped_at = rig.clock.now;
+    REQUIRE(rig.run_until([&] { return b.session.primary() != nullptr && b.guest_running; }, 5 * kSecond));
+    CHECK(rig.clock.now - stopped_at < 200'000'000);  // about an epoch and a round trip
+    CHECK(b.machine.guest_tsc == tsc);
+    CHECK(b.machine.uart_scratch() == scratch);
+    CHECK(b.machine.snapshot() == memory);
+    CHECK(b.machine.out_.contains("migrate: the guest runs here now (moved here by its primary)"));
+    CHECK_FALSE(b.machine.out_.contains("pair: no answer from the primary"));
+    REQUIRE(rig.run_until([&] { return a.machine.out_.contains("migrate: done: "); }, kSecond));
+    CHECK(a.machine.out_.contains("migrate: this machine now runs nothing and stays silent"));
+
+    // Afterwards: the guest runs on the target only, which waits for a backup; the source is silent.
+    rig.run_until([] { return false; }, 2 * kSecond);
+    CHECK_FALSE(a.guest_running);
+    CHECK(b.machine.running);
+    CHECK(b.session.primary()->phase() == tandem::engine::PrimaryReplicator::Phase::waiting);
+    CHECK(b.machine.cpu_restores == 1);
+    type(a, "status --json\r");
+    std::string status = last_json(a);
+    CHECK(schema_test::check_console_json(status) == "");
+    CHECK(status.find("\"phase\":\"handed_over\"") != std::string::npos);
+    type(b, "status --json\r");
+    status = last_json(b);
+    CHECK(schema_test::check_console_json(status) == "");
+    CHECK(status.find("\"cause\":\"handover\"") != std::string::npos);
+}
+
+TEST_CASE("pair migrate: to a protected backup at once; refusals and 'migrate cancel'") {
+    SessionPairRig rig(52);
+    auto& a = rig.add(SessionPairRig::config(Role::primary), 0, 1);
+    auto& b = rig.add(SessionPairRig::config(Role::backup), 1, 2);
+    type(a, "migrate now\r");
+    CHECK(a.machine.out_.contains("migrate: the only option is cancel"));
+    type(a, "migrate cancel\r");
+    CHECK(a.machine.out_.contains("migrate: no migration is under way"));
+    type(b, "migrate\r");
+    CHECK(b.machine.out_.contains("migrate: this machine does not run the guest: run migrate on the machine that does"));
+    // Asked while the backup copies, then called off: the pair goes on protected, the guest here.
+    REQUIRE(rig.run_until([&] { return a.session.primary()->phase() != tandem::engine::PrimaryReplicator::Phase::waiting; },
+                          5 * kSecond));
+    type(a, "migrate\r");
+    type(a, "migrate cancel\r");
+    CHECK(a.machine.out_.contains("migrate: called off on the console; the guest runs on here (the target stays "
+                                  "joined, as a backup)"));
+    REQUIRE(rig.run_until([&] { return SessionPairRig::is_protected(a, b); }, 20 * kSecond));
+    rig.run_until([] { return false; }, kSecond / 2);
+    CHECK(a.machine.running);
+    CHECK(b.session.primary() == nullptr);
+
+    type(a, "migrate\r");
+    CHECK(a.machine.out_.contains("migrate: the backup holds the guest: the guest moves to it now"));
+    REQUIRE(rig.run_until([&] { return b.session.primary() != nullptr && b.guest_running; }, 5 * kSecond));
+    REQUIRE(rig.run_until([&] { return a.machine.out_.contains("migrate: done: "); }, kSecond));
+    CHECK_FALSE(a.guest_running);
+}
+
+TEST_CASE("pair migrate: given up when the target is lost before it holds the guest, or after migrate_max_s") {
+    SessionPairRig rig(53);
+    tandem::Config source = SessionPairRig::config(Role::primary);
+    source.migrate_max_s = 3;
+    auto& a = rig.add(source, 0, 1);
+    type(a, "migrate\r");
+    auto& b = rig.add(target_config(), 1, 2);
+    REQUIRE(rig.run_until([&] { return a.machine.out_.contains("pair: backup joined"); }, 5 * kSecond));
+    rig.kill(b);  // before it acknowledged anything of the copy
+    REQUIRE(rig.run_until([&] { return a.machine.out_.contains("migrate: gave up: the target was lost before it held the "
+                                                               "guest; the guest runs on here"); },
+                          5 * kSecond));
+    CHECK(a.machine.running);
+    CHECK(a.machine.cpu_restores == 0);
+
+    // No target at all: given up after migrate_max_s, the guest still here.
+    type(a, "migrate\r");
+    std::uint64_t asked = rig.clock.now;
+    REQUIRE(rig.run_until([&] { return a.machine.out_.contains("within migrate_max_s"); }, 5 * kSecond));
+    CHECK(rig.clock.now - asked >= 3 * kSecond);
+    CHECK(a.machine.running);
+    type(a, "migrate cancel\r");
+    CHECK(a.machine.out_.contains("migrate: no migration is under way"));
+}
