@@ -112,6 +112,7 @@ void PairSession::finish_migration(const char* how) {
             how, (machine_.now() - migrate_since_) / tick, (machine_.now() - switch_since_) / tick, Bytes{sent},
             Bytes{guest}, sent / guest, sent % guest * 10 / guest, primary_->sync_rounds());
     phase_ = Phase::handed_over;
+    migrated_ = true;
     migrate_armed_ = false;
     migrating_ = false;
     switchover_asked_ = false;

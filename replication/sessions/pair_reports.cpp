@@ -8,16 +8,23 @@ namespace tandem::sessions {
 
 void PairSession::status(Writer& out) const {
     if (phase_ == Phase::handing_over || phase_ == Phase::handed_over) {
-        println(out, "pair: this machine handed the guest to its backup (failover on this console){}; it runs nothing now",
+        bool migration = migrating_ || migrated_;
+        println(out, "pair: this machine handed the guest to its {} ({} on this console){}; it runs nothing now",
+                migration ? "target" : "backup", migration ? "migrate" : "failover",
                 phase_ == Phase::handing_over ? ", the notice on its way" : "");
         return;
     }
     if (phase_ == Phase::switching) {
-        println(out, "pair: switchover: the guest is stopped here, its last epoch on its way to the backup");
+        println(out, "pair: {}: the guest is stopped here, its last epoch on its way to the {}", switch_name(),
+                migrating_ ? "target" : "backup");
         return;
     }
     if (primary_) {
         report_guest_status(out, machine_, " here", took_over_ ? " (this machine took over as primary)" : "");
+        if (migrate_armed_) {
+            println(out, "pair: migrate asked {} ms ago: the guest moves once the target holds all of it",
+                    (machine_.now() - migrate_since_) / machine_.tsc_khz());
+        }
         primary_->status(out);
     } else if (backup_) {
         backup_->status(out);

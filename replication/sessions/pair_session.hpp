@@ -137,6 +137,7 @@ private:
     std::uint64_t final_epoch_ = 0;          // the first epoch captured after the stop: all of the guest
     bool migrate_armed_ = false;             // `migrate`: the guest moves once a target holds all of it
     bool migrating_ = false;                 // the switchover under way is the migration's
+    bool migrated_ = false;                  // the guest went to a target: this machine runs nothing
     bool migrate_saw_target_ = false;        // a target had joined since `migrate`
     std::uint64_t migrate_since_ = 0, migrate_bytes_at_ = 0;  // ticks; stream bytes at `migrate`
     std::uint64_t rate_at_ = 0, rate_bytes_ = 0, throughput_ = 0;  // sample_throughput()

@@ -41,6 +41,8 @@ TEST_CASE("pair migrate: asked before the target boots, the guest moves once its
     CHECK(a.machine.out_.contains("switchover: refused: a migration is under way"));
     rig.run_until([] { return false; }, kSecond / 2);
     CHECK(a.machine.running);  // nothing happens without a target
+    type(a, "status\r");
+    CHECK(a.machine.out_.contains("pair: migrate asked 500 ms ago: the guest moves once the target holds all of it"));
 
     auto& b = rig.add(target_config(), 1, 2);
     REQUIRE(rig.run_until([&] { return !a.machine.running; }, 30 * kSecond));
@@ -65,6 +67,9 @@ TEST_CASE("pair migrate: asked before the target boots, the guest moves once its
     CHECK(b.machine.running);
     CHECK(b.session.primary()->phase() == tandem::engine::PrimaryReplicator::Phase::waiting);
     CHECK(b.machine.cpu_restores == 1);
+    type(a, "status\r");
+    CHECK(a.machine.out_.contains("pair: this machine handed the guest to its target (migrate on this console); it runs "
+                                  "nothing now"));
     type(a, "status --json\r");
     std::string status = last_json(a);
     CHECK(schema_test::check_console_json(status) == "");
