@@ -94,8 +94,8 @@ Session::Next PairSession::poll_switchover() {
         final_epoch_ = primary_->last_captured_epoch();
     }
     if (final_known_ && primary_->acked_epoch() >= final_epoch_) {
-        println(out_, "{}: the backup holds epoch {}, all of the guest ({} ms after the stop); handing it over",
-                switch_name(), final_epoch_, (now - switch_since_) / tick);
+        println(out_, "{}: the {} holds epoch {}, all of the guest ({} ms after the stop); handing it over",
+                switch_name(), peer_name(), final_epoch_, (now - switch_since_) / tick);
         begin_handover();
         return Next::wait;
     }
@@ -126,9 +126,12 @@ Session::Next PairSession::poll_handover() {
     if (!handover_sent_) handover_sent_ = primary_->send_handover();
     transport_->poll();
     if (handover_sent_ && transport_->acked_everything()) {
-        finish_handover("the backup has the notice and takes over");
+        finish_handover(migrating_ ? "the target has the notice and takes over" : "the backup has the notice and takes over");
     } else if (machine_.now() - handover_since_ > 2 * machine_.tsc_khz() * machine_.config().failover_ms) {
-        finish_handover("the backup did not acknowledge the notice; it takes over when it finds this machine silent");
+        finish_handover(migrating_ ? "the target did not acknowledge the notice; it takes over when it finds this machine "
+                                     "silent"
+                                   : "the backup did not acknowledge the notice; it takes over when it finds this machine "
+                                     "silent");
     }
     return Next::wait;
 }

@@ -108,9 +108,10 @@ void PairSession::finish_migration(const char* how) {
     std::uint64_t sent = stream_bytes() - migrate_bytes_at_;
     std::uint64_t guest = machine_.config().guest_mem;
     println(out_, "migrate: done: {}; {} ms in all, the guest stopped here {} ms before the notice was acknowledged, "
-                  "{} sent for {} of guest memory ({}.{} times), {} pre-copy rounds, no throttling",
+                  "{} sent for {} of guest memory (zero pages and unchanged bytes are sent compactly), {} pre-copy "
+                  "rounds, no throttling",
             how, (machine_.now() - migrate_since_) / tick, (machine_.now() - switch_since_) / tick, Bytes{sent},
-            Bytes{guest}, sent / guest, sent % guest * 10 / guest, primary_->sync_rounds());
+            Bytes{guest}, primary_->sync_rounds());
     phase_ = Phase::handed_over;
     migrated_ = true;
     migrate_armed_ = false;

@@ -15,8 +15,7 @@ void PairSession::status(Writer& out) const {
         return;
     }
     if (phase_ == Phase::switching) {
-        println(out, "pair: {}: the guest is stopped here, its last epoch on its way to the {}", switch_name(),
-                migrating_ ? "target" : "backup");
+        println(out, "pair: {}: the guest is stopped here, its last epoch on its way to the {}", switch_name(), peer_name());
         return;
     }
     if (primary_) {

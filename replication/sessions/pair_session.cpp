@@ -131,8 +131,7 @@ void PairSession::guest_ended(const GuestEnd& end) {
         switch_since_ = machine_.now();
         captured_at_stop_ = primary_->epochs_captured();
         final_known_ = false;
-        println(out_, "{}: the guest has stopped here; its last epoch goes to the {}", switch_name(),
-                migrating_ ? "target" : "backup");
+        println(out_, "{}: the guest has stopped here; its last epoch goes to the {}", switch_name(), peer_name());
         return;
     }
     if (handover_asked_) {

@@ -107,6 +107,7 @@ private:
     // Live migration (pair_migrate.cpp).
     bool target() const { return machine_.config().mode == Mode::migrate; }
     const char* switch_name() const { return migrating_ ? "migrate" : "switchover"; }
+    const char* peer_name() const { return migrating_ ? "target" : "backup"; }
     void migrate(std::string_view arguments, Writer& out);
     void cancel_migration(Writer& out);
     void poll_migration();
