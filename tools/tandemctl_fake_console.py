@@ -55,8 +55,8 @@ MIGRATE_STARTED = ("migrate: the backup holds the guest: the guest moves to it n
                    "nothing")
 MIGRATE_DONE = ["migrate: done: the target has the notice and takes over; 1200 ms in all, the guest stopped here 40 ms "
                 "before the notice was acknowledged, 108.1 KiB sent for 16 MiB of guest memory (zero pages and unchanged "
-                "bytes are sent compactly), 2 pre-copy rounds, no throttling", "migrate: this machine now runs nothing and stays silent (restart it to use "
-                "it again)"]
+                "bytes are sent compactly), 2 pre-copy rounds, no throttling", "migrate: this machine now runs nothing and stays silent ('reprotect' makes "
+                "it the target's backup)"]
 MIGRATE_GAVE_UP = "migrate: gave up: the target was lost before it held the guest; the guest runs on here (migrate again to retry)"
 SWITCHOVER_CALLED_OFF = ("switchover: called off: the backup did not acknowledge the guest's last epoch in time; "
                          "the guest resumes here (nothing was handed over)")

@@ -78,6 +78,9 @@ void PairSession::register_commands() {
     (void)shell.add({"migrate", "on the primary: the guest moves to the machine booted mode=migrate once it has "
                                 "caught up; this machine then runs nothing",
                      command_migrate, this, "[cancel]"});
+    (void)shell.add({"reprotect", "on a machine that handed its guest over (failover, migrate): rejoin as the backup "
+                                  "of the machine that runs it",
+                     command_reprotect, this});
 }
 
 }  // namespace tandem::sessions

@@ -145,9 +145,35 @@ void PairSession::finish_handover(const char* how) {
     }
     phase_ = Phase::handed_over;
     transport_->close();
-    println(out_, "failover: {}; this machine now runs nothing and stays silent (restart it as role=backup to protect "
-                  "the guest again)",
+    println(out_, "failover: {}; this machine now runs nothing and stays silent ('reprotect' makes it the backup of "
+                  "the machine that runs the guest)",
             how);
+}
+
+void PairSession::command_reprotect(void* context, std::string_view, Writer& out) {
+    static_cast<PairSession*>(context)->reprotect(out);
+}
+
+// After a failover or a migration this machine runs nothing and is silent; `reprotect` makes it
+// the backup of the machine that now runs the guest (which accepts one, as any primary without a
+// backup does), without a restart. Everything else protects itself: a primary takes a backup when
+// one joins, a backup that took over accepts a new one, a switchover rejoins by itself.
+void PairSession::reprotect(Writer& out) {
+    if (phase_ == Phase::handed_over) {
+        println(out, "reprotect: this machine rejoins as the backup of the machine the guest went to (a full copy, "
+                     "as any joining backup)");
+        migrated_ = false;
+        rejoin_as_backup();
+        return;
+    }
+    if (phase_ == Phase::handing_over || phase_ == Phase::switching) {
+        println(out, "reprotect: refused: the guest is being handed over; ask again once this machine runs nothing");
+    } else if (backup_ && !primary_) {
+        println(out, "reprotect: this machine is a backup already ({})", protection_name());
+    } else {
+        println(out, "reprotect: nothing to do: this machine runs the guest and takes a backup by itself when one "
+                     "joins (boot one with role=backup)");
+    }
 }
 
 // The primary's engine goes; the backup's side starts on the same memory (the guest's RAM becomes

@@ -118,7 +118,7 @@ void PairSession::finish_migration(const char* how) {
     migrating_ = false;
     switchover_asked_ = false;
     transport_->close();
-    println(out_, "migrate: this machine now runs nothing and stays silent (restart it to use it again)");
+    println(out_, "migrate: this machine now runs nothing and stays silent ('reprotect' makes it the target's backup)");
 }
 
 }  // namespace tandem::sessions

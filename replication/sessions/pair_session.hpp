@@ -95,6 +95,7 @@ private:
     static void command_failover(void* context, std::string_view arguments, Writer& out);
     static void command_switchover(void* context, std::string_view arguments, Writer& out);
     static void command_migrate(void* context, std::string_view arguments, Writer& out);
+    static void command_reprotect(void* context, std::string_view arguments, Writer& out);
     bool may_hand_over(const char* command, Writer& out) const;
     void failover(Writer& out);
     void switchover(Writer& out);
@@ -113,6 +114,7 @@ private:
     void poll_migration();
     void give_up_migration(const char* why);
     void finish_migration(const char* how);
+    void reprotect(Writer& out);
     // The checkpoint stream's bytes per second over the last whole second (pair_reports.cpp).
     void sample_throughput();
     std::uint64_t stream_bytes() const;

@@ -1,7 +1,8 @@
 """Live migration (issue 15) on two Bochs machines with the counter service's client running
 throughout: machine 0 runs the guest (mode=checkpoint role=primary, unprotected), `tandemctl
 migrate` is issued on its console before the target exists, then machine 1 boots mode=migrate,
-joins, copies the guest while it runs, and the guest moves to it; machine 0 then runs nothing.
+joins, copies the guest while it runs, and the guest moves to it; machine 0 then runs nothing,
+until `reprotect` makes it the backup of machine 1.
 
 Judged outside tandem: the client's history (exactly 1..N across the move), the wire (the replies
 move from machine 0's tap to machine 1's exactly once), tandemctl's exit status, the JSON status
@@ -16,7 +17,7 @@ import time
 from tandem_lab.console_patterns import CONSOLE_READY
 from tandem_lab.pair_lab import PairLab
 from test_console_bochs import TANDEMCTL, TandemctlCase
-from test_pair_bochs import STEP, seed_for
+from test_pair_bochs import STEP, seed_for, wait_joined
 
 
 class Migration(TandemctlCase):
@@ -57,6 +58,12 @@ class Migration(TandemctlCase):
         self.assertEqual(new["last_failover"]["cause"], "handover")
         time.sleep(2)
         self.assertNotRegex(b.tandem_console(), r"pair: no answer from the primary")
+
+        # The source, which runs nothing now, protects the guest it gave away.
+        print(self.tandemctl(a.console_url, "run", "reprotect"), flush=True)
+        wait_joined(b, a)
+        lab.wait_replies(len(lab.replies()) + 10, STEP)
+        self.assertEqual(self.ask(a.console_url, "status")["protection"], "protected")
 
         lab.stop_client()
         replies = lab.check_history(self)

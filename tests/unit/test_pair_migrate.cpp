@@ -78,6 +78,11 @@ TEST_CASE("pair migrate: asked before the target boots, the guest moves once its
     status = last_json(b);
     CHECK(schema_test::check_console_json(status) == "");
     CHECK(status.find("\"cause\":\"handover\"") != std::string::npos);
+
+    // The source protects the guest it gave away: it rejoins as the target's backup.
+    type(a, "reprotect\r");
+    REQUIRE(rig.run_until([&] { return SessionPairRig::is_protected(b, a); }, 20 * kSecond));
+    CHECK_FALSE(a.guest_running);
 }
 
 TEST_CASE("pair migrate: to a protected backup at once; refusals and 'migrate cancel'") {
@@ -132,4 +137,30 @@ TEST_CASE("pair migrate: given up when the target is lost before it holds the gu
     CHECK(a.machine.running);
     type(a, "migrate cancel\r");
     CHECK(a.machine.out_.contains("migrate: no migration is under way"));
+}
+
+TEST_CASE("pair reprotect: a machine that handed its guest over rejoins as the backup; elsewhere it says why not") {
+    SessionPairRig rig(54);
+    auto& a = rig.add(SessionPairRig::config(Role::primary), 0, 1);
+    auto& b = rig.add(SessionPairRig::config(Role::backup), 1, 2);
+    type(a, "reprotect\r");
+    CHECK(a.machine.out_.contains("reprotect: nothing to do: this machine runs the guest and takes a backup by itself"));
+    REQUIRE(rig.run_until([&] { return SessionPairRig::is_protected(a, b); }, 20 * kSecond));
+    type(b, "reprotect\r");
+    CHECK(b.machine.out_.contains("reprotect: this machine is a backup already (protected)"));
+
+    // A failover on the console: a hands the guest to b and runs nothing; reprotect makes it b's backup.
+    type(a, "failover\r");
+    REQUIRE(rig.run_until([&] { return b.session.primary() != nullptr && b.guest_running; }, 5 * kSecond));
+    REQUIRE(rig.run_until([&] { return a.machine.out_.contains("this machine now runs nothing"); }, kSecond));
+    rig.run_until([] { return false; }, kSecond);
+    CHECK(a.session.backup() == nullptr);  // handed over: silent, neither side's engine
+    type(a, "reprotect\r");
+    CHECK(a.machine.out_.contains("reprotect: this machine rejoins as the backup of the machine the guest went to"));
+    REQUIRE(rig.run_until([&] { return SessionPairRig::is_protected(b, a); }, 20 * kSecond));
+    CHECK_FALSE(a.guest_running);
+    CHECK(b.machine.running);
+    // And it protects for real: b fails, a takes over.
+    rig.kill(b);
+    REQUIRE(rig.run_until([&] { return a.session.took_over() && a.guest_running; }, 5 * kSecond));
 }
