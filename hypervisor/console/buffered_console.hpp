@@ -99,7 +99,6 @@ private:
         constexpr explicit GuestLines(BufferedConsole& owner) : owner_(owner) {}
         void write(std::string_view text) override { owner_.write_guest_line(text); }
         void flush() override { owner_.flush(); }
-        bool has_room(std::size_t bytes) const override { return owner_.guest_lines_have_room(bytes); }
 
     private:
         BufferedConsole& owner_;
@@ -130,7 +129,6 @@ private:
     void drop_guest_byte(char c);
     void write_guest_line(std::string_view text);
     bool guest_bytes_have_room(std::size_t bytes) const;
-    bool guest_lines_have_room(std::size_t bytes) const;
     void start_guest_line();
     void abandon_guest_line();
     void close_guest_line();

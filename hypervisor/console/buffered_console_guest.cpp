@@ -84,14 +84,6 @@ void BufferedConsole::write_guest_line(std::string_view text) {
     }
 }
 
-bool BufferedConsole::guest_lines_have_room(std::size_t bytes) const {
-    if (synchronous()) return true;
-    if (dropping_) return false;
-    // The marker, the guest's row ended first, "\r\n" for the newline.
-    std::size_t need = bytes + kMarker.size() + 1 + 2 + 1 + kReserve + (unreported() ? kMarkerMax : 0);
-    return ring_.free() >= need;
-}
-
 void BufferedConsole::start_guest_line() {
     // After a loss the guest's output is dropped until the ring has drained to its low-water
     // mark; then the report goes first. One report per burst of losses, not one per line.
