@@ -172,7 +172,8 @@ class FakeTandem:
             return "\b" * n + " " * n + "\b" * n
         if " " <= c <= "~":
             self.line += c
-            return c + (ECHO_NOISE + "\n" if self.split_echo and len(self.line) == 3 else "")
+            # A log line while the line is typed: a row of its own, then the prompt and the line again.
+            return c + (f"\n{ECHO_NOISE}\ntandem> {self.line}" if self.split_echo and len(self.line) == 3 else "")
         return ""
 
     def _run(self, line: str) -> list[str]:

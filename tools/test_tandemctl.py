@@ -29,7 +29,7 @@ TOOLS = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(TOOLS))
 from tandem_lab.bochs import Bochs  # noqa: E402
 from tandem_lab.console_relay import BUSY, ConsoleRelay  # noqa: E402
-from tandemctl_lib.answers import answer_rows  # noqa: E402
+from tandemctl_lib.answers import answer_rows, echo_seen  # noqa: E402
 from tandemctl_lib.commands import RowTap  # noqa: E402
 from tandemctl_lib.stream import ConsoleStream, render  # noqa: E402
 from tandemctl_fake_console import (  # noqa: E402
@@ -106,6 +106,12 @@ class Rows(unittest.TestCase):
 
     def test_log_lines_before_the_echo_that_start_like_the_command(self):
         self.assertEqual(answer_rows(["tandem> link: y", "log: z", "log 5", "a"], "log 5"), ["a"])
+
+    def test_a_log_line_on_its_own_row_and_the_line_drawn_again(self):
+        rows = ["tandem> lo", "pair: x", "tandem> log", "pair: y", "tandem> log 5", "a"]
+        self.assertEqual(answer_rows(rows, "log 5"), ["a"])
+        self.assertFalse(echo_seen(rows[:4], "log 5"))  # the prompt rows so far are the line drawn again
+        self.assertTrue(echo_seen(rows[:5], "log 5"))
 
     def test_a_log_line_between_the_echo_and_enter(self):
         self.assertEqual(answer_rows(["tandem> log 5pair: x", "", "a"], "log 5"), ["a"])

@@ -61,6 +61,10 @@ void BufferedConsole::write(std::string_view text) {
     if (text.empty()) return;
     // tandem's message cuts into a line for the guest being written: the part already written stays.
     if (line_open_) close_guest_line();
+    if (beside_shell_line()) {
+        write_beside_shell_line(text);
+        return;
+    }
     // The guest is in the middle of a line: the message waits for its end (at most kHoldMs).
     bool hold = buffered_ && !shell_ && guest_row_open_ && held_kind_ != Held::guest_bytes;
     if (hold) {
@@ -90,6 +94,35 @@ void BufferedConsole::write_now(std::string_view text) {
     make_room(need);
     encode(text, Target::ring);
     ring_.commit();
+}
+
+void BufferedConsole::write_beside_shell_line(std::string_view text) {
+    cut_shell_row();
+    write_now(text);
+    if (row_start_) restore_shell_line();
+}
+
+void BufferedConsole::cut_shell_row() {
+    if (shell_row_cut_) return;  // the row is already the message's
+    if (!row_start_) write_now("\n");  // the prompt's row ends; the line is drawn again below
+    shell_row_cut_ = true;
+}
+
+void BufferedConsole::restore_shell_line() {
+    shell_row_cut_ = false;
+    if (!shell_ || shell_line_ == nullptr) return;
+    bool typing = shell_typing_;
+    shell_typing_ = true;  // the redraw is the shell's own output
+    if (!row_start_) write_now("\n");
+    shell_line_->redraw();
+    shell_typing_ = typing;
+}
+
+void BufferedConsole::shell_input(bool typing, ShellLine& line) {
+    shell_line_ = &line;
+    // A message left its row unfinished: what is typed now goes on a fresh row, after the prompt.
+    if (typing && shell_row_cut_) restore_shell_line();
+    shell_typing_ = typing;
 }
 
 void BufferedConsole::end_guest_row() {
@@ -161,6 +194,8 @@ void BufferedConsole::flush() {
     if (shell_ && held_kind_ == Held::guest_bytes) {
         // tandem stops (halt, exception, panic) with its shell shown: the guest's output held
         // meanwhile is not kept from the line; the guest's view is shown for it, said as always.
+        // The shell's line is not drawn again: nothing reads it now.
+        shell_line_ = nullptr;
         println(*this, "\n{}", kGuestViewLine);
         show_shell(false);
     }

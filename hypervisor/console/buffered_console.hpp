@@ -22,7 +22,9 @@
 // them; after that, or when the guest's line ends, the row is ended with "\r\n" and they follow.
 // In tandem's shell (show_shell(true)) tandem's output is not marked and the guest's bytes wait
 // in the held ring until the guest's view returns (what does not fit is dropped, counted and
-// said then): nothing the guest prints can pose as the shell's answer.
+// said then): nothing the guest prints can pose as the shell's answer. There a message that is
+// not the shell's own (ConsoleView::shell_input) starts a row of its own and the prompt and the
+// line being typed are drawn again after it.
 //
 // Buffered (set_buffered(true), while a guest runs), writes only copy into the ring, and drain()
 // sends what the UART takes without waiting (at every exit and tick, and in idle loops).
@@ -66,6 +68,7 @@ public:
     Writer& guest_lines() { return guest_lines_; }
 
     void show_shell(bool shell) override;
+    void shell_input(bool typing, ShellLine& line) override;
     bool shell_shown() const { return shell_; }
 
     void set_buffered(bool on);
@@ -120,6 +123,11 @@ private:
     // Ends the guest's unfinished row ("\r\n"), so tandem's output starts a row of its own.
     void end_guest_row();
     void release_held_messages();
+    // A message in the shell's view, not the shell's own: on a row of its own, the line redrawn.
+    bool beside_shell_line() const { return shell_ && !shell_typing_ && shell_line_ != nullptr; }
+    void write_beside_shell_line(std::string_view text);
+    void cut_shell_row();
+    void restore_shell_line();
     void replay_held_guest_bytes();
     void report_drops();
 
@@ -128,6 +136,7 @@ private:
     void send_guest_byte(char c);
     void drop_guest_byte(char c);
     void write_guest_line(std::string_view text);
+    void write_guest_line_pieces(std::string_view text);
     bool guest_bytes_have_room(std::size_t bytes) const;
     void start_guest_line();
     void abandon_guest_line();
@@ -140,6 +149,9 @@ private:
     GuestLines guest_lines_;
     bool buffered_ = false;
     bool shell_ = false;
+    bool shell_typing_ = false;     // between shell_input(true) and shell_input(false)
+    bool shell_row_cut_ = false;    // a message's row is open where the shell's prompt was
+    ShellLine* shell_line_ = nullptr;
     Held held_kind_ = Held::nothing;
     std::uint64_t held_since_ms_ = kNoTime;
     bool row_start_ = true;        // tandem's output is at the start of a line (a marker is due)

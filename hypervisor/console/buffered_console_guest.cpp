@@ -58,6 +58,14 @@ bool BufferedConsole::guest_bytes_have_room(std::size_t bytes) const {
 }
 
 void BufferedConsole::write_guest_line(std::string_view text) {
+    // In tandem's shell, like a message: a row of its own, and the prompt and line again after it.
+    bool beside_shell = beside_shell_line();
+    if (beside_shell) cut_shell_row();
+    write_guest_line_pieces(text);
+    if (beside_shell && row_start_ && !line_open_) restore_shell_line();
+}
+
+void BufferedConsole::write_guest_line_pieces(std::string_view text) {
     if (synchronous()) {
         end_guest_row();
         encode(text, Target::port);

@@ -1,6 +1,26 @@
 #include "hypervisor/console/console_mux.hpp"
 
 namespace tandem {
+namespace {
+
+// What the multiplexer and the shell write while handling a typed character is the shell's own.
+class ShellInput {
+public:
+    ShellInput(ConsoleView* view, ShellLine& line) : view_(view), line_(line) {
+        if (view_ != nullptr) view_->shell_input(true, line_);
+    }
+    ~ShellInput() {
+        if (view_ != nullptr) view_->shell_input(false, line_);
+    }
+    ShellInput(const ShellInput&) = delete;
+    ShellInput& operator=(const ShellInput&) = delete;
+
+private:
+    ConsoleView* view_;
+    ShellLine& line_;
+};
+
+}  // namespace
 
 void ConsoleMux::announce_ready(Writer& out) {
     println(out, "tandem: console ready: the guest's console; Ctrl-A c switches to tandem's shell "
@@ -13,6 +33,7 @@ void ConsoleMux::attach_guest(ConsoleInputSink* sink) {
 }
 
 void ConsoleMux::feed(char c) {
+    ShellInput typing{view_out_, shell_};
     if (escaped_) {
         escaped_ = false;
         escape_command(c);

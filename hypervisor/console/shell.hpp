@@ -10,13 +10,14 @@
 #include <optional>
 #include <string_view>
 
+#include "hypervisor/console/console_view.hpp"
 #include "hypervisor/console/line_editor.hpp"
 #include "hypervisor/console/writer.hpp"
 #include "hypervisor/util/result.hpp"
 
 namespace tandem {
 
-class Shell {
+class Shell final : public ShellLine {
 public:
     using Handler = void (*)(void* context, std::string_view arguments, Writer& out);
     struct Command {
@@ -46,7 +47,7 @@ public:
     static std::optional<Form> form_argument(std::string_view command, std::string_view arguments, Writer& out);
     void prompt() { out_.write("tandem> "); }
     // The prompt and the line being edited, on a fresh row (after other output).
-    void redraw() {
+    void redraw() override {
         prompt();
         editor_.redraw();
     }

@@ -3,13 +3,18 @@
 // written for the guest (the print hypercall), tandem's own messages, with views switched,
 // buffering turned on and off, a UART that takes 0-19 bytes per drain and time passing.
 //
-// The input is a program, one operation per byte (byte % 8): 0 a guest byte (the next input
+// The input is a program, one operation per byte (byte % 9): 0 a guest byte (the next input
 // byte), 1 a guest run (count, then that many bytes), 2 a message of tandem's, 3 a hypercall
-// line, 4 a drain (the UART's room, the time step), 5 switch views, 6 buffering on/off, 7
-// flush. Guest bytes avoid 'm' and 'h' (the fuzzer's own messages are "m<k>" and "h<k>"), ' '
-// and '\r' (so escapes and ended rows can be told from them). Checked at the end, beyond ASan/UBSan:
+// line, 4 a drain (the UART's room, the time step), 5 switch views (with the switch lines and
+// the shell's prompt, as console_mux.cpp writes them), 6 buffering on/off, 7 flush, 8 a key
+// typed in the shell (echoed 'x', or Enter: a new prompt "P> "). Guest bytes avoid 'm' and 'h'
+// (the fuzzer's own messages are "m<k>" and "h<k>"), ' ' and '\r' (so escapes, ended rows and
+// prompts can be told from them). Checked at the end, beyond ASan/UBSan:
 //   - every message of tandem's is one whole row, exactly once, in order ("|tandem| m<k>" in
-//     the guest's view, "m<k>" in the shell's): never dropped, never cut, never joined;
+//     the guest's view, "m<k>" in the shell's): never dropped, never cut, never joined, never
+//     written into the shell's prompt row;
+//   - every shell row is the prompt and what was typed, nothing else ("P> x..."), and after
+//     a message in the shell's view the prompt and the line are drawn again;
 //   - every hypercall line is one whole row or absent (dropped), in order;
 //   - every marked row is tandem's: a message, a hypercall line or the console's own report. The
 //     guest can never produce one;
@@ -53,19 +58,61 @@ char guest_char(std::uint8_t b) {
     return c;
 }
 
+// The shell's prompt and line (ShellLine), as the fuzzer types it.
+class Prompt final : public tandem::ShellLine {
+public:
+    explicit Prompt(tandem::Writer& out) : out_(out) {}
+    void redraw() override {
+        out_.write("P> ");
+        out_.write(typed);
+    }
+    std::string typed;
+
+private:
+    tandem::Writer& out_;
+};
+
 struct Run {
     std::vector<char> ring = std::vector<char>(2048), held = std::vector<char>(512);
     Port port;
     tandem::BufferedConsole console{{ring.data(), ring.size()}, {held.data(), held.size()}, port};
+    Prompt prompt{console};
     std::string guest_written;
     std::size_t messages = 0, hypercalls = 0;
     std::uint64_t now = 0;
 };
 
+void switch_view(Run& r) {
+    r.console.shell_input(true, r.prompt);
+    if (r.console.shell_shown()) {
+        tandem::println(r.console, "\n{}", tandem::kGuestViewLine);
+        r.console.show_shell(false);
+    } else {
+        tandem::println(r.console, "{}", tandem::kShellViewLine);
+        r.console.show_shell(true);
+        r.prompt.redraw();
+    }
+    r.console.shell_input(false, r.prompt);
+}
+
+void type_in_shell(Run& r, std::uint8_t key) {
+    if (!r.console.shell_shown()) return;
+    r.console.shell_input(true, r.prompt);
+    if (key % 4 == 0) {
+        r.console.write("\n");
+        r.prompt.typed.clear();
+        r.prompt.redraw();
+    } else {
+        r.console.write("x");
+        r.prompt.typed += 'x';
+    }
+    r.console.shell_input(false, r.prompt);
+}
+
 void execute(Run& r, const std::uint8_t* data, std::size_t size) {
     for (std::size_t i = 0; i < size; ++i) {
         auto next = [&]() -> std::uint8_t { return i + 1 < size ? data[++i] : 0; };
-        switch (data[i] % 8) {
+        switch (data[i] % 9) {
             case 0: {
                 char c = guest_char(next());
                 r.guest_written += c;
@@ -91,9 +138,10 @@ void execute(Run& r, const std::uint8_t* data, std::size_t size) {
                 r.port.room = next() % 20;
                 r.console.drain(r.now += next() * 4u);
                 break;
-            case 5: r.console.show_shell(!r.console.shell_shown()); break;
+            case 5: switch_view(r); break;
             case 6: r.console.set_buffered(!r.console.buffered()); break;
-            default: r.console.flush(); break;
+            case 7: r.console.flush(); break;
+            default: type_in_shell(r, next()); break;
         }
     }
     r.console.flush();  // the end: everything out, the guest's held output included
@@ -119,6 +167,12 @@ void judge(const Run& r) {
         std::string expected_hypercall = "guest (hypercall): h" + std::to_string(next_hypercall);
         if (ended_by_tandem && text == expected_message) {
             ++next_message;
+            // In the shell's view the prompt and the line come again right after it.
+            if (!marked && !out.empty()) check(starts_with(out, "P> "), __LINE__);
+            continue;
+        }
+        if (!marked && starts_with(body, "P> ")) {  // the shell's prompt and typed line: nothing else
+            check(body.find_first_not_of('x', 3) == std::string_view::npos, __LINE__);
             continue;
         }
         if (ended_by_tandem && starts_with(text, "guest (hypercall): h")) {

@@ -146,6 +146,41 @@ TEST_CASE("the multiplexer tells the console the view: switch lines, marked in t
                       "typed while in the shell\r\n");
 }
 
+TEST_CASE("in the shell a message cuts no typed line: it gets a row of its own and the line is drawn again") {
+    Buffered c;
+    tandem::Shell shell{c.console};
+    bool ran = false;
+    REQUIRE(shell.add({"status", "s", [](void* ran_flag, std::string_view, tandem::Writer& out) {
+                           *static_cast<bool*>(ran_flag) = true;
+                           out.write("answer\n");
+                       }, &ran, "[--json]"}));
+    tandem::ConsoleMux mux{shell, c.console, &c.console};
+    for (char key : std::string("\x01" "c" "status -")) mux.feed(key);
+    c.line();
+    c.port.sent.clear();
+    tandem::println(c.console, "migrate: done: {} ms", 8098);  // a session's message, not an answer
+    CHECK(c.line() == "\r\nmigrate: done: 8098 ms\r\ntandem> status -");
+    // A message written in pieces keeps its row until it ends; then the line again.
+    c.port.sent.clear();
+    c.console.write("pair: ");
+    c.console.write("PROTECTED");
+    CHECK(c.line() == "\r\npair: PROTECTED");
+    c.console.write("\n");
+    CHECK(c.line() == "\r\npair: PROTECTED\r\ntandem> status -");
+    // Typing after an unfinished message: a fresh row with the prompt and the line first.
+    c.port.sent.clear();
+    c.console.write("half a message");
+    for (char key : std::string("-json\r")) mux.feed(key);
+    CHECK(ran);
+    CHECK(c.line() == "\r\nhalf a message\r\ntandem> status --json\r\nanswer\r\ntandem> ");
+    // The guest's view: messages are marked and not followed by the shell's prompt.
+    for (char key : std::string("\x01" "c")) mux.feed(key);
+    c.line();
+    c.port.sent.clear();
+    tandem::println(c.console, "pair: lost");
+    CHECK(c.line() == "|tandem| pair: lost\r\n");
+}
+
 TEST_CASE("a polling guest flooding its UART loses nothing: every byte reaches the line, in order") {
     ConsoleRig rig(4096);
     tandem::Uart16550Model uart{rig.console.guest()};

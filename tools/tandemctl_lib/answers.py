@@ -3,7 +3,9 @@
 After tandemctl types a line, the rows up to the next prompt are: the echo of the line, then the
 command's answer; tandem's log lines and the print hypercall's lines for the guest ("guest
 (hypercall): ...") can come anywhere among them, whole, even in the middle of the echo (a row then
-holds the echo's start and a log line, and the echo goes on at the start of the next row). The
+holds the echo's start and a log line, and the echo goes on at the start of the next row; since
+the raw guest console, a log line gets a row of its own and the prompt and the line typed so far
+are drawn again after it, so a prompt row before the echo's end is not the next prompt). The
 JSON answer is the one row that starts with "{" and parses as an object whose "kind" is the
 command's name.
 """
@@ -57,6 +59,12 @@ def answer_rows(rows: list[str], line: str) -> list[str]:
     end = echo_end(tuple(cleaned), line)
     start = 1 if end is None else end + 1
     return [row.rstrip() for row in rows[start:]]
+
+
+def echo_seen(rows: list[str], line: str) -> bool:
+    """Whether `rows` hold the whole echo of `line` (the next prompt then ends the answer)."""
+    cleaned = tuple(without_prompt(row).rstrip() for row in rows)
+    return echo_end(cleaned, line) is not None or any(row.endswith(line) for row in cleaned)
 
 
 def echo_end(rows: tuple[str, ...], line: str) -> int | None:

@@ -18,7 +18,7 @@ import sys
 import time
 
 from tandemctl_lib import CONSOLE_SCHEMA
-from tandemctl_lib.answers import PROMPT, answer_rows, find_json, is_guest_row, refusal
+from tandemctl_lib.answers import PROMPT, answer_rows, echo_seen, find_json, is_guest_row, refusal
 from tandemctl_lib.errors import BadAnswer, ConnectionLost, NoAnswer, Refused, SchemaMismatch, TandemctlError
 from tandemctl_lib.port import open_port
 from tandemctl_lib.stream import ConsoleStream
@@ -118,16 +118,18 @@ class ShellSession:
 
     def _rows_until_prompt(self, send_row: int, line: str) -> list[str]:
         """Every row from the one being received when `line` went out up to the next prompt (a
-        row after that one starting with the prompt, whole or not)."""
+        row after that one starting with the prompt, whole or not, once the echo of `line` was
+        seen: before, a prompt row is the line drawn again after a log line cut into it)."""
         deadline = time.monotonic() + self.timeout
         rows: list[str] = []
         while True:
             while (item := self.stream.pending_row()) is not None:
                 number, text = item
-                if number != send_row and text.startswith(PROMPT):
+                if number != send_row and text.startswith(PROMPT) and echo_seen(rows, line):
                     return rows
                 rows.append(text)
-            if self.stream.row_number != send_row and self.stream.partial().startswith(PROMPT):
+            if (self.stream.row_number != send_row and self.stream.partial().startswith(PROMPT)
+                    and echo_seen(rows, line)):
                 return rows
             if time.monotonic() >= deadline:
                 raise NoAnswer(f"no prompt from tandem on {self.port} within {seconds(self.timeout)} "
