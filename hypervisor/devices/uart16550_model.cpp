@@ -71,9 +71,8 @@ void Uart16550Model::write(std::uint16_t port, unsigned, std::uint32_t value) {
                 } else {
                     transmit(byte);
                 }
-                // The byte leaves at once: THR is empty again, which is a new THRE interrupt.
-                thre_pending_ = true;
-                update_line();
+                // THR is empty again, which is a new THRE interrupt, once the console has room.
+                raise_thre_when_ready();
             }
             return;
         case 1:
@@ -82,9 +81,13 @@ void Uart16550Model::write(std::uint16_t port, unsigned, std::uint32_t value) {
             } else {
                 // Enabling ETBEI with THR empty raises THRE at once (as real 16550s do; Linux's
                 // 8250 probes for this and falls back to polling without it).
-                if ((byte & kIerThrEmpty) && !(ier_ & kIerThrEmpty)) thre_pending_ = true;
+                bool enabling = (byte & kIerThrEmpty) && !(ier_ & kIerThrEmpty);
                 ier_ = byte & 0x0f;
-                update_line();
+                if (enabling) {
+                    raise_thre_when_ready();
+                } else {
+                    update_line();
+                }
             }
             return;
         case 2:
@@ -111,12 +114,25 @@ void Uart16550Model::transmit(std::uint8_t byte) {
 }
 
 bool Uart16550Model::transmitter_ready() const {
-    // Polled, the transmitter is empty when tandem's console can take a byte now: a guest
-    // that waits for it (Linux's console writes, the test guests) loses nothing and never makes
-    // an exit wait; one that writes regardless loses the lines that do not fit. Driven by the
-    // THRE interrupt it is always empty: the interrupt is raised at once after every byte, and
-    // a guest that found THRE clear in its handler would wait for one that never comes.
-    return (ier_ & kIerThrEmpty) != 0 || console_.has_room(1);
+    // The transmitter is empty when tandem's console can take what the guest may write on seeing
+    // it: a byte, or the FIFO's 16 once enabled (Linux's 8250 then writes 16 without looking at
+    // LSR again). In loopback nothing reaches the console.
+    if (mcr_ & kMcrLoopback) return true;
+    return console_.has_room((fcr_ & 1) ? kTransmitFifoDepth : 1);
+}
+
+void Uart16550Model::raise_thre_when_ready() {
+    // Writing THR clears a THRE interrupt pending from before; it comes again when THR empties.
+    transmit_waiting_ = !transmitter_ready();
+    thre_pending_ = !transmit_waiting_;
+    update_line();
+}
+
+void Uart16550Model::poll_transmitter() {
+    if (!transmit_waiting_ || !transmitter_ready()) return;
+    transmit_waiting_ = false;
+    thre_pending_ = true;
+    update_line();
 }
 
 void Uart16550Model::update_line() {
@@ -128,21 +144,24 @@ void Uart16550Model::update_line() {
 
 void Uart16550Model::save_state(ByteWriter& out) const {
     for (std::uint8_t r : {ier_, lcr_, mcr_, scratch_, dll_, dlm_, fcr_}) out.put(r);
-    out.put<std::uint8_t>(thre_pending_ ? 1 : 0);
+    out.put<std::uint8_t>(static_cast<std::uint8_t>((thre_pending_ ? kThrePending : 0) |
+                                                    (transmit_waiting_ ? kTransmitWaiting : 0)));
     out.put<std::uint8_t>(static_cast<std::uint8_t>(rx_.size()));
     for (std::size_t i = 0; i < rx_.size(); ++i) out.put(rx_.at(i));
     out.put<std::uint8_t>(rx_.overrun() ? 1 : 0);
 }
 
 Status Uart16550Model::restore_state(std::uint16_t version, std::span<const std::uint8_t> in) {
-    if (version != 5) return Error::of("uart0: unsupported state version", version);
+    if (version != 6) return Error::of("uart0: unsupported state version", version);
     ByteReader r(in);
     std::uint8_t regs[7];
     for (std::uint8_t& reg : regs) {
         if (!r.get(reg)) return Error::of("uart0: truncated state");
     }
     std::uint8_t thre = 0;
-    if (!r.get(thre) || thre > 1) return Error::of("uart0: bad interrupt flag in state");
+    if (!r.get(thre) || (thre & ~(kThrePending | kTransmitWaiting)) != 0) {
+        return Error::of("uart0: bad transmitter flags in state", thre);
+    }
     std::uint8_t received = 0;
     std::span<const std::uint8_t> rx_bytes;
     if (!r.get(received) || received > UartReceiveFifo::kDepth || !r.get_bytes(rx_bytes, received)) {
@@ -158,7 +177,8 @@ Status Uart16550Model::restore_state(std::uint16_t version, std::span<const std:
     dll_ = regs[4];
     dlm_ = regs[5];
     fcr_ = regs[6];
-    thre_pending_ = thre != 0;
+    thre_pending_ = (thre & kThrePending) != 0;
+    transmit_waiting_ = (thre & kTransmitWaiting) != 0;
     rx_.clear();
     for (std::uint8_t byte : rx_bytes) rx_.push(byte);
     rx_.set_overrun(overrun != 0);

@@ -2,7 +2,8 @@
 
 namespace tandem {
 
-void GuestMachine::PowerWatch::on_tick() {
+void GuestMachine::DeviceTicks::on_tick() {
+    uart_.poll_transmitter();
     if (power_.request() != PowerControl::Request::none && vcpu_.guest_running()) vcpu_.stop_guest(power_.describe());
 }
 
@@ -29,8 +30,8 @@ Status GuestMachine::build_pc(const MachineSpec& spec, VcpuWiring& vcpu) {
     vcpu.set_interrupts(&*pc_);
     vcpu.set_mmio_bus(&mmio_);
     uart_.set_interrupt_line(&pc_->irq_lines(), Uart16550Model::kIrqPin);
-    power_watch_.emplace(vcpu, pc_->power());
-    if (auto s = vcpu.add_tick_listener(*power_watch_); !s) return s;
+    device_ticks_.emplace(vcpu, pc_->power(), uart_);
+    if (auto s = vcpu.add_tick_listener(*device_ticks_); !s) return s;
     println(log_, "vm: PC devices: local APIC (xAPIC page, TSC-deadline timer) at {}, IOAPIC at {}, 8259 PIC "
                   "pair (masked), 8254 PIT, CMOS RTC, ACPI PM timer at port {}; APIC timer crystal {} Hz",
             hex(LocalApicModel::kDefaultBase), hex(IoApicModel::kBase), hex(AcpiPmTimer::kPort),

@@ -76,15 +76,18 @@ public:
     void report(Writer& out, std::uint64_t injected_interrupts, std::uint64_t halts) const;
 
 private:
-    // Ends the guest when it powers itself off or asks for a reset.
-    class PowerWatch final : public TickListener {
+    // The PC's work at every tick: ends the guest when it powers itself off or asks for a reset,
+    // and gives the UART's THRE interrupt once tandem's console has room again.
+    class DeviceTicks final : public TickListener {
     public:
-        PowerWatch(VcpuWiring& vcpu, const PowerControl& power) : vcpu_(vcpu), power_(power) {}
+        DeviceTicks(VcpuWiring& vcpu, const PowerControl& power, Uart16550Model& uart)
+            : vcpu_(vcpu), power_(power), uart_(uart) {}
         void on_tick() override;
 
     private:
         VcpuWiring& vcpu_;
         const PowerControl& power_;
+        Uart16550Model& uart_;
     };
 
     Status build_pc(const MachineSpec& spec, VcpuWiring& vcpu);
@@ -96,7 +99,7 @@ private:
     MmioBus mmio_;
     DeviceSet devices_;
     std::optional<PcPlatform> pc_;
-    std::optional<PowerWatch> power_watch_;
+    std::optional<DeviceTicks> device_ticks_;
     std::optional<virtio::VirtioMmioNet> net_;
 };
 

@@ -69,10 +69,10 @@ void configure(Uart& u) {
 TEST_CASE("device state: the UART's identity and encoding") {
     Uart u;
     CHECK(u.uart.state_id() == tandem::kDeviceIdUart0);
-    CHECK(u.uart.state_version() == 5);
+    CHECK(u.uart.state_version() == 6);
     CHECK(std::string(u.uart.state_name()) == "uart0");
     // Reset values: divisor 1, no THRE interrupt, nothing received, no overrun. What the guest
-    // transmitted has left: no line is held (version 5).
+    // transmitted has left: no line is held (since version 5).
     CHECK(u.save() == Bytes{0, 0, 0, 0, 1, 0, 0, 0, 0, 0});
     configure(u);
     CHECK(u.save() == Bytes{0x05, 0x1b, 0x0b, 0x5a, 0x03, 0x01, 0xc7, 1, 0, 0});  // THR written: THRE pending
@@ -91,7 +91,7 @@ TEST_CASE("device state: a restored UART is the saved one, and what it sends nex
     Uart b;
     b.send("something else");
     b.console.clear();
-    REQUIRE(err(b.uart.restore_state(5, saved)) == "");
+    REQUIRE(err(b.uart.restore_state(6, saved)) == "");
     CHECK(b.console.str().empty());  // restoring emits nothing
     CHECK(b.registers() == a.registers());
     CHECK(b.save() == saved);
@@ -109,14 +109,14 @@ TEST_CASE("device state: the UART restores any number of times, from any state")
     Uart b;
     for (int i = 0; i < 5; ++i) {
         CAPTURE(i);
-        REQUIRE(err(b.uart.restore_state(5, saved)) == "");
+        REQUIRE(err(b.uart.restore_state(6, saved)) == "");
         CHECK(b.save() == saved);
         CHECK(b.registers() == a.registers());
         b.out(kScratch, static_cast<std::uint32_t>(i));  // diverge again before the next restore
         b.out(kIer, static_cast<std::uint32_t>(i));
     }
     Uart fresh;
-    REQUIRE(err(b.uart.restore_state(5, fresh.save())) == "");
+    REQUIRE(err(b.uart.restore_state(6, fresh.save())) == "");
     CHECK(b.registers() == fresh.registers());
 }
 
@@ -135,27 +135,29 @@ TEST_CASE("device state: malformed UART states are refused and change nothing") 
         CHECK(u.registers() == regs);
     };
     for (std::size_t n = 0; n < good.size(); ++n) {
-        check_refused(Bytes(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n)), 5,
+        check_refused(Bytes(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n)), 6,
                       n < 7    ? "uart0: truncated state"
-                      : n == 7 ? "uart0: bad interrupt flag in state"
+                      : n == 7 ? "uart0: bad transmitter flags in state"
                       : n == 8 ? "uart0: bad receive FIFO in state"
                                : "uart0: bad overrun flag in state");
     }
     Bytes longer = good;
     longer.push_back(0);
-    check_refused(longer, 5, "uart0: trailing bytes in state");
+    check_refused(longer, 6, "uart0: trailing bytes in state");
     Bytes bad_interrupt = good;
-    bad_interrupt[7] = 2;
-    check_refused(bad_interrupt, 5, "uart0: bad interrupt flag in state");
+    bad_interrupt[7] = 4;  // bits 0 (THRE pending) and 1 (THRE waiting for room) only
+    check_refused(bad_interrupt, 6, "uart0: bad transmitter flags in state");
     Bytes bad_fifo = good;
     bad_fifo[8] = 17;  // more than the FIFO holds
-    check_refused(bad_fifo, 5, "uart0: bad receive FIFO in state");
+    check_refused(bad_fifo, 6, "uart0: bad receive FIFO in state");
     Bytes bad_overrun = good;
     bad_overrun.back() = 2;
-    check_refused(bad_overrun, 5, "uart0: bad overrun flag in state");
-    // Version 4 held a partial output line: a peer that old is refused, not misread.
+    check_refused(bad_overrun, 6, "uart0: bad overrun flag in state");
+    // Version 4 held a partial output line, version 5 no THRE waiting for room: a peer that old
+    // is refused, not misread.
     check_refused(good, 4, "uart0: unsupported state version");
-    check_refused(good, 6, "uart0: unsupported state version");
+    check_refused(good, 5, "uart0: unsupported state version");
+    check_refused(good, 7, "uart0: unsupported state version");
 }
 
 TEST_CASE("device state: the UART's state through a checkpoint into the backup, and back into a UART") {
@@ -211,7 +213,7 @@ TEST_CASE("UART: THRE interrupt raised on ETBEI and after each byte, cleared by 
     Lines other;
     Uart v;
     v.uart.set_interrupt_line(&other);
-    REQUIRE(err(v.uart.restore_state(5, saved)) == "");
+    REQUIRE(err(v.uart.restore_state(6, saved)) == "");
     REQUIRE_FALSE(other.calls.empty());
     CHECK(other.calls.back() == std::pair<unsigned, bool>{4, true});
 }

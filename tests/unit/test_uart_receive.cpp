@@ -155,11 +155,11 @@ TEST_CASE("receive: unread input and the overrun flag are part of the saved stat
     for (std::size_t at : {overrun_at, count_at}) {
         auto bad = state;
         bad[at] = 17;
-        CHECK_FALSE(copy.uart.restore_state(5, bad).ok());
+        CHECK_FALSE(copy.uart.restore_state(6, bad).ok());
     }
     auto short_state = state;
     short_state.pop_back();
-    CHECK_FALSE(copy.uart.restore_state(5, short_state).ok());
+    CHECK_FALSE(copy.uart.restore_state(6, short_state).ok());
     CHECK_FALSE(copy.uart.restore_state(4, state).ok());
 }
 
@@ -172,7 +172,7 @@ TEST_CASE("receive: the largest state (full FIFO) fits a device record") {
     CHECK(state.size() == Uart16550Model::kStateBytes);
     CHECK(state.size() <= tandem::kMaxDeviceStateBytes);
     Uart copy;
-    CHECK(copy.uart.restore_state(5, state).ok());
+    CHECK(copy.uart.restore_state(6, state).ok());
     CHECK(copy.saved() == state);
 }
 
