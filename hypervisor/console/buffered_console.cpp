@@ -155,21 +155,6 @@ void BufferedConsole::release_held_messages() {
     ring_.commit();
 }
 
-void BufferedConsole::replay_held_guest_bytes() {
-    if (held_kind_ != Held::guest_bytes) return;
-    held_kind_ = Held::nothing;
-    while (held_.committed() != 0) {
-        char c = held_.front();
-        held_.pop();
-        guest_byte(c);
-    }
-    if (shell_dropped_bytes_ != 0) {
-        println(*this, "console: {} bytes of the guest's output were dropped while tandem's shell was shown",
-                shell_dropped_bytes_);
-        shell_dropped_bytes_ = 0;
-    }
-}
-
 void BufferedConsole::show_shell(bool shell) {
     if (shell == shell_) return;
     if (shell) {
@@ -179,7 +164,7 @@ void BufferedConsole::show_shell(bool shell) {
         return;
     }
     shell_ = false;
-    replay_held_guest_bytes();
+    show_held_guest_bytes(false);
 }
 
 void BufferedConsole::set_buffered(bool on) {
@@ -199,6 +184,7 @@ void BufferedConsole::flush() {
         println(*this, "\n{}", kGuestViewLine);
         show_shell(false);
     }
+    show_held_guest_bytes(true);
     if (unreported()) report_drops();
     buffered_ = false;
     send_waiting(ring_.committed());
@@ -211,6 +197,7 @@ void BufferedConsole::drain(std::uint64_t now_ms) {
             ring_.pop();
         }
     }
+    show_held_guest_bytes(false);
     if (held_kind_ == Held::messages && now_ms != kNoTime) {
         if (held_since_ms_ == kNoTime) {
             held_since_ms_ = now_ms;

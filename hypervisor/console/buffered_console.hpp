@@ -22,7 +22,8 @@
 // them; after that, or when the guest's line ends, the row is ended with "\r\n" and they follow.
 // In tandem's shell (show_shell(true)) tandem's output is not marked and the guest's bytes wait
 // in the held ring until the guest's view returns (what does not fit is dropped, counted and
-// said then): nothing the guest prints can pose as the shell's answer. There a message that is
+// said then): nothing the guest prints can pose as the shell's answer. Back in the guest's view
+// they go into the ring as it drains, and the guest's new bytes wait behind them. There a message that is
 // not the shell's own (ConsoleView::shell_input) starts a row of its own and the prompt and the
 // line being typed are drawn again after it.
 //
@@ -128,12 +129,15 @@ private:
     void write_beside_shell_line(std::string_view text);
     void cut_shell_row();
     void restore_shell_line();
-    void replay_held_guest_bytes();
     void report_drops();
 
     // The guest's side (buffered_console_guest.cpp).
     void guest_byte(char c);
-    void send_guest_byte(char c);
+    void hold_guest_byte(char c);
+    void show_held_guest_bytes(bool wait);
+    void show_guest_byte(char c);
+    // To the ring, or straight to the UART when output is synchronous and `may_wait`.
+    void send_guest_byte(char c, bool may_wait = true);
     void drop_guest_byte(char c);
     void write_guest_line(std::string_view text);
     void write_guest_line_pieces(std::string_view text);

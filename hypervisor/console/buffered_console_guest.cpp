@@ -5,16 +5,50 @@
 namespace tandem {
 
 void BufferedConsole::guest_byte(char c) {
-    if (shell_) {  // tandem's shell is shown: the guest's bytes wait for its view
-        if (held_kind_ != Held::messages && held_.push(c)) {
-            held_.commit();
-            held_kind_ = Held::guest_bytes;
-        } else {
-            ++shell_dropped_bytes_;
-            ++shell_dropped_total_;
-        }
-        return;
+    // tandem's shell is shown, or what the guest wrote meanwhile is still being shown: the byte
+    // waits for its view, after those.
+    if (shell_ || held_kind_ == Held::guest_bytes) return hold_guest_byte(c);
+    show_guest_byte(c);
+}
+
+void BufferedConsole::hold_guest_byte(char c) {
+    if (held_kind_ != Held::messages && held_.push(c)) {
+        held_.commit();
+        held_kind_ = Held::guest_bytes;
+    } else if (shell_) {
+        ++shell_dropped_bytes_;
+        ++shell_dropped_total_;
+    } else {  // written regardless of THRE while the held ring is full
+        dropping_ = true;
+        drop_guest_byte(c);
     }
+}
+
+// What the guest wrote while tandem's shell was shown, into the ring as it has room (at the
+// guest's view's return and at every drain after), oldest first: none of it is dropped.
+// `wait`: all of it, waiting for the UART (flush).
+void BufferedConsole::show_held_guest_bytes(bool wait) {
+    if (held_kind_ != Held::guest_bytes || shell_) return;
+    while (held_.committed() != 0) {
+        if (wait) {
+            make_room(2);
+        } else if (ring_.free() < 2 + kReserve) {
+            return;  // the rest at a later drain
+        }
+        if (line_open_) close_guest_line();
+        char c = held_.front();
+        held_.pop();
+        send_guest_byte(c, wait);
+    }
+    held_kind_ = Held::nothing;
+    if (shell_dropped_bytes_ != 0) {
+        println(*this, "console: {} bytes of the guest's output were dropped while tandem's shell was shown",
+                shell_dropped_bytes_);
+        shell_dropped_bytes_ = 0;
+    }
+}
+
+void BufferedConsole::show_guest_byte(char c) {
     if (line_open_) close_guest_line();
     if (dropping_) {
         // One report per burst of losses, once the ring has drained to its low-water mark.
@@ -30,11 +64,11 @@ void BufferedConsole::guest_byte(char c) {
     if (c == '\n') release_held_messages();  // the line has ended: tandem's messages follow it
 }
 
-void BufferedConsole::send_guest_byte(char c) {
+void BufferedConsole::send_guest_byte(char c, bool may_wait) {
     // A row the guest starts with '|' gets a space first: only tandem's rows start with its marker.
     char escaped[2] = {' ', c};
     std::string_view bytes = guest_at_start_ && c == '|' ? std::string_view{escaped, 2} : std::string_view{&c, 1};
-    if (synchronous()) {
+    if (may_wait && synchronous()) {
         put_through(bytes);
     } else {
         (void)ring_.push(bytes);
@@ -51,8 +85,10 @@ void BufferedConsole::drop_guest_byte(char c) {
 
 bool BufferedConsole::guest_bytes_have_room(std::size_t bytes) const {
     // In tandem's shell the guest's bytes are held or dropped, never waited for: a person reading
-    // the shell must not slow the guest down.
-    if (synchronous() || shell_) return true;
+    // the shell must not slow the guest down. After it they wait behind those held meanwhile.
+    if (shell_) return true;
+    if (held_kind_ == Held::guest_bytes) return held_.free() >= bytes;
+    if (synchronous()) return true;
     if (dropping_) return false;
     return ring_.free() >= bytes + 1 + kReserve;  // one for a '|' escaped
 }

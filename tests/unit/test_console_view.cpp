@@ -112,6 +112,39 @@ TEST_CASE("tandem's shell: unmarked output, the guest's bytes held and shown whe
                           "\r\n|tandem| console: 36 bytes of the guest's output were dropped while tandem's shell was shown\r\n");
 }
 
+TEST_CASE("back from the shell the guest's held output goes out as the line drains: none dropped, new output behind it") {
+    Buffered c(2048, 4096);  // a ring smaller than what was held: it takes several drains
+    std::string written;
+    auto guest_writes = [&](std::size_t bytes) {
+        for (std::size_t i = 0; i < bytes; ++i) {
+            std::size_t n = written.size();
+            char ch = n % 50 == 49 ? '\n' : static_cast<char>('a' + n % 26);
+            if (!c.console.guest().has_room(1)) return;  // a guest that waits for THRE
+            c.guest(std::string(1, ch));
+            written += ch;
+        }
+    };
+    c.port.room = 0;
+    c.console.show_shell(true);
+    guest_writes(4000);
+    CHECK(written.size() == 4000);
+    c.console.show_shell(false);
+    // What the ring took (beside its reserve) left the held ring; new bytes wait behind the rest.
+    CHECK(c.console.guest().has_room(1000));
+    CHECK_FALSE(c.console.guest().has_room(1200));
+    guest_writes(2000);  // waits when the held ring is full
+    CHECK(written.size() < 4000 + 1200);
+    for (int i = 0; i < 2000; ++i) {
+        c.port.room = 8;
+        c.console.drain();
+        guest_writes(20);
+    }
+    CHECK(c.line() == written);
+    CHECK(written.size() > 10000);
+    CHECK(c.console.dropped_bytes() == 0);
+    CHECK(c.console.dropped_in_shell() == 0);
+}
+
 TEST_CASE("tandem stops with its shell shown: the guest's held output is not lost, its view is shown for it") {
     Buffered c;
     c.console.show_shell(true);
