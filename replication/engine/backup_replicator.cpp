@@ -76,7 +76,9 @@ void BackupReplicator::begin_probing(const char* why) {
         challenge_.bytes[i] = static_cast<std::uint8_t>(a >> (8 * i));
         challenge_.bytes[8 + i] = static_cast<std::uint8_t>(b >> (8 * i));
     }
-    println(out_, "pair: {}; asking for it on the client network before taking over", why);
+    // While the primary answers on the client network but not on the link, this repeats every
+    // silence: said the first time (and with every 64th answer, below), not each time.
+    if (!unconfirmed_) println(out_, "pair: {}; asking for it on the client network before taking over", why);
 }
 
 bool BackupReplicator::poll() {

@@ -217,6 +217,29 @@ TEST_CASE("pair: a join survives a stall of the link: the backup keeps its copy 
     rig.quiesce_and_compare();
 }
 
+// A link down for many silences while the primary answers on the client network: the backup
+// asks again at every silence, but says so once (and counts the answers), not every second.
+TEST_CASE("pair: a long link failure with the primary answering is said once, not at every probe") {
+    PairRig rig(512, 34, DirtyTracking::pml, CaptureMode::cow);
+    rig.start_primary();
+    rig.start_backup();
+    REQUIRE(rig.run_until([&] { return rig.protected_pair(); }, 10 * kSecond));
+    rig.backup->prober.primary_answers = true;
+    rig.link.set_filter(0, [](std::span<const std::uint8_t>) { return false; });  // primary -> backup down
+    REQUIRE(rig.run_until([&] { return rig.backup->prober.probes >= 10; }, 30 * kSecond));
+    auto count = [&](std::string_view text) {
+        std::size_t n = 0;
+        for (std::size_t at = rig.backup_out.text_.find(text); at != std::string::npos;
+             at = rig.backup_out.text_.find(text, at + 1)) {
+            ++n;
+        }
+        return n;
+    };
+    CHECK(count("asking for it on the client network") == 1);
+    CHECK(count("split-brain guard") == 1);
+    CHECK_FALSE(rig.took_over);
+}
+
 // Issue 14, defect 5: applying a large epoch keeps the backup off the link for as long; a
 // heartbeat from inside the apply keeps the primary from declaring it lost.
 TEST_CASE("pair: heartbeats flow from inside a long apply on the backup") {
