@@ -4,6 +4,10 @@ migrate` is issued on its console before the target exists, then machine 1 boots
 joins, copies the guest while it runs, and the guest moves to it; machine 0 then runs nothing,
 until `reprotect` makes it the backup of machine 1.
 
+MigrationFaults: the link cut while the target copies the guest, then the target killed while
+the stopped guest's last copy goes to it: each time the source says why it keeps the guest, goes
+on serving, and the target never runs it; then a third migration moves the guest.
+
 Judged outside tandem: the client's history (exactly 1..N across the move), the wire (the replies
 move from machine 0's tap to machine 1's exactly once), tandemctl's exit status, the JSON status
 of both machines (validated against docs/console-schema.json), and the gap the client saw."""
@@ -73,3 +77,57 @@ class Migration(TandemctlCase):
         gap = min(w["t"] for w in wire if w["tap"] == lab.net.taps[1] and w["t"] > last_old) - last_old
         print(f"migrate: {len(replies)} replies 1..{len(replies)} across the migration; client gap "
               f"{gap * 1000:.0f} ms; source said: {done}", flush=True)
+
+
+class MigrationFaults(TandemctlCase):
+    def test_link_cut_in_the_pre_copy_and_target_killed_in_the_last_copy_then_it_moves(self):
+        seed = seed_for("migrate-faults")
+        # Every frame on the link is delayed 400 ms while the faults are set up, so that each
+        # fault lands where it is meant to: the copy lasts long enough to be cut, and the guest's
+        # last epoch cannot have reached the target when it is killed (the kill follows the line
+        # saying the guest stops within far less). failover_ms=1000 keeps the delay well inside
+        # the silence a machine tolerates (the switchover waits twice that for the last epoch).
+        self.lab = lab = PairLab("migrate-faults", seed=seed, console_relay=True, failover_ms=1000)
+        a = lab.boot(0, "primary")
+        a.wait_for(CONSOLE_READY, STEP)
+        lab.start_client()
+        lab.wait_replies(10, STEP)
+
+        # 1. The link cut while the target copies the guest.
+        print(self.tandemctl(a.console_url, "run", "migrate"), flush=True)
+        lab.hub.set(delay_ms=400)
+        b = lab.boot(1, "target")
+        a.wait_for(r"^pair: backup joined", STEP)
+        lab.hub.partition()
+        said = a.wait_for(r"^migrate: gave up: .*$", STEP).group(0)
+        self.assertIn("the target was lost before it held the guest", said)
+        lab.wait_replies(len(lab.replies()) + 10, STEP)  # the source serves on
+        self.assertEqual(self.ask(a.console_url, "status")["guest"], "running")
+        self.assertNotRegex(b.tandem_console(), r"pair: the guest resumes here|pair: taking over")
+
+        # 2. Healed, the target joins again and is protected; the guest stops for its last copy
+        # and the target is killed meanwhile.
+        lab.hub.heal()
+        a.wait_for(r"^pair: PROTECTED", STEP)
+        before = len(a.tandem_console())
+        print(self.tandemctl(a.console_url, "run", "migrate"), flush=True)
+        a.wait_for(r"^migrate: the target holds the guest", STEP)
+        lab.kill(1)
+        said = a.wait_for(r"^migrate: called off: .*$", STEP).group(0)
+        self.assertIn("the guest resumes here (nothing was handed over)", said)
+        self.assertNotIn("migrate: done", a.tandem_console()[before:])
+        lab.wait_replies(len(lab.replies()) + 10, STEP)
+        self.assertEqual(self.ask(a.console_url, "status")["guest"], "running")
+
+        # 3. A new target: the guest moves.
+        lab.hub.set(delay_ms=0)
+        print(self.tandemctl(a.console_url, "run", "migrate"), flush=True)
+        b = lab.boot(1, "target")
+        done = a.wait_for(r"^migrate: done: .*$", STEP).group(0)
+        b.wait_for(r"^migrate: the guest runs here now \(moved here by its primary\)", STEP)
+        lab.wait_replies(len(lab.replies()) + 10, STEP)
+        lab.stop_client()
+        replies = lab.check_history(self)
+        self.check_one_machine_at_a_time(1)
+        print(f"migrate-faults: {len(replies)} replies 1..{len(replies)} across a cut pre-copy, a target killed in "
+              f"the last copy and a migration; {said}; {done}", flush=True)
