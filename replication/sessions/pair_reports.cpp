@@ -84,7 +84,7 @@ void PairSession::status_json(Writer& out) const {
     json.field("schema", kConsoleSchema);
     json.field("kind", "status");
     json.field("role", p != nullptr ? "primary" : "backup");
-    json.field("mode", "checkpoint");
+    json.field("mode", target() ? "migrate" : "checkpoint");
     json.field("protection", protection_name());
     json.field("phase", phase_name());
     json.field("guest", guest_name(p != nullptr, phase_ == Phase::ended, handed || phase_ == Phase::switching));
@@ -113,8 +113,26 @@ void PairSession::status_json(Writer& out) const {
     json.field("joined", p != nullptr ? p->stats().backups_joined : 0);
     json.field("lost", p != nullptr ? p->stats().backups_lost : 0);
     json.end_object();
+    migration_json(json);
     json.end_object();
     json.end_line();
+}
+
+// Where a `migrate` asked on this machine stands; null when none is (asked, under way or done).
+void PairSession::migration_json(JsonWriter& json) const {
+    if (!migrate_armed_ && !migrating_ && !migrated_) {
+        json.null_field("migration");
+        return;
+    }
+    const char* state = migrated_ ? "done"
+                        : migrating_ ? "final_copy"
+                        : primary_ && primary_->phase() == engine::PrimaryReplicator::Phase::waiting
+                            ? "waiting_for_target"
+                            : "pre_copy";
+    json.object_field("migration");
+    json.field("state", state);
+    json.field("since_ms", (machine_.now() - migrate_since_) / machine_.tsc_khz());
+    json.end_object();
 }
 
 std::uint64_t PairSession::stream_bytes() const {

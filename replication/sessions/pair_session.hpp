@@ -16,6 +16,7 @@
 
 #include <optional>
 
+#include "hypervisor/console/json_writer.hpp"
 #include "replication/checkpoint/backup_image.hpp"
 #include "replication/checkpoint/decoder.hpp"
 #include "replication/checkpoint/encoder.hpp"
@@ -114,6 +115,7 @@ private:
     void poll_migration();
     void give_up_migration(const char* why);
     void finish_migration(const char* how);
+    void migration_json(JsonWriter& json) const;
     void reprotect(Writer& out);
     // The checkpoint stream's bytes per second over the last whole second (pair_reports.cpp).
     void sample_throughput();

@@ -43,10 +43,15 @@ TEST_CASE("pair migrate: asked before the target boots, the guest moves once its
     CHECK(a.machine.running);  // nothing happens without a target
     type(a, "status\r");
     CHECK(a.machine.out_.contains("pair: migrate asked 500 ms ago: the guest moves once the target holds all of it"));
+    type(a, "status --json\r");
+    CHECK(schema_test::check_console_json(last_json(a)) == "");
+    CHECK(last_json(a).find("\"migration\":{\"state\":\"waiting_for_target\",\"since_ms\":500}") != std::string::npos);
 
     auto& b = rig.add(target_config(), 1, 2);
     REQUIRE(rig.run_until([&] { return !a.machine.running; }, 30 * kSecond));
     CHECK(a.machine.out_.contains("migrate: the target holds the guest ("));
+    type(a, "status --json\r");
+    CHECK(last_json(a).find("\"migration\":{\"state\":\"final_copy\"") != std::string::npos);
     std::uint64_t tsc = a.machine.guest_tsc;
     std::vector<std::uint8_t> memory = a.machine.snapshot();
     std::uint8_t scratch = a.machine.uart_scratch();
@@ -74,10 +79,13 @@ TEST_CASE("pair migrate: asked before the target boots, the guest moves once its
     std::string status = last_json(a);
     CHECK(schema_test::check_console_json(status) == "");
     CHECK(status.find("\"phase\":\"handed_over\"") != std::string::npos);
+    CHECK(status.find("\"migration\":{\"state\":\"done\"") != std::string::npos);
     type(b, "status --json\r");
     status = last_json(b);
     CHECK(schema_test::check_console_json(status) == "");
     CHECK(status.find("\"cause\":\"handover\"") != std::string::npos);
+    CHECK(status.find("\"mode\":\"migrate\"") != std::string::npos);  // the machine booted mode=migrate
+    CHECK(status.find("\"migration\":null") != std::string::npos);      // none asked on it
 
     // The source protects the guest it gave away: it rejoins as the target's backup.
     type(a, "reprotect\r");
