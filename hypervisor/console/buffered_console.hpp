@@ -8,7 +8,7 @@
 //     at most for the message's own length.
 //   * the guest's UART (guest()): its bytes exactly as the guest wrote them (line ends,
 //     prompts without a newline, terminal escapes), in the order written. A byte that does not
-//     fit, leaving kReserve bytes for tandem's messages, is dropped and counted, and so is what
+//     fit, leaving kDropBelow bytes for tandem's messages, is dropped and counted, and so is what
 //     follows until the ring has drained to its low-water mark; then a line says how much was
 //     lost. The guest never makes an exit wait.
 //   * lines written for the guest (guest_lines(): the print hypercall's "guest (hypercall): "
@@ -49,6 +49,10 @@ namespace tandem {
 class BufferedConsole final : public Writer, public ConsoleView {
 public:
     static constexpr std::size_t kReserve = 1024;   // never taken by the guest's output: tandem's messages
+    // has_room() keeps kReserve free, but a byte is dropped only when it would leave less than
+    // this: room promised to the guest (a THRE: up to a FIFO's 16 bytes) is not lost to tandem
+    // messages written before the guest uses it.
+    static constexpr std::size_t kDropBelow = kReserve / 2;
     static constexpr std::size_t kMarkerMax = 160;  // the longest "guest output dropped" line
     static constexpr std::string_view kMarker = "|tandem|";
     static constexpr std::uint64_t kHoldMs = 200;   // the longest a message waits for a guest line's end

@@ -56,7 +56,7 @@ void BufferedConsole::show_guest_byte(char c) {
         report_drops();
     }
     std::size_t need = guest_at_start_ && c == '|' ? 2 : 1;
-    if (!synchronous() && ring_.free() < need + kReserve) {
+    if (!synchronous() && ring_.free() < need + kDropBelow) {
         dropping_ = true;
         return drop_guest_byte(c);
     }
