@@ -20,8 +20,11 @@ constexpr std::uint32_t kLeaf1EcxHypervisor = bit(31);
 constexpr std::uint32_t kLeaf1EcxXsave = bit(26);
 constexpr std::uint64_t kCr4OsXsave = 1ull << 18;
 
-// CPUID.(7,0) (SDM Vol. 2A Table 3-8).
-constexpr std::uint32_t kLeaf7EbxHidden = bit(1) /*IA32_TSC_ADJUST: not virtualised*/ | bit(2) /*SGX*/ | bit(12) /*RDT-M*/ | bit(14) /*MPX*/ | bit(15) /*RDT-A*/ |
+// CPUID.(7,0) (SDM Vol. 2A Table 3-8). EBX[1], IA32_TSC_ADJUST, is shown: the MSR reads 0
+// (vcpu_msr.cpp). With it and the invariant TSC, Linux (since 5.17, check_system_tsc_reliable)
+// trusts the TSC without judging it by a clocksource watchdog, so the default command line
+// needs no tsc=reliable (issue 18).
+constexpr std::uint32_t kLeaf7EbxHidden = bit(2) /*SGX*/ | bit(12) /*RDT-M*/ | bit(14) /*MPX*/ | bit(15) /*RDT-A*/ |
                                           bit(25) /*PT*/;
 constexpr std::uint32_t kLeaf7EbxInvpcid = bit(10);
 constexpr std::uint32_t kLeaf7EcxHidden = bit(5) /*WAITPKG*/ | bit(30) /*SGX_LC*/ | bit(31) /*PKS*/;

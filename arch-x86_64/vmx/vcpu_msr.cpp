@@ -9,6 +9,7 @@ namespace {
 constexpr std::uint32_t kTsc = 0x10;
 constexpr std::uint32_t kPlatformId = 0x17;
 constexpr std::uint32_t kFeatureControl = 0x3a;
+constexpr std::uint32_t kTscAdjust = 0x3b;
 constexpr std::uint32_t kBiosSignId = 0x8b;  // microcode revision
 constexpr std::uint32_t kMiscEnable = 0x1a0;
 constexpr std::uint32_t kPat = 0x277;
@@ -52,6 +53,7 @@ void Vcpu::on_rdmsr() {
         case kTsc: value = platform_.read_tsc() + vmcs_.read(vmcs::tsc_offset); break;
         case kPlatformId: value = 0; break;
         case kFeatureControl: value = kFeatureControlLocked; break;
+        case kTscAdjust: value = 0; break;
         case kBiosSignId: value = 0; break;
         case kMiscEnable: value = kMiscEnableValue; break;
         case kPat: value = vmcs_.read(vmcs::guest_pat); break;
@@ -87,6 +89,15 @@ void Vcpu::on_wrmsr() {
             return inject_exception(13, true, 0);  // read-only, as on the processor
         case kBiosSignId:
             break;  // written as 0 before CPUID to fetch the microcode revision: nothing to keep
+        case kTscAdjust:
+            // IA32_TSC_ADJUST stays 0 (SDM Vol. 3B §18.17.3): Linux writes it only to undo a
+            // value other than the one it found. A guest that moves its TSC this way is told.
+            if (value != 0) {
+                println(console_, "vm: guest wrote IA32_TSC_ADJUST = {}: tandem keeps it 0 (the guest's TSC moves "
+                                  "by writing IA32_TIME_STAMP_COUNTER): #GP injected", hex(value));
+                return inject_exception(13, true, 0);
+            }
+            break;
         case kMiscEnable:
             if (value != kMiscEnableValue) return inject_exception(13, true, 0);
             break;

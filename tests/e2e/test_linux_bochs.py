@@ -63,6 +63,9 @@ class LinuxTestCase(unittest.TestCase):
         self.assertEqual(trouble, [], "the kernel complained")
         self.assertIn("TSC deadline timer available", console)
         self.assertRegex(console, r"clocksource: Switched to clocksource tsc\n")
+        # ... without tsc=reliable (issue 18): CPUID's invariant TSC and IA32_TSC_ADJUST suffice.
+        self.assertRegex(console, r"Kernel command line: ")
+        self.assertNotIn("tsc=reliable", console)
         self.assertIn("tandem-guest: init running on Linux 6.1", console)
         self.assertRegex(console, r"rtc_cmos 00:\d\d: registered as rtc0")  # the DSDT's PNP0B00
         return lines
@@ -79,7 +82,7 @@ class Standalone(LinuxTestCase):
         wd = workdir("linux-standalone")
         blob_sha = (ASSETS / "blob.sha256").read_text().split()[0]
         with ClientNetwork(taps=1) as net:
-            iso = linux_iso(wd, "vmlinux", "console=ttyS0 nokaslr tsc=reliable tandem.poweroff=60",
+            iso = linux_iso(wd, "vmlinux", "console=ttyS0 nokaslr tandem.poweroff=60",
                             extra=f"guest_mac={GUEST_MAC}")
             m = Bochs(wd, iso, sync="slowdown", megs=512, hard_timeout=600, prefix=net.prefix(),
                       nics=[net.e1000(0, "52:54:00:00:02:01", card=0)])
@@ -116,7 +119,7 @@ class BzImage(LinuxTestCase):
 
     def test_bzimage_boots_to_a_shell_typed_into_over_tandems_serial_line(self):
         wd = workdir("linux-bzimage")
-        iso = linux_iso(wd, "bzImage", "console=ttyS0 nokaslr tsc=reliable tandem.shell=1")
+        iso = linux_iso(wd, "bzImage", "console=ttyS0 nokaslr tandem.shell=1")
         m = Bochs(wd, iso, sync="none", megs=512, hard_timeout=600, interactive=True)
         with m:
             m.wait_for(r"^guest: tandem-guest: userspace up", 500)
@@ -161,7 +164,7 @@ class Checkpointed(LinuxTestCase):
 
     def test_linux_checkpointed_and_restored_every_10_ms_then_resumed_from_the_backup(self):
         wd = workdir("linux-checkpointed")
-        iso = linux_iso(wd, "vmlinux", "console=ttyS0 nokaslr tsc=reliable tandem.poweroff=1 tandem.rehash=1",
+        iso = linux_iso(wd, "vmlinux", "console=ttyS0 nokaslr tandem.poweroff=1 tandem.rehash=1",
                         extra="mode=checkpoint peer=local epoch_ms=10 verify_every=100 failover_at=1001 "
                               "restore_every=1")
         m = Bochs(wd, iso, sync="none", megs=1024, hard_timeout=840)

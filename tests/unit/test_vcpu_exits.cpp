@@ -113,7 +113,7 @@ TEST_CASE("RDMSR: emulated MSRs; RCX's upper half is ignored") {
     rig.vmcs.set(vmcs::tsc_offset, ~std::uint64_t{0xfff});  // -0x1000
     rig.vmcs.set(vmcs::guest_pat, 0x0007'0406'0007'0406ull);
     rig.vmcs.set(vmcs::guest_efer, 0xd01);
-    for (const Case& c : {Case{0x3a, 1}, Case{0x1a0, 0x1801}, Case{0x17, 0}, Case{0x8b, 0},
+    for (const Case& c : {Case{0x3a, 1}, Case{0x3b, 0}, Case{0x1a0, 0x1801}, Case{0x17, 0}, Case{0x8b, 0},
                           Case{0x10, 0xf'ffff'f000}, Case{0x277, 0x0007'0406'0007'0406ull}, Case{0xc0000080, 0xd01}}) {
         CAPTURE(c.msr);
         rig.reg(Gpr::rcx) = 0xabcd'0000'0000'0000ull | c.msr;
@@ -202,7 +202,12 @@ TEST_CASE("WRMSR: TSC into the offset, PAT and EFER checked, MISC_ENABLE fixed")
     CHECK(wrmsr(0x1a0, 0x1801));
     CHECK_FALSE(wrmsr(0x1a0, 0x1800));
     CHECK(wrmsr(0x8b, 0));
+    CHECK(wrmsr(0x3b, 0));  // IA32_TSC_ADJUST: 0 is what it holds
     CHECK(rig.text().empty());
+    std::uint64_t offset = rig.get(vmcs::tsc_offset);
+    CHECK_FALSE(wrmsr(0x3b, 0x1000));  // moving the TSC through it is refused, and said
+    CHECK(rig.get(vmcs::tsc_offset) == offset);
+    CHECK(rig.text().find("vm: guest wrote IA32_TSC_ADJUST = 0x1000: tandem keeps it 0") != std::string::npos);
 }
 
 // Regression test (bug found and fixed): vcpu_msr.cpp on_wrmsr accepts an EFER write that changes LME while paging is on

@@ -75,7 +75,7 @@ class PairLab:
                   f"epoch_ms={self.epoch_ms} failover_ms={self.failover_ms} {self.extra} ")
         if self.guest == "linux":
             return (common + "guest_kernel=linux guest_initrd=initrd guest_mem=128M "
-                    f'"guest_cmdline=console=ttyS0 nokaslr tsc=reliable tandem.ip={GUEST_IP}/24 '
+                    f'"guest_cmdline=console=ttyS0 nokaslr tandem.ip={GUEST_IP}/24 '
                     f'tandem.counter_port={PORT} {self.guest_args}"')
         if self.guest == "scribble":
             return common + f'guest_kernel=scribble guest_mem=32M "guest_cmdline={self.guest_args}"'
