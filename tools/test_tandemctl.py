@@ -29,7 +29,7 @@ TOOLS = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(TOOLS))
 from tandem_lab.bochs import Bochs  # noqa: E402
 from tandem_lab.console_relay import BUSY, ConsoleRelay  # noqa: E402
-from tandemctl_lib.answers import answer_rows, echo_seen  # noqa: E402
+from tandemctl_lib.answers import answer_rows, echo_seen, ends_answer  # noqa: E402
 from tandemctl_lib.commands import RowTap  # noqa: E402
 from tandemctl_lib.stream import ConsoleStream, render  # noqa: E402
 from tandemctl_fake_console import (  # noqa: E402
@@ -112,6 +112,16 @@ class Rows(unittest.TestCase):
         self.assertEqual(answer_rows(rows, "log 5"), ["a"])
         self.assertFalse(echo_seen(rows[:4], "log 5"))  # the prompt rows so far are the line drawn again
         self.assertTrue(echo_seen(rows[:5], "log 5"))
+
+    def test_a_log_line_after_the_whole_line_was_typed_before_enter(self):
+        # The CI failure: the whole line drawn again after the log line is not the next prompt,
+        # and it is not part of the answer.
+        rows = ["tandem> status --json", "pair: following the primary (session 0x88d4)"]
+        self.assertFalse(ends_answer("tandem> status --json", rows, "status --json"))
+        self.assertFalse(ends_answer("tandem> status", rows, "status --json"))
+        self.assertTrue(ends_answer("tandem> ", rows + ["tandem> status --json", '{"kind":"status"}'], "status --json"))
+        self.assertEqual(answer_rows(rows + ["tandem> status --json", '{"kind":"status"}'], "status --json"),
+                         ["pair: following the primary (session 0x88d4)", '{"kind":"status"}'])
 
     def test_a_log_line_between_the_echo_and_enter(self):
         self.assertEqual(answer_rows(["tandem> log 5pair: x", "", "a"], "log 5"), ["a"])

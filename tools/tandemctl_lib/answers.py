@@ -58,7 +58,22 @@ def answer_rows(rows: list[str], line: str) -> list[str]:
     cleaned = [without_prompt(row).rstrip() for row in rows]
     end = echo_end(tuple(cleaned), line)
     start = 1 if end is None else end + 1
-    return [row.rstrip() for row in rows[start:]]
+    return [row.rstrip() for row in rows[start:] if not is_redraw(row, line)]
+
+
+def is_redraw(row: str, line: str) -> bool:
+    """Whether `row` is the prompt and (part of) `line` drawn again after a log line cut into it;
+    never the prompt after the answer, which tandemctl has typed nothing behind."""
+    if not row.startswith(PROMPT):
+        return False
+    rest = without_prompt(row).rstrip()
+    return rest != "" and line.startswith(rest)
+
+
+def ends_answer(row: str, rows: list[str], line: str) -> bool:
+    """Whether `row` (received after the row `line` was typed on) is the prompt after the answer:
+    a prompt row that is not the line drawn again, once the whole echo of `line` is in `rows`."""
+    return row.startswith(PROMPT) and not is_redraw(row, line) and echo_seen(rows, line)
 
 
 def echo_seen(rows: list[str], line: str) -> bool:

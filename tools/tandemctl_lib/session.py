@@ -18,7 +18,7 @@ import sys
 import time
 
 from tandemctl_lib import CONSOLE_SCHEMA
-from tandemctl_lib.answers import PROMPT, answer_rows, echo_seen, find_json, is_guest_row, refusal
+from tandemctl_lib.answers import answer_rows, ends_answer, find_json, is_guest_row, refusal
 from tandemctl_lib.errors import BadAnswer, ConnectionLost, NoAnswer, Refused, SchemaMismatch, TandemctlError
 from tandemctl_lib.port import open_port
 from tandemctl_lib.stream import ConsoleStream
@@ -125,11 +125,10 @@ class ShellSession:
         while True:
             while (item := self.stream.pending_row()) is not None:
                 number, text = item
-                if number != send_row and text.startswith(PROMPT) and echo_seen(rows, line):
+                if number != send_row and ends_answer(text, rows, line):
                     return rows
                 rows.append(text)
-            if (self.stream.row_number != send_row and self.stream.partial().startswith(PROMPT)
-                    and echo_seen(rows, line)):
+            if self.stream.row_number != send_row and ends_answer(self.stream.partial(), rows, line):
                 return rows
             if time.monotonic() >= deadline:
                 raise NoAnswer(f"no prompt from tandem on {self.port} within {seconds(self.timeout)} "
