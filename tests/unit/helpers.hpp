@@ -16,6 +16,13 @@
 
 namespace test {
 
+// How many times `what` occurs in `text` (overlaps counted).
+inline std::size_t count(std::string_view text, std::string_view what) {
+    std::size_t n = 0;
+    for (std::size_t at = text.find(what); at != std::string_view::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+}
+
 class StringWriter final : public tandem::Writer {
 public:
     void write(std::string_view text) override { text_.append(text); }

@@ -21,12 +21,6 @@ std::string hypercall_line(char fill, std::size_t length) {
     return "guest (hypercall): " + std::string(length, fill) + "\n";
 }
 
-std::size_t count(const std::string& text, const std::string& what) {
-    std::size_t n = 0;
-    for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-    return n;
-}
-
 }  // namespace
 
 TEST_SUITE("buffered_console") {
@@ -136,7 +130,7 @@ TEST_CASE("the guest's bytes that do not fit are dropped and counted; a line say
     rig.console.guest().write("wwwww\n");
     rig.drain_all();
     CHECK(out.substr(out.size() - 6) == "wwwww\n");
-    CHECK(count(out, "tandem: console:") == 1);
+    CHECK(test::count(out, "tandem: console:") == 1);
 }
 
 // The flood benchmark's one loss after THRE flow control: THRE promised room for a FIFO's 16

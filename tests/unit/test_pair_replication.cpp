@@ -2,6 +2,7 @@
 // output commit, losing the backup, re-protection, takeover, the split-brain guard, a lossy link.
 #include <doctest/doctest.h>
 
+#include "helpers.hpp"
 #include "pair_rig.hpp"
 
 using namespace pair_test;
@@ -227,16 +228,8 @@ TEST_CASE("pair: a long link failure with the primary answering is said once, no
     rig.backup->prober.primary_answers = true;
     rig.link.set_filter(0, [](std::span<const std::uint8_t>) { return false; });  // primary -> backup down
     REQUIRE(rig.run_until([&] { return rig.backup->prober.probes >= 10; }, 30 * kSecond));
-    auto count = [&](std::string_view text) {
-        std::size_t n = 0;
-        for (std::size_t at = rig.backup_out.text_.find(text); at != std::string::npos;
-             at = rig.backup_out.text_.find(text, at + 1)) {
-            ++n;
-        }
-        return n;
-    };
-    CHECK(count("asking for it on the client network") == 1);
-    CHECK(count("split-brain guard") == 1);
+    CHECK(test::count(rig.backup_out.text_, "asking for it on the client network") == 1);
+    CHECK(test::count(rig.backup_out.text_, "split-brain guard") == 1);
     CHECK_FALSE(rig.took_over);
 }
 
