@@ -39,8 +39,10 @@ class Endpoint:
         return dst + self.mac + etype.to_bytes(2, "big") + body
 
     def send(self, dst: bytes, body: bytes, etype: int = REPL) -> float:
+        """Sends a frame; returns a time no later than the hub could have received it."""
+        before = time.monotonic()  # after sendto, this thread may be descheduled for ms on a loaded host
         self.sock.sendto(self.frame(dst, body, etype), self.hub_addr)
-        return time.monotonic()
+        return before
 
     def frames(self) -> list[bytes]:
         return [f for _, f, _ in self.got]
