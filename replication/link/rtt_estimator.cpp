@@ -15,9 +15,18 @@ void RttEstimator::reset(const TransportTiming& timing) {
     queueing_ = false;
 }
 
+// max_rto bounds the backoff, so that the link resumes soon after a partition heals; but a path
+// whose round trip exceeds it (a delayed or distant link) would then time out every message, and
+// Karn's rule would never let a sample in to learn better. Up to half the silence timeout a round
+// trip leaves time to retransmit before the peer counts as silent: the cap allows for that much.
+std::uint64_t RttEstimator::rto_cap() const {
+    const std::uint64_t half_silence = timing_.silence_timeout_ns / 2;
+    return timing_.max_rto_ns > half_silence ? timing_.max_rto_ns : half_silence;
+}
+
 std::uint64_t RttEstimator::rto_ns() const {
     const std::uint64_t base = have_rtt_ ? rto_ns_ : timing_.initial_rto_ns;
-    const std::uint64_t cap = timing_.max_rto_ns;
+    const std::uint64_t cap = rto_cap();
     if (backoff_ >= 63 || base > (cap >> backoff_)) return cap;
     const std::uint64_t rto = base << backoff_;
     return rto < cap ? rto : cap;
@@ -38,7 +47,7 @@ void RttEstimator::sample(std::uint64_t r) {
     const std::uint64_t var = 4 * rttvar_ns_ > granularity ? 4 * rttvar_ns_ : granularity;
     std::uint64_t rto = srtt_ns_ + var;
     if (rto < timing_.min_rto_ns) rto = timing_.min_rto_ns;
-    if (rto > timing_.max_rto_ns) rto = timing_.max_rto_ns;
+    if (rto > rto_cap()) rto = rto_cap();
     rto_ns_ = rto;
     backoff_ = 0;
 }

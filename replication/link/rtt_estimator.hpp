@@ -4,7 +4,7 @@
 //  - sample(): one valid sample per ack (Karn's rule is the caller's: none from an ack covering
 //    a retransmitted message), the oldest message it newly covers: what the oldest outstanding
 //    message can take, acks being delayed and coalesced, is what the timer must allow for.
-//    SRTT, RTTVAR and RTO = SRTT + max(G, 4 RTTVAR) clamped to [min_rto, max_rto] (§2), G being
+//    SRTT, RTTVAR and RTO = SRTT + max(G, 4 RTTVAR) clamped to [min_rto, rto_cap()] (§2), G being
 //    a quarter of min_rto; a valid sample clears the backoff, which is kept until then (§5.7).
 //  - delay_sample(): the newest message an ack covers (the one that made the receiver ack, so
 //    little of its ack delay is in it) measures the path: its minimum is the round trip without
@@ -32,8 +32,10 @@ public:
     // The retransmission timer expired: the RTO doubles (§5.5), up to max_rto.
     void back_off();
 
-    // The RTO with the backoff applied, never above max_rto; initial_rto before any sample.
+    // The RTO with the backoff applied, never above rto_cap(); initial_rto before any sample.
     std::uint64_t rto_ns() const;
+    // max_rto, or half the silence timeout if that is longer (rtt_estimator.cpp).
+    std::uint64_t rto_cap() const;
     bool have_sample() const { return have_rtt_; }
     std::uint64_t srtt_ns() const { return srtt_ns_; }
     std::uint64_t rttvar_ns() const { return rttvar_ns_; }

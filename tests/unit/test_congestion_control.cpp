@@ -128,6 +128,28 @@ TEST_CASE("rtt estimator: the backoff doubles to max_rto and is kept until a val
     CHECK(r.rto_ns() < 30 * kMs);
 }
 
+TEST_CASE("rtt estimator: a round trip longer than max_rto is learned up to half the silence timeout") {
+    // A link delayed 400 ms each way, failover_ms=3000: max_rto (200 ms) alone would time out
+    // every message, and Karn's rule would never take a sample to learn better.
+    TransportTiming t = timing();
+    t.silence_timeout_ns = 3000 * kMs;
+    RttEstimator r;
+    r.reset(t);
+    CHECK(r.rto_cap() == 1500 * kMs);
+    for (int i = 0; i < 8; ++i) r.back_off();
+    CHECK(r.rto_ns() == 1500 * kMs);  // the backoff passes the round trip: a clean sample comes
+    r.sample(800 * kMs);
+    CHECK(r.backoff() == 0);
+    CHECK(r.rto_ns() == 1500 * kMs);  // 800 + 4 * 400, capped
+    for (int i = 0; i < 10; ++i) r.sample(800 * kMs);
+    CHECK(r.rto_ns() > 800 * kMs);
+    CHECK(r.rto_ns() < 1100 * kMs);
+    // The default silence timeout (300 ms) leaves max_rto the cap.
+    RttEstimator d;
+    d.reset(timing());
+    CHECK(d.rto_cap() == 200 * kMs);
+}
+
 TEST_CASE("rtt estimator: a round's least sample against the least ever shows a standing queue") {
     RttEstimator r;
     r.reset(timing());
