@@ -51,7 +51,7 @@ class Migration(TandemctlCase):
         self.assertEqual(migrate.returncode, 0, f"tandemctl migrate: {err}{out}")
         print(out, flush=True)
         self.assertRegex(a.tandem_console(), r"migrate: the target holds the guest \(\d+ pre-copy rounds")
-        done = a.wait_for(r"^migrate: done: .*$", STEP).group(0)
+        done = a.wait_for(r"^migrate: done: .*\n", STEP).group(0).rstrip()  # a whole line, not one still being written
         b.wait_for(r"^migrate: the guest runs here now \(moved here by its primary\)", STEP)
         lab.wait_replies(len(lab.replies()) + 10, STEP)  # served by the target now
 
@@ -87,7 +87,10 @@ class MigrationFaults(TandemctlCase):
         # last epoch cannot have reached the target when it is killed (the kill follows the line
         # saying the guest stops within far less). failover_ms=1000 keeps the delay well inside
         # the silence a machine tolerates (the switchover waits twice that for the last epoch).
-        self.lab = lab = PairLab("migrate-faults", seed=seed, console_relay=True, failover_ms=1000)
+        # The delays make every copy slow: auto-converge would throttle the guest to its hardest
+        # step before each stop, which is not what this test is about (test_pair_converge.cpp).
+        self.lab = lab = PairLab("migrate-faults", seed=seed, console_relay=True, failover_ms=1000,
+                                 extra="migrate_downtime_ms=60000")
         a = lab.boot(0, "primary")
         a.wait_for(CONSOLE_READY, STEP)
         lab.start_client()
@@ -99,7 +102,7 @@ class MigrationFaults(TandemctlCase):
         b = lab.boot(1, "target")
         a.wait_for(r"^pair: backup joined", STEP)
         lab.hub.partition()
-        said = a.wait_for(r"^migrate: gave up: .*$", STEP).group(0)
+        said = a.wait_for(r"^migrate: gave up: .*\n", STEP).group(0).rstrip()  # a whole line, not one still being written
         self.assertIn("the target was lost before it held the guest", said)
         lab.wait_replies(len(lab.replies()) + 10, STEP)  # the source serves on
         self.assertEqual(self.ask(a.console_url, "status")["guest"], "running")
@@ -110,15 +113,17 @@ class MigrationFaults(TandemctlCase):
         lab.hub.heal()
         a.wait_for(r"^pair: PROTECTED", STEP)
         # The last epoch then reaches the target at least a second after the stop, long after the
-        # kill that follows the stop's line (a kill after the target acknowledged that epoch would
-        # hit the hand-over's known gap instead: README, "Not yet").
+        # kill that follows the stop's line. (A kill after the target acknowledged that epoch, before
+        # the hand-over notice reached it, is settled by the source's probe on the client network:
+        # unit tests 'pair migrate: the target dies holding the last epoch...'; on links delayed
+        # this much the last copy outlasts the source's wait, so it is not staged here.)
         lab.hub.set(delay_ms=900)
         time.sleep(2)
         before = len(a.tandem_console())
         print(self.tandemctl(a.console_url, "run", "migrate"), flush=True)
         a.wait_for(r"^migrate: the target holds the guest", STEP)
         lab.kill(1)
-        said = a.wait_for(r"^migrate: called off: .*$", STEP).group(0)
+        said = a.wait_for(r"^migrate: called off: .*\n", STEP).group(0).rstrip()  # a whole line, not one still being written
         self.assertIn("the guest resumes here (nothing was handed over)", said)
         self.assertNotIn("migrate: done", a.tandem_console()[before:])
         lab.wait_replies(len(lab.replies()) + 10, STEP)
@@ -128,7 +133,7 @@ class MigrationFaults(TandemctlCase):
         lab.hub.set(delay_ms=0)
         print(self.tandemctl(a.console_url, "run", "migrate"), flush=True)
         b = lab.boot(1, "target")
-        done = a.wait_for(r"^migrate: done: .*$", STEP).group(0)
+        done = a.wait_for(r"^migrate: done: .*\n", STEP).group(0).rstrip()  # a whole line, not one still being written
         b.wait_for(r"^migrate: the guest runs here now \(moved here by its primary\)", STEP)
         lab.wait_replies(len(lab.replies()) + 10, STEP)
         lab.stop_client()

@@ -137,17 +137,18 @@ class EmulatorRun:
         at = text.find(BANNER_START)
         return text[at + 1:] if at >= 0 else ""
 
-    def wait_for(self, pattern: str, timeout: float) -> re.Match:
-        """Waits until `pattern` (a regex, multiline) matches the console; returns the match."""
+    def wait_for(self, pattern: str, timeout: float, since: int = 0) -> re.Match:
+        """Waits until `pattern` (a regex, multiline) matches the console from offset `since` on
+        (a len(console()) taken earlier: only what came after); returns the match."""
         regex = re.compile(pattern, re.MULTILINE)
         deadline = time.monotonic() + timeout
         while True:
-            match = regex.search(self.console())
+            match = regex.search(self.console(), since)
             if match:
                 return match
             if not self.running():
                 time.sleep(0.2)  # let the last bytes reach the file
-                match = regex.search(self.console())
+                match = regex.search(self.console(), since)
                 if match:
                     return match
                 raise EmulatorTimeout(f"{self.name} ended before /{pattern}/ appeared; console tail:\n"
