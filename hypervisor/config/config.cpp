@@ -144,14 +144,14 @@ enum class Key : std::uint8_t {
     role, mode, epoch_ms, guest_mem, failover_ms, dirty, key, peer_mac, link_nic, client_nic,
     insecure_link, guest_kernel, guest_initrd, guest_cmdline, guest_entry, peer, capture, failover_at, verify_every,
     restore_every, epoch_report, guest_mac, guest_ip, linktest_mib, link_version, selftest, dump_boot_info,
-    migrate_max_s, count
+    migrate_max_s, migrate_downtime_ms, count
 };
 constexpr std::string_view kKeyNames[] = {
     "role", "mode", "epoch_ms", "guest_mem", "failover_ms", "dirty", "key", "peer_mac", "link_nic",
     "client_nic", "insecure_link", "guest_kernel", "guest_initrd", "guest_cmdline", "guest_entry", "peer",
     "capture", "failover_at", "verify_every", "restore_every", "epoch_report", "guest_mac", "guest_ip", "linktest_mib",
     "link_version", "selftest",
-    "dump_boot_info", "migrate_max_s",
+    "dump_boot_info", "migrate_max_s", "migrate_downtime_ms",
 };
 static_assert(sizeof(kKeyNames) / sizeof(kKeyNames[0]) == static_cast<std::size_t>(Key::count));
 
@@ -262,6 +262,7 @@ private:
             case Key::epoch_ms: return number(name, v, kMinEpochMs, kMaxEpochMs, c_.epoch_ms);
             case Key::failover_ms: return number(name, v, 10, 600000, c_.failover_ms);
             case Key::migrate_max_s: return number(name, v, 1, 86400, c_.migrate_max_s);
+            case Key::migrate_downtime_ms: return number(name, v, 1, 60000, c_.migrate_downtime_ms);
             case Key::guest_mem: {
                 std::uint64_t bytes = 0;
                 if (!parse_size(v, bytes) || bytes < kMinGuestMem || bytes > kMaxGuestMem || bytes % (2ull << 20) != 0) {

@@ -27,6 +27,7 @@ struct Config {
     std::uint64_t guest_mem = 128ull << 20;
     std::uint32_t failover_ms = 300;
     std::uint32_t migrate_max_s = 600;  // a live migration not done by then is given up (the guest stays)
+    std::uint32_t migrate_downtime_ms = 50;  // the guest stops for its last copy once that fits (auto-converge)
     DirtyTracking dirty = DirtyTracking::automatic;
     bool has_key = false;
     std::uint8_t key[32]{};

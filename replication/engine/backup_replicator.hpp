@@ -31,6 +31,16 @@ protected:
     ~ProbeSender() = default;
 };
 
+// Where authenticated probe replies seen on the client network go: the backup's split-brain
+// guard, or a primary that must learn whether its unacknowledged hand-over was taken.
+class ProbeReplySink {
+public:
+    virtual void on_probe_reply(const link::ProbeFrame& reply) = 0;
+
+protected:
+    ~ProbeReplySink() = default;
+};
+
 struct BackupOptions {
     std::uint64_t probe_interval_ns = 10'000'000;
     std::uint32_t probes = 5;              // the window is probes * probe_interval
@@ -50,7 +60,7 @@ struct BackupStats {
     std::uint64_t unexpected_messages = 0;
 };
 
-class BackupReplicator final : public link::MessageSink, public Keepalive {
+class BackupReplicator final : public link::MessageSink, public Keepalive, public ProbeReplySink {
 public:
     enum class State : std::uint8_t { connecting, following, probing, takeover };
     using Random64 = std::uint64_t (*)();
@@ -68,7 +78,7 @@ public:
     void listening() { listened_at_ns_ = clock_.now_ns(); }
     // True once: the primary is gone and this backup holds a protected epoch: take over now.
     bool poll();
-    void on_probe_reply(const link::ProbeFrame& reply);
+    void on_probe_reply(const link::ProbeFrame& reply) override;
     void on_message(const link::Message& message) override;
     // From inside a long apply: a heartbeat if one is due (keepalive.hpp).
     void keepalive() override { transport_.keepalive(); }

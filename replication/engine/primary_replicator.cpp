@@ -54,6 +54,7 @@ void PrimaryReplicator::lose_backup(const char* why, bool restart) {
     phase_ = Phase::waiting;
     notice_pending_ = false;
     has_ack_ = false;
+    ack_latency_ = 0;
     announced_protected_ = false;
     ++stats_.backups_lost;
     println(out_, "pair: backup lost ({}): the guest keeps running UNPROTECTED{}; {} held frames released; waiting for a "
@@ -71,6 +72,7 @@ Status PrimaryReplicator::begin_sync() {
     sync_round_ = 0;
     completed_any_ = false;
     has_ack_ = false;
+    ack_latency_ = 0;
     std::uint64_t now = clock_.now();
     if (auto s = engine_.start(); !s) return s;
     first_epoch_ = engine_.stats().epoch;
@@ -188,6 +190,7 @@ Status PrimaryReplicator::boundary() {
     last_capture_at_ = now;
     next_epoch_at_ = now + options_.epoch_ticks;
     std::uint64_t epoch = engine_.stats().epoch;
+    captures_[epoch % kCaptures] = {epoch, now};
     const EpochStats& st = engine_.stats();
     stats_.pause_ticks_total += st.pause_ticks;
     if (st.pause_ticks > stats_.pause_ticks_max) stats_.pause_ticks_max = st.pause_ticks;
@@ -269,12 +272,28 @@ void PrimaryReplicator::on_message(const link::Message& m) {
     if (has_ack_ && m.epoch <= acked_) return;
     has_ack_ = true;
     acked_ = m.epoch;
+    note_ack_latency(m.epoch);
     if (phase_ != Phase::protecting) return;
     output_.release_through(acked_);
     if (!announced_protected_ && acked_ >= protected_from_) {
         announced_protected_ = true;
         println(out_, "pair: PROTECTED: the backup holds epoch {}; it takes over if this machine fails", acked_);
     }
+}
+
+// From the epoch's capture to its acknowledgement. An epoch captured so long ago that its time was
+// overwritten took longer than all those remembered: the oldest is a lower bound.
+void PrimaryReplicator::note_ack_latency(std::uint64_t epoch) {
+    const Capture& c = captures_[epoch % kCaptures];
+    if (c.epoch == epoch && c.at != 0) {
+        ack_latency_ = clock_.now() - c.at;
+        return;
+    }
+    std::uint64_t oldest = clock_.now();
+    for (const Capture& k : captures_) {
+        if (k.at != 0 && k.at < oldest) oldest = k.at;
+    }
+    ack_latency_ = clock_.now() - oldest;
 }
 
 bool PrimaryReplicator::send_handover() {

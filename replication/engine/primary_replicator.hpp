@@ -85,6 +85,9 @@ public:
     std::uint64_t acked_epoch() const { return acked_; }
     std::uint64_t protected_from() const { return protected_from_; }
     std::uint32_t sync_rounds() const { return sync_round_; }  // pre-copy rounds of the last join
+    // Ticks from the capture of the last acknowledged epoch to its acknowledgement (0: none yet):
+    // about what a last copy with the guest stopped costs (auto-converge, pair_migrate.cpp).
+    std::uint64_t last_ack_latency() const { return ack_latency_; }
     const PrimaryStats& stats() const { return stats_; }
     // Clock ticks spent in tick(), all told (the replication's share of the machine's time).
     std::uint64_t busy_ticks() const { return busy_ticks_; }
@@ -95,6 +98,10 @@ public:
     // (false: the link's window is full, try again).
     bool can_hand_over() const { return phase_ == Phase::protecting && has_ack_ && acked_ >= protected_from_; }
     bool send_handover();
+    // The notice went unacknowledged and nothing runs the guest elsewhere: it resumes here. The
+    // backup is dropped and the link starts over with a new session, so the old one's notice,
+    // still queued for retransmission, can never reach it later.
+    void withdraw_handover(const char* why) { lose_backup(why); }
     // The figures of the last epoch whose transfer completed (nullptr before the first).
     const EpochStats* last_completed() const { return engine_.has_completed() ? &engine_.completed_stats() : nullptr; }
     std::uint64_t epochs_captured() const { return engine_.epochs_started(); }
@@ -113,6 +120,7 @@ private:
     // the backup's new session.
     void lose_backup(const char* why, bool restart = true);
     void restart_link();
+    void note_ack_latency(std::uint64_t epoch);
     void fail(const char* what, const Error& e);
 
     CheckpointEngine& engine_;
@@ -149,6 +157,12 @@ private:
     bool announced_protected_ = false;
     std::uint64_t acked_ = 0;
     std::uint64_t completed_seen_ = 0;
+    struct Capture {
+        std::uint64_t epoch = 0, at = 0;
+    };
+    static constexpr std::size_t kCaptures = 64;
+    Capture captures_[kCaptures]{};  // the last epochs' capture times, by epoch % kCaptures
+    std::uint64_t ack_latency_ = 0;
     bool completed_any_ = false;
     PrimaryStats stats_{};
     std::uint8_t message_[link::kMaxPayload]{};

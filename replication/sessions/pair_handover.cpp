@@ -12,19 +12,27 @@
 // machine rejoins as its backup. If the backup does not acknowledge that epoch in time, or is lost,
 // the notice was never sent, so the guest resumes here and the switchover is called off.
 //
-// Exactly one machine runs the guest: after the notice this one never resumes it. If the notice
-// is not acknowledged within twice failover_ms, this machine goes on as if it had been (silent
-// after a failover, a new backup after a switchover), and the backup, if it missed the notice,
-// takes over as at any failure (the primary's silence, then no answer to the probe).
+// Exactly one machine runs the guest. While it waits for the notice's acknowledgement this machine
+// does not answer the backup's probes: a backup that missed the notice (the link failed) takes over
+// as at any failure, from its committed epoch — after a switchover's or migration's last epoch, all
+// of the guest. If the acknowledgement has not come within twice failover_ms, whether the peer runs
+// the guest cannot be known on the link: this machine asks on the client network (handover_probe.hpp)
+// and from then on answers the backup's probes (so none takes over while it asks, or after it
+// resumed). An answer: the peer runs the guest; this machine goes on as if acknowledged (silent
+// after a failover or migration, a new backup after a switchover). None within failover_ms: the peer
+// does not run it (it died, or holds no protected epoch); the guest resumes here on a new link
+// session, so the old notice can never arrive later. Without a client network there is nothing to
+// ask: this machine goes on as if acknowledged, and the backup, if it missed the notice, takes over
+// at this machine's silence.
 #include "replication/sessions/pair_session.hpp"
 
 namespace tandem::sessions {
 namespace {
 
-// While its guest is stopped for a switchover this machine still answers the backup's probes on
-// the client network (it lives, and resumes the guest if the switchover is called off); the
-// guest's own frames are not delivered (its memory must not change after its last epoch): they
-// are lost, as on a wire, and the client retries.
+// While its guest is stopped for a hand-over this machine still answers the backup's probes on
+// the client network (it lives, and resumes the guest if the hand-over is called off) and takes
+// the replies to its own (set_reply_sink); the guest's own frames are not delivered (its memory
+// must not change after its last epoch): they are lost, as on a wire, and the client retries.
 class ProbesOnly final : public nic::FrameSink {
 public:
     explicit ProbesOnly(ProbeResponder& responder) : responder_(responder) {}
@@ -35,6 +43,13 @@ private:
 };
 
 }  // namespace
+
+void PairSession::answer_probes() {
+    if (responder_ && machine_.client_nic() != nullptr) {
+        ProbesOnly probes(*responder_);
+        machine_.client_nic()->receive(probes, 64);
+    }
+}
 
 bool PairSession::may_hand_over(const char* command, Writer& out) const {
     if (!primary_) {
@@ -78,10 +93,7 @@ void PairSession::switchover(Writer& out) {
 Session::Next PairSession::poll_switchover() {
     std::uint64_t now = machine_.now(), tick = machine_.tsc_khz();
     feed_->receive();
-    if (responder_ && machine_.client_nic() != nullptr) {
-        ProbesOnly probes(*responder_);
-        machine_.client_nic()->receive(probes, 64);
-    }
+    answer_probes();
     if (now - switch_polled_at_ >= tick) {
         switch_polled_at_ = now;
         if (auto s = primary_->tick(); !s) return abort_switchover("the replication failed");
@@ -107,9 +119,16 @@ Session::Next PairSession::poll_switchover() {
 
 Session::Next PairSession::abort_switchover(const char* why) {
     println(out_, "{}: called off: {}; the guest resumes here (nothing was handed over)", switch_name(), why);
+    return resume_guest_here();
+}
+
+// A hand-over called off: no migration, switchover or failover under way any more.
+Session::Next PairSession::resume_guest_here() {
+    handover_asked_ = false;
     switchover_asked_ = false;
     migrating_ = false;
     migrate_armed_ = false;
+    end_throttle();
     phase_ = Phase::running;
     return Next::run_guest;
 }
@@ -123,17 +142,57 @@ void PairSession::begin_handover() {
 
 Session::Next PairSession::poll_handover() {
     feed_->receive();
+    if (handover_probe_.active()) return poll_handover_probe();
     if (!handover_sent_) handover_sent_ = primary_->send_handover();
     transport_->poll();
     if (handover_sent_ && transport_->acked_everything()) {
         finish_handover(migrating_ ? "the target has the notice and takes over" : "the backup has the notice and takes over");
     } else if (machine_.now() - handover_since_ > 2 * machine_.tsc_khz() * machine_.config().failover_ms) {
-        finish_handover(migrating_ ? "the target did not acknowledge the notice; it takes over when it finds this machine "
-                                     "silent"
-                                   : "the backup did not acknowledge the notice; it takes over when it finds this machine "
-                                     "silent");
+        if (!responder_ || machine_.client_nic() == nullptr) {
+            finish_handover(migrating_ ? "the target did not acknowledge the notice (no client network to ask on); it "
+                                         "takes over when it finds this machine silent"
+                                       : "the backup did not acknowledge the notice (no client network to ask on); it "
+                                         "takes over when it finds this machine silent");
+            return Next::wait;
+        }
+        println(out_, "{}: the {} did not acknowledge the notice within {} ms; asking on the client network whether it "
+                      "runs the guest",
+                handover_name(), peer_name(), 2 * machine_.config().failover_ms);
+        SessionMachine::Random64 random = machine_.random();
+        handover_probe_.start(machine_.clock().now_ns(), std::uint64_t{machine_.config().failover_ms} * 1'000'000,
+                              random(), random());
+        responder_->set_reply_sink(&handover_probe_);
     }
     return Next::wait;
+}
+
+// The answer decides which machine runs the guest; the link stays polled (heartbeats: a backup
+// that missed the notice hears this machine alive).
+Session::Next PairSession::poll_handover_probe() {
+    answer_probes();
+    transport_->poll();
+    std::uint64_t now = machine_.clock().now_ns();
+    HandoverProbe::Verdict verdict = handover_probe_.poll(now, *responder_);
+    if (verdict == HandoverProbe::Verdict::asking) return Next::wait;
+    handover_probe_.stop();
+    responder_->set_reply_sink(nullptr);
+    if (verdict == HandoverProbe::Verdict::unanswered) return resume_after_handover();
+    finish_handover(migrating_ ? "the target runs the guest (it answered on the client network; its acknowledgement "
+                                 "was lost)"
+                               : "the backup runs the guest (it answered on the client network; its acknowledgement "
+                                 "was lost)");
+    return Next::wait;
+}
+
+// Nothing answered for the guest: the notice never took effect. The guest resumes where it
+// stopped, unprotected until a backup joins the new link session.
+Session::Next PairSession::resume_after_handover() {
+    println(out_, "{}: called off: the {} neither acknowledged the notice nor answers for the guest on the client "
+                  "network ({} probes in {} ms); the guest resumes here",
+            handover_name(), peer_name(), handover_probe_.probes_sent(),
+            handover_probe_.elapsed_ns(machine_.clock().now_ns()) / 1'000'000);
+    primary_->withdraw_handover("the hand-over notice went unacknowledged");
+    return resume_guest_here();
 }
 
 void PairSession::finish_handover(const char* how) {

@@ -13,9 +13,9 @@
 // when its primary falls silent (a failure, with nothing the clients saw lost).
 //
 // A guest that dirties memory faster than the link carries it still moves: after the join's
-// rounds give up converging (max_sync_rounds) the pair protects anyway, and the last copy with the
-// guest stopped is bounded by what it dirtied in an epoch. Not throttled (no auto-converge yet):
-// the downtime then grows with the dirty rate. migrate_max_s bounds the time before the stop.
+// rounds give up converging (max_sync_rounds) the pair protects anyway, and the guest stops for
+// the last copy once that fits migrate_downtime_ms, throttled as needed (pair_converge.cpp).
+// migrate_max_s bounds the time before the stop.
 #include "replication/sessions/pair_session.hpp"
 
 namespace tandem::sessions {
@@ -44,6 +44,7 @@ void PairSession::migrate(std::string_view arguments, Writer& out) {
         return;
     }
     migrate_armed_ = true;
+    throttle_used_ = 0;
     migrate_since_ = machine_.now();
     migrate_bytes_at_ = stream_bytes();
     migrate_saw_target_ = primary_->phase() != engine::PrimaryReplicator::Phase::waiting;
@@ -72,6 +73,7 @@ void PairSession::cancel_migration(Writer& out) {
                      "fails)");
     } else {
         migrate_armed_ = false;
+        end_throttle();
         println(out, "migrate: called off on the console; the guest runs on here{}",
                 migrate_saw_target_ ? " (the target stays joined, as a backup)" : "");
     }
@@ -89,7 +91,7 @@ void PairSession::poll_migration() {
     if (machine_.now() - migrate_since_ > tick * 1000 * machine_.config().migrate_max_s) {
         return give_up_migration("the target's copy did not catch up within migrate_max_s");
     }
-    if (!primary_->can_hand_over()) return;
+    if (!primary_->can_hand_over() || !last_copy_fits()) return;
     println(out_, "migrate: the target holds the guest ({} pre-copy rounds, {} ms since 'migrate'); stopping the guest "
                   "for the last copy", primary_->sync_rounds(), (machine_.now() - migrate_since_) / tick);
     switchover_asked_ = true;
@@ -99,6 +101,7 @@ void PairSession::poll_migration() {
 
 void PairSession::give_up_migration(const char* why) {
     migrate_armed_ = false;
+    end_throttle();
     println(out_, "migrate: gave up: {}; the guest runs on here (migrate again to retry)", why);
 }
 
@@ -107,16 +110,22 @@ void PairSession::finish_migration(const char* how) {
     std::uint64_t tick = machine_.tsc_khz();
     std::uint64_t sent = stream_bytes() - migrate_bytes_at_;
     std::uint64_t guest = machine_.config().guest_mem;
-    println(out_, "migrate: done: {}; {} ms in all, the guest stopped here {} ms before the notice was acknowledged, "
-                  "{} sent for {} of guest memory (zero pages and unchanged bytes are sent compactly), {} pre-copy "
-                  "rounds, no throttling",
-            how, (machine_.now() - migrate_since_) / tick, (machine_.now() - switch_since_) / tick, Bytes{sent},
-            Bytes{guest}, primary_->sync_rounds());
+    print(out_, "migrate: done: {}; {} ms in all, the guest stopped here {} ms before the notice was acknowledged, "
+                "{} sent for {} of guest memory (zero pages and unchanged bytes are sent compactly), {} pre-copy "
+                "rounds, ",
+          how, (machine_.now() - migrate_since_) / tick, (machine_.now() - switch_since_) / tick, Bytes{sent},
+          Bytes{guest}, primary_->sync_rounds());
+    if (throttle_used_ == 0) {
+        println(out_, "no throttling");
+    } else {
+        println(out_, "the guest throttled to {} % of its CPU at the most (auto-converge)", 100 - throttle_used_);
+    }
     phase_ = Phase::handed_over;
     migrated_ = true;
     migrate_armed_ = false;
     migrating_ = false;
     switchover_asked_ = false;
+    end_throttle();
     transport_->close();
     println(out_, "migrate: this machine now runs nothing and stays silent ('reprotect' makes it the target's backup)");
 }

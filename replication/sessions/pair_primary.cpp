@@ -54,6 +54,7 @@ void PairSession::on_timer() {
         machine_.stop_guest("the pair failed");
     }
     poll_migration();
+    pause_if_throttled();
     sample_throughput();
 }
 

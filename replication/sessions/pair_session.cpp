@@ -110,7 +110,7 @@ Status PairSession::start() {
 Session::Next PairSession::poll() {
     switch (phase_) {
     case Phase::following: return poll_backup();
-    case Phase::running: return Next::run_guest;
+    case Phase::running: return throttle_paused_ ? poll_throttled() : Next::run_guest;
     case Phase::ended:
         // The link stays up so that the backup does not take over a finished guest.
         feed_->receive();
@@ -124,16 +124,22 @@ Session::Next PairSession::poll() {
     return Next::finished;
 }
 
+void PairSession::enter_switching() {
+    phase_ = Phase::switching;
+    switch_since_ = machine_.now();
+    captured_at_stop_ = primary_->epochs_captured();
+    final_known_ = false;
+    println(out_, "{}: the guest has stopped here; its last epoch goes to the {}", switch_name(), peer_name());
+}
+
 void PairSession::guest_ended(const GuestEnd& end) {
-    machine_.report_guest_end(end);
-    if (switchover_asked_) {
-        phase_ = Phase::switching;
-        switch_since_ = machine_.now();
-        captured_at_stop_ = primary_->epochs_captured();
-        final_known_ = false;
-        println(out_, "{}: the guest has stopped here; its last epoch goes to the {}", switch_name(), peer_name());
+    if (end.kind == GuestEnd::Kind::stopped && end.reason == kThrottlePause) {
+        throttle_paused_ = true;  // not an end: the guest sits out the rest of its period
+        throttle_polled_at_ = machine_.now();
         return;
     }
+    machine_.report_guest_end(end);
+    if (switchover_asked_) return enter_switching();
     if (handover_asked_) {
         begin_handover();
         println(out_, "failover: the guest has stopped here for good; telling the backup to take it over");

@@ -28,6 +28,8 @@
 #include "replication/engine/stream_queue.hpp"
 #include "replication/link/nic_link.hpp"
 #include "replication/link/transport.hpp"
+#include "replication/sessions/guest_throttle.hpp"
+#include "replication/sessions/handover_probe.hpp"
 #include "replication/sessions/session.hpp"
 #include "replication/sessions/session_machine.hpp"
 #include "replication/sessions/split_brain_probe.hpp"
@@ -45,6 +47,7 @@ public:
     static constexpr std::size_t kStreamQueueBytes = 512 * 1024;
     static constexpr std::size_t kOutputFrames = 512;
     static constexpr std::uint64_t kSliceSharePercent = 30;  // of each 1 ms tick, at most, encoding
+    static constexpr char kThrottlePause[] = "auto-converge throttle";  // a stop that is only a pause
 
     explicit PairSession(SessionMachine& machine)
         : machine_(machine), out_(machine.out()), slots_(machine.memory().window()),
@@ -104,15 +107,25 @@ private:
     Next abort_switchover(const char* why);
     void begin_handover();
     Next poll_handover();
+    Next poll_handover_probe();
+    void answer_probes();  // the backup's probes, while this machine's guest is stopped
+    Next resume_after_handover();
+    Next resume_guest_here();
     void finish_handover(const char* how);
     void rejoin_as_backup();
     // Live migration (pair_migrate.cpp).
     bool target() const { return machine_.config().mode == Mode::migrate; }
     const char* switch_name() const { return migrating_ ? "migrate" : "switchover"; }
+    const char* handover_name() const { return switchover_asked_ ? switch_name() : "failover"; }
     const char* peer_name() const { return migrating_ ? "target" : "backup"; }
     void migrate(std::string_view arguments, Writer& out);
     void cancel_migration(Writer& out);
     void poll_migration();
+    bool last_copy_fits();  // auto-converge: stop the guest now, or throttle it (harder)
+    void pause_if_throttled();
+    Next poll_throttled();
+    void enter_switching();
+    void end_throttle();
     void give_up_migration(const char* why);
     void finish_migration(const char* how);
     void migration_json(JsonWriter& json) const;
@@ -145,6 +158,11 @@ private:
     bool migrated_ = false;                  // the guest went to a target: this machine runs nothing
     bool migrate_saw_target_ = false;        // a target had joined since `migrate`
     std::uint64_t migrate_since_ = 0, migrate_bytes_at_ = 0;  // ticks; stream bytes at `migrate`
+    GuestThrottle throttle_;                 // auto-converge (guest_throttle.hpp)
+    std::uint64_t throttle_epoch_ = 0;       // the last epoch captured when the throttle last stepped
+    std::uint32_t throttle_used_ = 0;        // percent, the hardest of the last migration
+    bool throttle_paused_ = false;           // the guest sits out the rest of its throttle period
+    std::uint64_t throttle_polled_at_ = 0;   // ticks
     std::uint64_t rate_at_ = 0, rate_bytes_ = 0, throughput_ = 0;  // sample_throughput()
     link::LinkSecret secret_{};
     DirtyTracking method_ = DirtyTracking::automatic;
@@ -176,6 +194,7 @@ private:
     std::optional<engine::PrimaryReplicator> primary_;
     std::uint32_t epoch_ms_ = 0;  // set on the console (`epoch`); 0: the configured epoch_ms
     std::optional<ProbeResponder> responder_;
+    HandoverProbe handover_probe_;  // after an unacknowledged notice: does the peer run the guest?
 
     // The backup's side.
     std::optional<checkpoint::BackupImage> image_;

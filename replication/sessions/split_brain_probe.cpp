@@ -16,7 +16,10 @@ bool ProbeResponder::handle(nic::Frame f) {
         refusals_.note(p.problem);
         return true;
     }
-    if (p.frame.kind != link::ProbeKind::request) return true;
+    if (p.frame.kind != link::ProbeKind::request) {
+        if (replies_ != nullptr) replies_->on_probe_reply(p.frame);
+        return true;
+    }
     std::uint8_t reply[link::kProbeFrameSize];
     link::build_probe(reply, p.frame.source, nic_.info().mac, link::ProbeKind::reply, p.frame.challenge, secret_);
     nic::Frame out = reply;
@@ -29,13 +32,19 @@ bool ProbeResponder::handle(nic::Frame f) {
     return true;
 }
 
-void ClientProber::send_probe(const link::Challenge& challenge) {
+namespace {
+void broadcast_probe(nic::Nic& nic, const link::LinkSecret& secret, const link::Challenge& challenge) {
     std::uint8_t frame[link::kProbeFrameSize];
     MacAddress broadcast{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
-    link::build_probe(frame, broadcast, nic_.info().mac, link::ProbeKind::request, challenge, secret_);
+    link::build_probe(frame, broadcast, nic.info().mac, link::ProbeKind::request, challenge, secret);
     nic::Frame f = frame;
-    nic_.transmit({&f, 1});
+    nic.transmit({&f, 1});
 }
+}  // namespace
+
+void ProbeResponder::send_probe(const link::Challenge& challenge) { broadcast_probe(nic_, secret_, challenge); }
+
+void ClientProber::send_probe(const link::Challenge& challenge) { broadcast_probe(nic_, secret_, challenge); }
 
 void ClientProber::frame(nic::Frame f) {
     link::ProbeParse p = link::parse_probe(f, secret_);

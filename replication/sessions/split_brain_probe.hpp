@@ -30,11 +30,15 @@ private:
 };
 
 // The primary's end: probes are taken off the guest's network and answered on the client NIC.
-class ProbeResponder final : public ControlFrameHandler {
+// A primary whose hand-over notice went unacknowledged asks in turn (send_probe, to broadcast):
+// the replies then go to `replies` (pair_handover.cpp).
+class ProbeResponder final : public ControlFrameHandler, public engine::ProbeSender {
 public:
     ProbeResponder(nic::Nic& nic, const link::LinkSecret& secret, Writer& out)
         : nic_(nic), secret_(secret), out_(out), refusals_(out) {}
     bool handle(nic::Frame f) override;
+    void send_probe(const link::Challenge& challenge) override;
+    void set_reply_sink(engine::ProbeReplySink* replies) { replies_ = replies; }
     std::uint64_t answered() const { return answered_; }
 
 private:
@@ -42,6 +46,7 @@ private:
     const link::LinkSecret& secret_;
     Writer& out_;
     RefusalLog refusals_;
+    engine::ProbeReplySink* replies_ = nullptr;
     std::uint64_t answered_ = 0;
 };
 
@@ -51,7 +56,7 @@ private:
 class ClientProber final : public engine::ProbeSender, public nic::FrameSink {
 public:
     ClientProber(nic::Nic& nic, const link::LinkSecret& secret, Writer& out) : nic_(nic), secret_(secret), refusals_(out) {}
-    void attach(engine::BackupReplicator& r) { replicator_ = &r; }
+    void attach(engine::ProbeReplySink& r) { replicator_ = &r; }
     void send_probe(const link::Challenge& challenge) override;
     void frame(nic::Frame f) override;
     void receive(std::size_t budget = 64) { nic_.receive(*this, budget); }
@@ -60,7 +65,7 @@ private:
     nic::Nic& nic_;
     const link::LinkSecret& secret_;
     RefusalLog refusals_;
-    engine::BackupReplicator* replicator_ = nullptr;
+    engine::ProbeReplySink* replicator_ = nullptr;
 };
 
 // A backup without a client network: nothing to ask, so a silent primary is taken as dead (said

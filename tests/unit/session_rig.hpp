@@ -213,6 +213,7 @@ public:
     void stop_guest(const char* reason) override {
         running = false;
         stop_reason = reason;
+        stop_reason_given = reason;
     }
     std::uint64_t guest_exits() const override { return ticks; }
     tandem::sessions::ExitWait longest_exit() const override { return {}; }
@@ -270,6 +271,7 @@ public:
     std::uint32_t tick_ms = 0;
     bool running = true;
     std::string stop_reason;
+    const char* stop_reason_given = "";  // the pointer, as GuestEnd carries it
     std::function<void()> on_capture;  // called at every capture, before the vCPU is read
     FakeClientNic& client() { return client_nic_; }
 
@@ -379,7 +381,7 @@ struct SessionPairRig {
             }
             if (!n.machine.running) {  // stop_guest(): the run ends, the session is told
                 n.guest_running = false;
-                n.session.guest_ended({});
+                n.session.guest_ended({tandem::GuestEnd::Kind::stopped, 0, n.machine.stop_reason_given});
                 continue;
             }
             if (clock.now < n.next_tick) continue;

@@ -18,7 +18,7 @@ constexpr const char* kKnownKeys =
     "role, mode, epoch_ms, guest_mem, failover_ms, dirty, key, peer_mac, link_nic, client_nic, insecure_link, "
     "guest_kernel, guest_initrd, guest_cmdline, guest_entry, peer, capture, failover_at, verify_every, "
     "restore_every, epoch_report, guest_mac, guest_ip, linktest_mib, link_version, selftest, dump_boot_info, "
-    "migrate_max_s";
+    "migrate_max_s, migrate_downtime_ms";
 
 struct Parsed {
     std::unique_ptr<Config> config = std::make_unique<Config>();  // 4 KiB of storage: not on the stack
@@ -116,6 +116,11 @@ TEST_CASE("choice keys") {
     CHECK(good("migrate_max_s=30")->config->migrate_max_s == 30);
     CHECK(good("")->config->migrate_max_s == 600);
     bad("migrate_max_s=0", "config: bad value '0' for migrate_max_s (accepted: an integer from 1 to 86400)");
+    CHECK(good("")->config->migrate_downtime_ms == 50);
+    CHECK(good("migrate_downtime_ms=300")->config->migrate_downtime_ms == 300);
+    bad("migrate_downtime_ms=0", "config: bad value '0' for migrate_downtime_ms (accepted: an integer from 1 to 60000)");
+    bad("migrate_downtime_ms=60001",
+        "config: bad value '60001' for migrate_downtime_ms (accepted: an integer from 1 to 60000)");
     bad("mode=fast", "config: bad value 'fast' for mode (accepted: standalone, checkpoint, lockstep, migrate, linktest)");
     bad("role=Primary", bad_value("Primary", "role", "primary, backup"));
     bad("role=", bad_value("", "role", "primary, backup"));
