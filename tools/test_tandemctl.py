@@ -31,6 +31,7 @@ from tandem_lab.bochs import Bochs  # noqa: E402
 from tandem_lab.console_relay import BUSY, ConsoleRelay  # noqa: E402
 from tandemctl_lib.answers import answer_rows, echo_seen, ends_answer  # noqa: E402
 from tandemctl_lib.commands import RowTap  # noqa: E402
+from tandemctl_lib.session import ShellSession  # noqa: E402
 from tandemctl_lib.stream import ConsoleStream, render  # noqa: E402
 from tandemctl_fake_console import (  # noqa: E402
     BytesPort,
@@ -59,6 +60,35 @@ from tandemctl_fake_console import (  # noqa: E402
     tandemctl,
     unused_tcp_port,
     wait_until)
+
+
+class TimedPort:
+    """A port whose data arrives in pieces, each at its time (seconds after the first read)."""
+
+    def __init__(self, pieces: list[tuple[float, bytes]]):
+        self.pieces, self.data, self.start = list(pieces), b"", None
+
+    def _arrived(self) -> None:
+        if self.start is None:
+            self.start = time.monotonic()
+        while self.pieces and time.monotonic() - self.start >= self.pieces[0][0]:
+            self.data += self.pieces.pop(0)[1]
+
+    @property
+    def in_waiting(self) -> int:
+        self._arrived()
+        return len(self.data)
+
+    def read(self, count: int) -> bytes:
+        self._arrived()
+        if not self.data:
+            time.sleep(0.01)
+            self._arrived()
+        chunk, self.data = self.data[:count], self.data[count:]
+        return chunk
+
+    def write(self, data: bytes) -> int:
+        return len(data)
 
 
 def stream_of(wire: bytes) -> ConsoleStream:
@@ -122,6 +152,15 @@ class Rows(unittest.TestCase):
         self.assertTrue(ends_answer("tandem> ", rows + ["tandem> status --json", '{"kind":"status"}'], "status --json"))
         self.assertEqual(answer_rows(rows + ["tandem> status --json", '{"kind":"status"}'], "status --json"),
                          ["pair: following the primary (session 0x88d4)", '{"kind":"status"}'])
+
+    def test_the_line_drawn_again_arriving_after_its_prompt(self):
+        # The clean-clone CI failure: the prompt of the line drawn again after a log line came in
+        # one read, the line behind it in the next; the bare prompt was taken for the answer's end.
+        port = TimedPort([(0.0, b"tandem> status --json\r\npair: handing it over\r\ntandem> "),
+                          (0.1, b"status --json\r\n{\"schema\":1,\"kind\":\"status\"}\r\ntandem> ")])
+        session = ShellSession(ConsoleStream(port, "timed"), timeout=5)
+        text, status = session.json("status")
+        self.assertEqual((text, status), ('{"schema":1,"kind":"status"}', {"schema": 1, "kind": "status"}))
 
     def test_a_log_line_between_the_echo_and_enter(self):
         self.assertEqual(answer_rows(["tandem> log 5pair: x", "", "a"], "log 5"), ["a"])

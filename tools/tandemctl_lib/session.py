@@ -18,10 +18,12 @@ import sys
 import time
 
 from tandemctl_lib import CONSOLE_SCHEMA
-from tandemctl_lib.answers import answer_rows, ends_answer, find_json, is_guest_row, refusal
+from tandemctl_lib.answers import PROMPT, answer_rows, ends_answer, find_json, is_guest_row, is_redraw, refusal
 from tandemctl_lib.errors import BadAnswer, ConnectionLost, NoAnswer, Refused, SchemaMismatch, TandemctlError
 from tandemctl_lib.port import open_port
 from tandemctl_lib.stream import ConsoleStream
+
+REDRAW_WAIT = 2.0  # seconds for the line drawn again and its answer (tandem writes them at once)
 
 SHELL_LINE = "console: tandem's shell (Ctrl-A c: back to the guest's console)"
 GUEST_LINE = "console: the guest's console (Ctrl-A c: tandem's shell)"
@@ -135,6 +137,24 @@ class ShellSession:
                                f"after '{line}' (its answer so far: {summary(rows)})")
             self.stream.receive()
 
+    def _json_after_redraw(self, line: str, kind: str) -> tuple[str, dict] | None:
+        """The answer after the line drawn again, waited for briefly (a bare prompt may also be a
+        real answer's end that lacks the JSON: then None, and that answer is reported)."""
+        timeout, self.timeout = self.timeout, min(self.timeout, REDRAW_WAIT)
+        try:
+            return find_json(answer_rows(self._rows_until_prompt(self.stream.row_number, line), line), kind)
+        except NoAnswer:
+            return None
+        finally:
+            self.timeout = timeout
+
+    def _redraw_under_way(self, rows: list[str], line: str) -> bool:
+        """Whether an answer without what it must hold ended on a bare prompt that is being
+        followed by `line` drawn again (its rows so far only tandem's log lines)."""
+        partial = self.stream.partial()
+        return bool(rows) and (partial == PROMPT or is_redraw(partial, line)) and not any(
+            is_guest_row(row) for row in rows)
+
     def checked(self, line: str) -> list[str]:
         """run(), with a refusal raised as Refused (exit status 1, tandem's line in the message)."""
         rows = self.run(line)
@@ -148,6 +168,10 @@ class ShellSession:
         line = f"{kind} --json"
         rows = self.checked(line)
         found = find_json(rows, kind)
+        if found is None and self._redraw_under_way(rows, line):
+            # The prompt of the line drawn again after a log line came on its own and was taken
+            # for the answer's end (a relay may hand over a row in pieces): the answer follows it.
+            found = self._json_after_redraw(line, kind)
         if found is None:
             raise BadAnswer(f"{self.port} answered '{line}' without its JSON line (it said: {summary(rows)})")
         schema = found[1].get("schema")
