@@ -8,12 +8,17 @@ MigrationFaults: the link cut while the target copies the guest, then the target
 the stopped guest's last copy goes to it: each time the source says why it keeps the guest, goes
 on serving, and the target never runs it; then a third migration moves the guest.
 
+MigrationConverges: the scribble guest rewrites a MiB of its RAM as fast as it runs, far more per
+epoch than the emulated link carries; `migrate` throttles it step by step (auto-converge) and it
+still moves, its own passes going on at the target from where they stopped.
+
 Judged outside tandem: the client's history (exactly 1..N across the move), the wire (the replies
 move from machine 0's tap to machine 1's exactly once), tandemctl's exit status, the JSON status
 of both machines (validated against docs/console-schema.json), and the gap the client saw."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -22,6 +27,7 @@ from tandem_lab.console_patterns import CONSOLE_READY
 from tandem_lab.pair_lab import PairLab
 from test_console_bochs import TANDEMCTL, TandemctlCase
 from test_pair_bochs import STEP, seed_for, wait_joined
+from test_soak_bochs import SCRIBBLE_PASS
 
 
 class Migration(TandemctlCase):
@@ -141,3 +147,34 @@ class MigrationFaults(TandemctlCase):
         self.check_one_machine_at_a_time(1)
         print(f"migrate-faults: {len(replies)} replies 1..{len(replies)} across a cut pre-copy, a target killed in "
               f"the last copy and a migration; {said}; {done}", flush=True)
+
+
+class MigrationConverges(TandemctlCase):
+    def test_a_guest_that_outruns_the_link_is_throttled_and_moves(self):
+        seed = seed_for("migrate-converge")
+        # 256 pages rewritten with pseudo-random words in every pass: no zero page, no small delta.
+        self.lab = lab = PairLab("migrate-converge", seed=seed, console_relay=True, guest="scribble",
+                                 guest_args="mib=1 report=16")
+        a = lab.boot(0, "primary")
+        a.wait_for(CONSOLE_READY, STEP)
+        a.wait_for(SCRIBBLE_PASS.pattern, STEP)
+        print(self.tandemctl(a.console_url, "run", "migrate"), flush=True)
+        b = lab.boot(1, "target")
+        # The join gives up converging after its rounds and protects; then auto-converge.
+        done = a.wait_for(r"^migrate: done: .*\n", 8 * STEP).group(0).rstrip()  # a whole line
+        source = a.tandem_console()
+        steps = [int(p) for p in re.findall(r"throttling it to (\d+) % of its CPU", source)]
+        self.assertTrue(steps, "the guest was never throttled")
+        self.assertEqual(steps, sorted(steps, reverse=True), "the throttle only tightens")
+        self.assertIn(f"the guest throttled to {steps[-1]} % of its CPU at the most (auto-converge)", done)
+        b.wait_for(r"^migrate: the guest runs here now \(moved here by its primary\)", STEP)
+        # The guest itself goes on at the target: its pass count continues, it did not start over.
+        last_here = max(int(n) for n, _, _ in SCRIBBLE_PASS.findall(source))
+        mark = len(b.console())
+        b.wait_for(SCRIBBLE_PASS.pattern, 2 * STEP, since=mark)
+        b.wait_for(SCRIBBLE_PASS.pattern + r"\n", STEP, since=mark)
+        first_there = int(SCRIBBLE_PASS.search(b.console(), mark).group(1))
+        self.assertGreater(first_there, last_here, "the target's guest started over")
+        self.assertLessEqual(first_there, last_here + 64, "passes went missing")
+        print(f"migrate-converge: throttle steps {steps}; passes {last_here} at the source, {first_there} first at "
+              f"the target; {done}", flush=True)
