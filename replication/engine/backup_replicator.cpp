@@ -72,10 +72,7 @@ void BackupReplicator::begin_probing(const char* why) {
     probing_since_ns_ = clock_.now_ns();
     next_probe_ns_ = probing_since_ns_;
     std::uint64_t a = random_(), b = random_();
-    for (std::size_t i = 0; i < 8; ++i) {
-        challenge_.bytes[i] = static_cast<std::uint8_t>(a >> (8 * i));
-        challenge_.bytes[8 + i] = static_cast<std::uint8_t>(b >> (8 * i));
-    }
+    challenge_ = link::Challenge::from_words(a, b);
     // While the primary answers on the client network but not on the link, this repeats every
     // silence: said the first time (and with every 64th answer, below), not each time.
     if (!unconfirmed_) println(out_, "pair: {}; asking for it on the client network before taking over", why);
@@ -203,9 +200,7 @@ bool BackupReplicator::take_handover() {
 
 void BackupReplicator::on_probe_reply(const link::ProbeFrame& reply) {
     if (state_ != State::probing || reply.kind != link::ProbeKind::reply) return;
-    for (std::size_t i = 0; i < link::kChallengeSize; ++i) {
-        if (reply.challenge.bytes[i] != challenge_.bytes[i]) return;  // an old or foreign answer
-    }
+    if (!(reply.challenge == challenge_)) return;  // an old or foreign answer
     ++stats_.probe_replies;
     answered_ = true;
 }

@@ -39,6 +39,17 @@ enum class ProbeKind : std::uint8_t { request = 1, reply = 2 };
 
 struct Challenge {
     std::uint8_t bytes[kChallengeSize];
+    // From two random words (little-endian), for a fresh probe.
+    static Challenge from_words(std::uint64_t a, std::uint64_t b) {
+        Challenge c{};
+        for (std::size_t i = 0; i < 8; ++i) {
+            c.bytes[i] = static_cast<std::uint8_t>(a >> (8 * i));
+            c.bytes[8 + i] = static_cast<std::uint8_t>(b >> (8 * i));
+        }
+        return c;
+    }
+    // A reply counts only with the challenge of the request it answers.
+    bool operator==(const Challenge&) const = default;
 };
 
 struct ProbeFrame {

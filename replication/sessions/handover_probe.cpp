@@ -4,10 +4,7 @@ namespace tandem::sessions {
 
 void HandoverProbe::start(std::uint64_t now_ns, std::uint64_t window_ns, std::uint64_t random_a,
                           std::uint64_t random_b) {
-    for (std::size_t i = 0; i < 8; ++i) {
-        challenge_.bytes[i] = static_cast<std::uint8_t>(random_a >> (8 * i));
-        challenge_.bytes[8 + i] = static_cast<std::uint8_t>(random_b >> (8 * i));
-    }
+    challenge_ = link::Challenge::from_words(random_a, random_b);
     active_ = true;
     answered_ = false;
     since_ns_ = now_ns;
@@ -29,10 +26,7 @@ HandoverProbe::Verdict HandoverProbe::poll(std::uint64_t now_ns, engine::ProbeSe
 
 void HandoverProbe::on_probe_reply(const link::ProbeFrame& reply) {
     if (!active_ || reply.kind != link::ProbeKind::reply) return;
-    for (std::size_t i = 0; i < link::kChallengeSize; ++i) {
-        if (reply.challenge.bytes[i] != challenge_.bytes[i]) return;
-    }
-    answered_ = true;
+    if (reply.challenge == challenge_) answered_ = true;
 }
 
 }  // namespace tandem::sessions

@@ -76,7 +76,7 @@ Session::Next PairSession::poll_throttled() {
 // The migration is over (done, given up, called off): the guest gets its whole CPU back.
 void PairSession::end_throttle() {
     throttle_.reset();
-    if (throttle_paused_) throttle_paused_ = false;  // poll() runs the guest at once
+    throttle_paused_ = false;  // poll() runs the guest at once
 }
 
 }  // namespace tandem::sessions
