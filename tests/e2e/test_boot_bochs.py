@@ -85,9 +85,10 @@ class SkylakeBoot(unittest.TestCase):
         it fills in a few minutes and the whole emulated machine stops (issue 19). The BIOS banner
         was on the screen, so it is in screen.log (curses output). (GRUB's last line is not
         asserted: Bochs redraws the terminal on its own timer, and a 4-second boot may end before
-        it draws that line.)"""
+        it draws that line; on a loaded host its first redraw may even come after GRUB cleared the
+        BIOS banner, as in one clean-clone CI: the machine's screen text of either is proof.)"""
         screen = (self.wd / "screen.log").read_bytes()
-        self.assertIn(b"Bochs 2.7 BIOS", screen, screen[:500])
+        self.assertTrue(b"Bochs 2.7 BIOS" in screen or b"Booting `tandem'" in screen, screen[:500])
 
     def test_dumped_information_block_parses_to_what_tandem_reported(self):
         """The host parser (tools/mbi-inspect, same code as the image) reads the block GRUB built
