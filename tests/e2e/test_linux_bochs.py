@@ -48,6 +48,69 @@ def linux_iso(wd, kernel: str, guest_cmdline: str, extra: str = ""):
     return make_iso(wd / "tandem.iso", cmdline, [(ASSETS / kernel, "linux"), (ASSETS / "initramfs.cpio.gz", "initrd")])
 
 
+class PacedDownload:
+    """The 1 MiB blob fetched over HTTP from the guest by curl in the client namespace, paced by
+    the client: a small TCP receive buffer and a reader taking `rate` bytes/s from curl, so the
+    guest's sending follows the client's window and the transfer lasts as long as the test needs
+    (unpaced, the guest's TCP sends the whole file in a few epochs, and curl's --limit-rate does not
+    hold back a transfer this small). `hold_at(n)` stops reading at n bytes (the connection then
+    waits on a closed window) until `release()`."""
+
+    def __init__(self, net: ClientNetwork, rate: int = 128_000):
+        subprocess.run(net.prefix() + ["sysctl", "-q", "-w", "net.ipv4.tcp_rmem=4096 32768 65536"], check=True)
+        self.curl = subprocess.Popen(net.prefix() + ["curl", "--silent", "--show-error", "--max-time", "900", "-o", "-",
+                                                     "-w", "%{stderr}connects=%{num_connects}\n",
+                                                     "http://10.0.2.15/blob.bin"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.data = bytearray()
+        self.rate = rate
+        self.limit = 1 << 30
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        while True:
+            while len(self.data) >= self.limit:
+                time.sleep(0.05)
+            chunk = self.curl.stdout.read1(min(16384, self.limit - len(self.data)))
+            if not chunk:
+                return
+            self.data.extend(chunk)
+            time.sleep(len(chunk) / self.rate)
+
+    def received(self) -> int:
+        return len(self.data)
+
+    def hold_at(self, limit: int) -> None:
+        self.limit = limit
+
+    def release(self, rate: int = 128_000) -> None:
+        self.rate, self.limit = rate, 1 << 30
+
+    def wait_received(self, count: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.data) < count:
+            if self.curl.poll() is not None and not self.reader.is_alive():
+                raise AssertionError(f"curl ended early: {self.curl.stderr.read().decode(errors='replace')}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the download did not reach {count} bytes ({len(self.data)} in {timeout} s)")
+            time.sleep(0.02)
+        if self.curl.poll() is not None:
+            raise AssertionError("curl ended before the move")
+
+    def check_complete(self, case: unittest.TestCase, timeout: float) -> None:
+        """The whole blob, right by the digest computed outside tandem, on one TCP connection."""
+        self.reader.join(timeout)
+        self.curl.wait(60)
+        err = self.curl.stderr.read().decode(errors="replace")
+        self.curl.stdout.close()
+        self.curl.stderr.close()
+        case.assertEqual(self.curl.returncode, 0, f"curl failed: {err}")
+        case.assertEqual(len(self.data), 1 << 20)
+        case.assertEqual(hashlib.sha256(self.data).hexdigest(), (ASSETS / "blob.sha256").read_text().split()[0])
+        case.assertIn("connects=1", err, "curl had to connect again: the TCP connection did not survive")
+
+
 class LinuxTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -214,48 +277,17 @@ class Pair(PairCase):
         primary = 1 if len(gaps) % 2 else 0
         lab.wait_replies(len(lab.replies()) + 5, 240)
 
-        # The download, paced by the client: a small TCP receive buffer in the client namespace
-        # and a reader taking 128 kB/s from curl, so the guest's sending follows the client's
-        # window and the transfer lasts seconds (unpaced, the guest's TCP sends the whole file in
-        # a few epochs, and curl's --limit-rate does not hold back a transfer this small).
-        subprocess.run(lab.net.prefix() + ["sysctl", "-q", "-w", "net.ipv4.tcp_rmem=4096 32768 65536"], check=True)
-        curl = subprocess.Popen(lab.net.prefix() + ["curl", "--silent", "--show-error", "--max-time", "400", "-o", "-",
-                                                    "-w", "%{stderr}connects=%{num_connects}\n",
-                                                    "http://10.0.2.15/blob.bin"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        received = bytearray()
-
-        def read_slowly():
-            while chunk := curl.stdout.read1(16384):
-                received.extend(chunk)
-                time.sleep(len(chunk) / 128_000)
-
-        reader = threading.Thread(target=read_slowly, daemon=True)
-        reader.start()
-        deadline = time.monotonic() + 240
-        while len(received) < 256 * 1024:
-            if curl.poll() is not None:
-                self.fail(f"curl ended before the failover: {curl.stderr.read().decode(errors='replace')}")
-            self.assertLess(time.monotonic(), deadline, "the download did not start")
-            time.sleep(0.02)
-        got_before = len(received)
-        self.assertIsNone(curl.poll(), "curl ended before the failover")
+        download = PacedDownload(lab.net)
+        download.wait_received(256 * 1024, 240)
+        got_before = download.received()
         lab.kill(primary)
         print(f"kill 4/4 (during the download, {got_before} bytes in): machine {primary}", flush=True)
         lab.machines[1 - primary].wait_for(TOOK_OVER, 240)
         # More than the client side can hold (64 KiB socket buffer, 64 KiB pipe, curl's buffer) was
         # still to come at the takeover: the new primary sent the rest.
-        got_at_takeover = len(received)
+        got_at_takeover = download.received()
         self.assertLess(got_at_takeover + 256 * 1024, 1 << 20, "too little of the download was left for the new primary")
-        reader.join(420)
-        curl.wait(60)
-        err = curl.stderr.read().decode(errors="replace")
-        curl.stdout.close()
-        curl.stderr.close()
-        self.assertEqual(curl.returncode, 0, f"curl failed across the failover: {err}")
-        self.assertEqual(len(received), 1 << 20)
-        self.assertEqual(hashlib.sha256(received).hexdigest(), (ASSETS / "blob.sha256").read_text().split()[0])
-        self.assertIn("connects=1", err, "curl had to connect again: the TCP connection did not survive")
+        download.check_complete(self, 420)
         print(f"{name}: 1 MiB downloaded across the failover on one TCP connection ({got_before} bytes before the "
               f"kill, {got_at_takeover} at the takeover), sha256 correct", flush=True)
 

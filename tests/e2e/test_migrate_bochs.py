@@ -8,6 +8,11 @@ MigrationFaults: the link cut while the target copies the guest, then the target
 the stopped guest's last copy goes to it: each time the source says why it keeps the guest, goes
 on serving, and the target never runs it; then a third migration moves the guest.
 
+LinuxMigration: Debian's stock kernel serving the counter service and a 1 MiB HTTP download that
+runs across the move on one TCP connection (right sha256, computed outside tandem); then the
+source protects the guest again and a switchover brings it back (issue 15's "there and back" for
+this guest: the way out by migration, the way back by switchover).
+
 MigrationConverges: the scribble guest rewrites a MiB of its RAM as fast as it runs, far more per
 epoch than the emulated link carries; `migrate` throttles it step by step (auto-converge) and it
 still moves, its own passes going on at the target from where they stopped.
@@ -23,11 +28,19 @@ import subprocess
 import sys
 import time
 
-from tandem_lab.console_patterns import CONSOLE_READY
+from tandem_lab.console_patterns import CONSOLE_READY, JOIN_PROGRESS
 from tandem_lab.pair_lab import PairLab
-from test_console_bochs import TANDEMCTL, TandemctlCase
+from test_console_bochs import TANDEMCTL, SwitchoverCase, TandemctlCase
+from test_linux_bochs import KERNEL_TROUBLE, LinuxTestCase, PacedDownload, guest_lines
 from test_pair_bochs import STEP, seed_for, wait_joined
 from test_soak_bochs import SCRIBBLE_PASS
+
+
+def client_gap(lab: PairLab, old: int, new: int) -> float:
+    """Seconds between the last reply from machine `old` and the first one after it from `new`, on the wire."""
+    wire = [w for w in lab.wire() if w["reply"].startswith("ok ")]
+    last_old = max(w["t"] for w in wire if w["tap"] == lab.net.taps[old])
+    return min(w["t"] for w in wire if w["tap"] == lab.net.taps[new] and w["t"] > last_old) - last_old
 
 
 class Migration(TandemctlCase):
@@ -78,9 +91,7 @@ class Migration(TandemctlCase):
         lab.stop_client()
         replies = lab.check_history(self)
         self.check_one_machine_at_a_time(1)
-        wire = [w for w in lab.wire() if w["reply"].startswith("ok ")]
-        last_old = max(w["t"] for w in wire if w["tap"] == lab.net.taps[0])
-        gap = min(w["t"] for w in wire if w["tap"] == lab.net.taps[1] and w["t"] > last_old) - last_old
+        gap = client_gap(lab, 0, 1)
         print(f"migrate: {len(replies)} replies 1..{len(replies)} across the migration; client gap "
               f"{gap * 1000:.0f} ms; source said: {done}", flush=True)
 
@@ -147,6 +158,59 @@ class MigrationFaults(TandemctlCase):
         self.check_one_machine_at_a_time(1)
         print(f"migrate-faults: {len(replies)} replies 1..{len(replies)} across a cut pre-copy, a target killed in "
               f"the last copy and a migration; {said}; {done}", flush=True)
+
+
+class LinuxMigration(SwitchoverCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        LinuxTestCase.setUpClass.__func__(cls)
+
+    def test_linux_migrates_with_a_download_across_then_switches_back(self):
+        seed = seed_for("linux-migrate")
+        self.lab = lab = PairLab("linux-migrate", seed=seed, console_relay=True, guest="linux")
+        a = lab.boot(0, "primary")
+        a.wait_for(CONSOLE_READY, STEP)
+        lab.start_client()
+        lab.wait_replies(5, 2 * STEP)  # Linux booted and serving, unprotected
+
+        # A quarter of the blob, then a trickle of 1 kB/s held at 640 KiB: the connection is open
+        # (and, while the target copies the guest, still carrying data or waiting on the client's
+        # closed window) when the guest moves.
+        download = PacedDownload(lab.net)
+        download.wait_received(256 * 1024, STEP)
+        download.release(rate=1000)
+        download.hold_at(640 * 1024)
+        print(self.tandemctl(a.console_url, "run", "migrate"), flush=True)
+        b = lab.boot(1, "target")
+        # The target copies 128 MiB at the emulated link's pace: bounded by its progress.
+        b.wait_with_progress(r"^migrate: the guest runs here now \(moved here by its primary\)", JOIN_PROGRESS,
+                             STEP, 4 * STEP)
+        done = a.wait_for(r"^migrate: done: .*\n", STEP).group(0).rstrip()  # a whole line
+        got_at_move = download.received()
+        self.assertLess(got_at_move + 256 * 1024, 1 << 20, "too little of the download was left for the target")
+        download.release()
+        download.check_complete(self, STEP)
+        lab.wait_replies(len(lab.replies()) + 10, STEP)  # served by the target now
+        out_gap = client_gap(lab, 0, 1)
+        print(f"linux-migrate: 1 MiB downloaded across the migration on one TCP connection ({got_at_move} bytes "
+              f"before the move), sha256 correct; client gap {out_gap * 1000:.0f} ms; source said: {done}", flush=True)
+
+        # Back: the source protects the guest it gave away, then takes it back by switchover (the
+        # rejoin after it is the join this test has already shown twice).
+        print(self.tandemctl(a.console_url, "run", "reprotect"), flush=True)
+        wait_joined(b, a)
+        back_gap = self.switch(lab, 1, 0, rejoin=False)
+        lab.wait_replies(len(lab.replies()) + 10, STEP)
+        lab.stop_client()
+        replies = lab.check_history(self)
+        self.check_one_machine_at_a_time(2)
+        for slot, m in lab.machines.items():
+            trouble = [line for line in guest_lines(m.tandem_console()) if KERNEL_TROUBLE.search(line)]
+            self.assertEqual(trouble, [], f"the kernel complained on machine {slot}")
+        print(f"linux-migrate: {len(replies)} replies 1..{len(replies)} across the migration and the switchover "
+              f"back; client gaps {out_gap * 1000:.0f} ms (migration), {back_gap * 1000:.0f} ms (switchover)",
+              flush=True)
 
 
 class MigrationConverges(TandemctlCase):
