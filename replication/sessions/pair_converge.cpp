@@ -23,6 +23,7 @@ bool PairSession::last_copy_fits() {
     // After the stop, the epoch under way ends at its boundary (at most an epoch away), then the
     // target must hold it: about the last epoch's capture-to-acknowledgement time.
     std::uint64_t expected_ms = latency / tick + primary_->epoch_ms();
+    expected_stop_ms_ = expected_ms;
     if (expected_ms <= budget) return true;
     if (throttle_.active() && primary_->acked_epoch() < throttle_epoch_ + 2) return false;  // the step not judged yet
     if (throttle_.at_max()) {

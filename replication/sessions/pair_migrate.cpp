@@ -45,7 +45,9 @@ void PairSession::migrate(std::string_view arguments, Writer& out) {
     }
     migrate_armed_ = true;
     throttle_used_ = 0;
+    expected_stop_ms_ = 0;
     migrate_since_ = machine_.now();
+    migrate_progress_at_ = 0;
     migrate_bytes_at_ = stream_bytes();
     migrate_saw_target_ = primary_->phase() != engine::PrimaryReplicator::Phase::waiting;
     switch (primary_->phase()) {
@@ -91,12 +93,41 @@ void PairSession::poll_migration() {
     if (machine_.now() - migrate_since_ > tick * 1000 * machine_.config().migrate_max_s) {
         return give_up_migration("the target's copy did not catch up within migrate_max_s");
     }
+    print_migration_progress();
     if (!primary_->can_hand_over() || !last_copy_fits()) return;
     println(out_, "migrate: the target holds the guest ({} pre-copy rounds, {} ms since 'migrate'); stopping the guest "
                   "for the last copy", primary_->sync_rounds(), (machine_.now() - migrate_since_) / tick);
     switchover_asked_ = true;
     migrating_ = true;
     machine_.stop_guest("migrate");
+}
+
+// At once and then once a second after the target's full copy (which has progress lines of its
+// own) until the stop:
+// how long it has been, the epoch, what the guest dirties, the link's pace, and what the last copy
+// is expected to cost against the budget (auto-converge's estimate, pair_converge.cpp).
+void PairSession::print_migration_progress() {
+    std::uint64_t tick = machine_.tsc_khz(), now = machine_.now();
+    bool full_copy = primary_->phase() == engine::PrimaryReplicator::Phase::syncing && primary_->sync_rounds() == 0;
+    bool shown_lately = migrate_progress_at_ != 0 && now - migrate_progress_at_ < tick * 1000;
+    if (shown_lately || full_copy ||
+        primary_->phase() == engine::PrimaryReplicator::Phase::waiting) {
+        return;
+    }
+    migrate_progress_at_ = now;
+    const engine::EpochStats* last = primary_->last_completed();
+    print(out_, "migrate: {} s since 'migrate': epoch {} ({}, {} pre-copy rounds), {} dirty pages in the last, {}/s on the "
+                "link; ",
+          (now - migrate_since_) / tick / 1000, primary_->last_captured_epoch(),
+          primary_->phase() == engine::PrimaryReplicator::Phase::syncing ? "pre-copy" : "protected",
+          primary_->sync_rounds(), last != nullptr ? last->dirty_pages : 0, Bytes{throughput_});
+    if (expected_stop_ms_ == 0) {
+        print(out_, "the last copy not estimated yet");
+    } else {
+        print(out_, "the last copy would stop the guest about {} ms (migrate_downtime_ms={})", expected_stop_ms_,
+              machine_.config().migrate_downtime_ms);
+    }
+    println(out_, ", the guest at {} % of its CPU", 100 - throttle_.percent());
 }
 
 void PairSession::give_up_migration(const char* why) {

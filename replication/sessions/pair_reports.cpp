@@ -132,6 +132,10 @@ void PairSession::migration_json(JsonWriter& json) const {
     json.object_field("migration");
     json.field("state", state);
     json.field("since_ms", (machine_.now() - migrate_since_) / machine_.tsc_khz());
+    json.field("pre_copy_rounds", std::uint64_t{primary_ ? primary_->sync_rounds() : 0});
+    json.maybe_field("expected_stop_ms", expected_stop_ms_ != 0, expected_stop_ms_);
+    json.field("cpu_percent", std::uint64_t{100 - throttle_.percent()});
+    json.field("throttled_to_percent", std::uint64_t{100 - throttle_used_});
     json.end_object();
 }
 

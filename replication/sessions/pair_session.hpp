@@ -121,6 +121,7 @@ private:
     void migrate(std::string_view arguments, Writer& out);
     void cancel_migration(Writer& out);
     void poll_migration();
+    void print_migration_progress();
     bool last_copy_fits();  // auto-converge: stop the guest now, or throttle it (harder)
     void pause_if_throttled();
     Next poll_throttled();
@@ -163,6 +164,8 @@ private:
     std::uint32_t throttle_used_ = 0;        // percent, the hardest of the last migration
     bool throttle_paused_ = false;           // the guest sits out the rest of its throttle period
     std::uint64_t throttle_polled_at_ = 0;   // ticks
+    std::uint64_t expected_stop_ms_ = 0;     // auto-converge's last estimate of the last copy (0: none yet)
+    std::uint64_t migrate_progress_at_ = 0;  // ticks: the last migration progress line (0: none yet)
     std::uint64_t rate_at_ = 0, rate_bytes_ = 0, throughput_ = 0;  // sample_throughput()
     link::LinkSecret secret_{};
     DirtyTracking method_ = DirtyTracking::automatic;

@@ -426,4 +426,11 @@ inline void type(SessionPairRig::Node& n, const std::string& line) {
     for (char c : line) n.machine.shell().feed(c);
 }
 
+// The last line of JSON a machine's console printed ("" if none).
+inline std::string last_json(SessionPairRig::Node& n) {
+    const std::string& said = n.machine.out_.text_;
+    std::size_t at = said.rfind("{\"schema\"");
+    return at == std::string::npos ? "" : said.substr(at, said.find('\n', at) - at);
+}
+
 }  // namespace session_test

@@ -5,6 +5,7 @@
 // the guest moved exactly where it stopped, and the hardest step's "stopping it anyway".
 #include <doctest/doctest.h>
 
+#include "json_schema_check.hpp"
 #include "replication/sessions/guest_throttle.hpp"
 #include "session_rig.hpp"
 
@@ -85,6 +86,9 @@ TEST_CASE("pair migrate: a guest that dirties too much for migrate_downtime_ms i
                                   "would stop it about 33 ms, over migrate_downtime_ms=30): throttling it to 80 % of its "
                                   "CPU"));
     CHECK(a.machine.running);
+    type(a, "status --json\r");
+    CHECK(schema_test::check_console_json(last_json(a)) == "");
+    CHECK(last_json(a).find("\"expected_stop_ms\":33,\"cpu_percent\":80,\"throttled_to_percent\":80}") != std::string::npos);
     // The guest gets its share, period by period: 16 ticks in 20, counted by the rig (the next
     // step can come only once two epochs captured after this one are acknowledged).
     std::uint64_t before = a.machine.ticks;
@@ -108,6 +112,13 @@ TEST_CASE("pair migrate: a guest that dirties too much for migrate_downtime_ms i
     std::string share = said.substr(last_step + 17, said.find(' ', last_step + 17) - last_step - 17);
     CHECK(said.find("the guest throttled to " + share + " % of its CPU at the most") != std::string::npos);
     CHECK(share != "80");  // more than one step was needed
+    // Progress at once, then once a second until the stop: the epoch, the guest's dirty pages, the
+    // link's pace, the estimate against the budget (none yet: the protected epochs are still to be
+    // judged) and the guest's share.
+    CHECK(said.find("migrate: 0 s since 'migrate': epoch ") != std::string::npos);
+    CHECK(said.find(" pre-copy rounds), ") != std::string::npos);
+    CHECK(said.find(" dirty pages in the last, ") != std::string::npos);
+    CHECK(said.find("/s on the link; the last copy not estimated yet, the guest at 100 % of its CPU") != std::string::npos);
 }
 
 TEST_CASE("pair migrate: a budget out of reach: throttled step by step to 5 %, then stopped anyway; a guest that fits is not throttled") {
