@@ -145,6 +145,9 @@ void read_configuration(std::uint32_t magic, std::uint32_t info_phys) {
     }
     report_config(out, config);
     if (config.dump_boot_info && !mb1) dump_multiboot2_block(out, boot_info);
+    for (const boot::BootModule& m : boot_info.module_list()) {
+        if (m.cmdline.substr(0, m.cmdline.find(' ')) == "link_key") config.link_key_module = true;
+    }
 }
 
 // The frame allocator over the loader's memory map, and W^X page tables of our own.

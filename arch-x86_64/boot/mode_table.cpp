@@ -15,7 +15,13 @@ void run(X86Machine& machine) {
     sessions::drive(session, machine);
 }
 
-bool standalone(const Config& c) { return c.mode == Mode::standalone; }
+// A standalone machine given a link key (key=, a link_key module, or insecure_link=1) can move its
+// guest away with `migrate`: the pair's session runs it, taking no backup unless asked to migrate
+// (pair_migrate.cpp). Without a key it has no link at all.
+bool standalone_with_link(const Config& c) {
+    return c.mode == Mode::standalone && (c.has_key || c.link_key_module || c.insecure_link);
+}
+bool standalone(const Config& c) { return c.mode == Mode::standalone && !standalone_with_link(c); }
 bool local_checkpoints(const Config& c) { return c.mode == Mode::checkpoint && c.peer == PeerChoice::local; }
 bool pair_primary(const Config& c) {
     return c.mode == Mode::checkpoint && c.peer == PeerChoice::link && c.role == Role::primary;
@@ -31,6 +37,7 @@ bool linktest(const Config& c) { return c.mode == Mode::linktest; }
 using Guest = ModeEntry::Guest;
 constexpr ModeEntry kModes[] = {
     {"standalone", standalone, Guest::optional, run<sessions::StandaloneSession>},
+    {"standalone, able to migrate", standalone_with_link, Guest::required, run<sessions::PairSession>},
     {"checkpoint to a local backup image", local_checkpoints, Guest::optional, run<sessions::LoopbackSession>},
     {"protected pair, primary", pair_primary, Guest::required, run<sessions::PairSession>},
     {"protected pair, backup", pair_backup, Guest::none, run<sessions::PairSession>},

@@ -192,13 +192,18 @@ public:
 
     // What one key means depends on another: checked once every key is read.
     void finish() {
+        if (mode_named_standalone_ && c_.role == Role::backup) {
+            complain_start();
+            errors_.write("mode=standalone runs the guest on this machine: role=backup belongs to mode=checkpoint (a "
+                          "pair's backup) or mode=migrate (a migration's target)\n");
+        }
         if (c_.mode != Mode::migrate) return;
         // mode=migrate is the receiving machine's: on the link it is the side that takes a copy.
         if (seen(Key::role) && c_.role != Role::backup) {
             complain_start();
             errors_.write("mode=migrate is for the machine that receives the guest (it takes no role=, or role=backup); "
-                          "the machine that runs the guest keeps its mode=checkpoint role=primary and is told to migrate "
-                          "on its console\n");
+                          "the machine that runs the guest keeps its mode (checkpoint role=primary, or standalone with a "
+                          "link key) and is told to migrate on its console\n");
         }
         if (c_.peer != PeerChoice::link) {
             complain_start();
@@ -254,7 +259,9 @@ private:
     void apply(Key k, std::string_view name, std::string_view v) {
         switch (k) {
             case Key::role: return choice(name, v, kRoles, c_.role);
-            case Key::mode: return choice(name, v, kModes, c_.mode);
+            case Key::mode:
+                mode_named_standalone_ = v == "standalone";
+                return choice(name, v, kModes, c_.mode);
             case Key::dirty: return choice(name, v, kDirty, c_.dirty);
             case Key::selftest: return choice(name, v, kSelftests, c_.selftest);
             case Key::insecure_link: return choice(name, v, kBools, c_.insecure_link);
@@ -314,6 +321,7 @@ private:
     Config& c_;
     Writer& errors_;
     bool seen_[static_cast<std::size_t>(Key::count)]{};
+    bool mode_named_standalone_ = false;  // mode=standalone written out (not the default)
     std::size_t problems_ = 0;
 };
 

@@ -36,6 +36,7 @@ struct Config {
     NicSelector link_nic;
     NicSelector client_nic;
     bool insecure_link = false;
+    bool link_key_module = false;    // set at boot, not a key: a GRUB module named link_key is loaded
     std::string_view guest_kernel;   // module name
     std::string_view guest_initrd;   // module name
     std::string_view guest_cmdline;

@@ -114,6 +114,7 @@ Status PrimaryReplicator::tick_work(std::uint64_t started) {
     if (phase_ == Phase::waiting) {
         observations_.poll(transport_, out_, "pair");
         if (transport_.established()) {
+            if (!joins_open_) return success();
             if (auto s = begin_sync(); !s) fail("starting the copy", s.error());
         } else if (transport_.refusal() != nullptr) {
             if (!refusal_reported_) {

@@ -79,6 +79,10 @@ public:
     std::uint32_t epoch_ms() const { return options_.epoch_ms; }
 
     Phase phase() const { return phase_; }
+    // Closed joins (a machine booted mode=standalone, until `migrate` is asked): a machine on the
+    // link gets no copy and waits; joiner_waiting() says one does.
+    void set_joins_open(bool open) { joins_open_ = open; }
+    bool joiner_waiting() const { return phase_ == Phase::waiting && transport_.established(); }
     // Checkpointing runs (dirty tracking and copy-on-write faults belong to the engine).
     bool capturing() const { return phase_ != Phase::waiting; }
     bool has_ack() const { return has_ack_; }
@@ -138,6 +142,7 @@ private:
     Phase phase_ = Phase::waiting;
     std::uint64_t restarts_seen_ = 0;
     bool refusal_reported_ = false;
+    bool joins_open_ = true;
     link::ObservationReport observations_;
     std::uint64_t refused_at_ = 0;
     std::uint64_t next_epoch_at_ = 0;

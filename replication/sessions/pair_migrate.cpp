@@ -52,6 +52,12 @@ void PairSession::migrate(std::string_view arguments, Writer& out) {
     migrate_saw_target_ = primary_->phase() != engine::PrimaryReplicator::Phase::waiting;
     switch (primary_->phase()) {
     case engine::PrimaryReplicator::Phase::waiting:
+        if (primary_->joiner_waiting()) {
+            println(out, "migrate: the machine waiting on the link copies the guest now; the guest moves to it once the "
+                         "copy has caught up (at most {} s from now)",
+                    machine_.config().migrate_max_s);
+            break;
+        }
         println(out, "migrate: waiting for the target: boot the machine that receives the guest with mode=migrate on "
                      "this link; the guest moves once the target's copy has caught up (at most {} s from now)",
                 machine_.config().migrate_max_s);

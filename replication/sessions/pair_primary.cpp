@@ -37,7 +37,12 @@ Status PairSession::become_primary(bool took_over) {
             secret_.insecure ? "INSECURE link (insecure_link=1)" : "link authenticated and encrypted", epoch_ms,
             dirty_tracking_name(method_), config.failover_ms);
     link::warn_if_insecure(out_, secret_);
-    println(out_, "pair: the guest runs UNPROTECTED until a backup has joined and holds a copy");
+    if (standalone_source() && !took_over) {
+        println(out_, "standalone: the guest runs here alone, with no backup; 'migrate' moves it to a machine booted "
+                      "mode=migrate on this link");
+    } else {
+        println(out_, "pair: the guest runs UNPROTECTED until a backup has joined and holds a copy");
+    }
     if (GuestNetwork* network = machine_.guest_network()) {
         responder_.emplace(*machine_.client_nic(), secret_, out_);
         network->set_control_handler(&*responder_);
@@ -48,11 +53,18 @@ Status PairSession::become_primary(bool took_over) {
 
 void PairSession::on_timer() {
     feed_->receive();
+    bool by_migrate_only = standalone_source() && !took_over_;
+    primary_->set_joins_open(!by_migrate_only || migrate_armed_);
     if (auto s = primary_->tick(); !s) {
         print(out_, "pair: ");
         println(out_, "{}", s.error());
         machine_.stop_guest("the pair failed");
     }
+    if (primary_->joiner_waiting() && !joiner_noted_) {
+        println(out_, "standalone: a machine is on the link; it gets the guest only when 'migrate' is asked here (this "
+                      "machine takes no backup)");
+    }
+    joiner_noted_ = primary_->joiner_waiting();
     poll_migration();
     pause_if_throttled();
     sample_throughput();

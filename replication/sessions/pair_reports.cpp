@@ -84,7 +84,7 @@ void PairSession::status_json(Writer& out) const {
     json.field("schema", kConsoleSchema);
     json.field("kind", "status");
     json.field("role", p != nullptr ? "primary" : "backup");
-    json.field("mode", target() ? "migrate" : "checkpoint");
+    json.field("mode", target() ? "migrate" : standalone_source() ? "standalone" : "checkpoint");
     json.field("protection", protection_name());
     json.field("phase", phase_name());
     json.field("guest", guest_name(p != nullptr, phase_ == Phase::ended, handed || phase_ == Phase::switching));

@@ -115,6 +115,9 @@ private:
     void rejoin_as_backup();
     // Live migration (pair_migrate.cpp).
     bool target() const { return machine_.config().mode == Mode::migrate; }
+    // Booted mode=standalone with a link key (mode_table.cpp): a primary that takes no backup, only
+    // the target of a `migrate` asked here (until it takes the guest over again some day).
+    bool standalone_source() const { return machine_.config().mode == Mode::standalone; }
     const char* switch_name() const { return migrating_ ? "migrate" : "switchover"; }
     const char* handover_name() const { return switchover_asked_ ? switch_name() : "failover"; }
     const char* peer_name() const { return migrating_ ? "target" : "backup"; }
@@ -165,6 +168,7 @@ private:
     bool throttle_paused_ = false;           // the guest sits out the rest of its throttle period
     std::uint64_t throttle_polled_at_ = 0;   // ticks
     std::uint64_t expected_stop_ms_ = 0;     // auto-converge's last estimate of the last copy (0: none yet)
+    bool joiner_noted_ = false;              // a machine waits on the link of a standalone source: said
     std::uint64_t migrate_progress_at_ = 0;  // ticks: the last migration progress line (0: none yet)
     std::uint64_t rate_at_ = 0, rate_bytes_ = 0, throughput_ = 0;  // sample_throughput()
     link::LinkSecret secret_{};

@@ -1,5 +1,5 @@
 """Live migration (issue 15) on two Bochs machines with the counter service's client running
-throughout: machine 0 runs the guest (mode=checkpoint role=primary, unprotected), `tandemctl
+throughout: machine 0 runs the guest (mode=standalone with the link key), `tandemctl
 migrate` is issued on its console before the target exists, then machine 1 boots mode=migrate,
 joins, copies the guest while it runs, and the guest moves to it; machine 0 then runs nothing,
 until `reprotect` makes it the backup of machine 1.
@@ -47,12 +47,13 @@ class Migration(TandemctlCase):
     def test_migrate_under_load_to_a_machine_booted_for_it(self):
         seed = seed_for("migrate")
         self.lab = lab = PairLab("migrate", seed=seed, console_relay=True)
-        a = lab.boot(0, "primary")
+        a = lab.boot(0, "standalone")  # mode=standalone with the link key: it takes no backup, it can migrate
         a.wait_for(CONSOLE_READY, STEP)
         lab.start_client()
-        lab.wait_replies(10, STEP)  # serving, unprotected
+        lab.wait_replies(10, STEP)  # serving, alone
         before = self.ask(a.console_url, "status")
-        self.assertEqual((before["role"], before["protection"], before["guest"]), ("primary", "unprotected", "running"))
+        self.assertEqual((before["role"], before["mode"], before["protection"], before["guest"]),
+                         ("primary", "standalone", "unprotected", "running"))
 
         # Asked before the target exists: tandemctl waits for the move (and would call it off at
         # its timeout).

@@ -110,7 +110,12 @@ TEST_CASE("choice keys") {
 
     bad("mode=migrate role=primary",
         "config: mode=migrate is for the machine that receives the guest (it takes no role=, or role=backup); the "
-        "machine that runs the guest keeps its mode=checkpoint role=primary and is told to migrate on its console");
+        "machine that runs the guest keeps its mode (checkpoint role=primary, or standalone with a link key) and is told "
+        "to migrate on its console");
+    bad("mode=standalone role=backup",
+        "config: mode=standalone runs the guest on this machine: role=backup belongs to mode=checkpoint (a pair's "
+        "backup) or mode=migrate (a migration's target)");
+    CHECK(good("role=backup")->config->role == Role::backup);  // the default mode, not named: as before
     bad("mode=migrate peer=local",
         "config: mode=migrate receives the guest over the replication link: peer=local cannot be a target");
     CHECK(good("migrate_max_s=30")->config->migrate_max_s == 30);

@@ -6,6 +6,7 @@
 // time bound passes; refused where it cannot be done.
 #include <doctest/doctest.h>
 
+#include "helpers.hpp"
 #include "json_schema_check.hpp"
 #include "session_rig.hpp"
 
@@ -167,4 +168,39 @@ TEST_CASE("pair reprotect: a machine that handed its guest over rejoins as the b
     // And it protects for real: b fails, a takes over.
     rig.kill(b);
     REQUIRE(rig.run_until([&] { return a.session.took_over() && a.guest_running; }, 5 * kSecond));
+}
+
+TEST_CASE("pair migrate: a machine booted mode=standalone with a link key takes no backup, only the target of 'migrate'") {
+    SessionPairRig rig(54);
+    tandem::Config standalone = SessionPairRig::config(Role::primary);
+    standalone.mode = tandem::Mode::standalone;
+    auto& a = rig.add(standalone, 0, 1);
+    CHECK(a.machine.out_.contains("standalone: the guest runs here alone, with no backup; 'migrate' moves it to a machine "
+                                  "booted mode=migrate on this link"));
+    CHECK_FALSE(a.machine.out_.contains("UNPROTECTED until a backup has joined"));
+    // A machine on the link (a backup, or a target booted early) gets nothing: no copy, no protection.
+    auto& b = rig.add(target_config(), 1, 2);
+    rig.run_until([] { return false; }, 3 * kSecond);
+    CHECK(a.machine.out_.contains("standalone: a machine is on the link; it gets the guest only when 'migrate' is asked "
+                                  "here (this machine takes no backup)"));
+    CHECK(test::count(a.machine.out_.text_, "standalone: a machine is on the link") == 1);
+    CHECK(a.session.primary()->phase() == tandem::engine::PrimaryReplicator::Phase::waiting);
+    CHECK_FALSE(a.machine.out_.contains("pair: backup joined"));
+    type(a, "status --json\r");
+    std::string status = last_json(a);
+    CHECK(schema_test::check_console_json(status) == "");
+    CHECK(status.find("\"mode\":\"standalone\",\"protection\":\"unprotected\"") != std::string::npos);
+
+    // Asked, the waiting machine copies the guest and it moves there exactly where it stopped.
+    type(a, "migrate\r");
+    CHECK(a.machine.out_.contains("migrate: the machine waiting on the link copies the guest now"));
+    REQUIRE(rig.run_until([&] { return !a.machine.running; }, 30 * kSecond));
+    std::uint64_t tsc = a.machine.guest_tsc;
+    std::vector<std::uint8_t> memory = a.machine.snapshot();
+    REQUIRE(rig.run_until([&] { return b.guest_running; }, 5 * kSecond));
+    CHECK(b.machine.guest_tsc == tsc);
+    CHECK(b.machine.snapshot() == memory);
+    REQUIRE(rig.run_until([&] { return a.machine.out_.contains("migrate: done: "); }, kSecond));
+    rig.run_until([] { return false; }, kSecond);
+    CHECK_FALSE(a.guest_running);
 }

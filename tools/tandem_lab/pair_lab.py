@@ -68,8 +68,9 @@ class PairLab:
 
     # --- machines ---------------------------------------------------------------------------------
     def cmdline(self, slot: int, role: str) -> str:
-        # role "target": the machine a live migration moves the guest to (mode=migrate, no role=).
-        mode = "mode=migrate" if role == "target" else f"mode=checkpoint role={role}"
+        # role "target": the machine a live migration moves the guest to (mode=migrate, no role=);
+        # "standalone": mode=standalone, which with the link key can still migrate its guest away.
+        mode = {"target": "mode=migrate", "standalone": "mode=standalone"}.get(role, f"mode=checkpoint role={role}")
         common = (f"{mode} key={KEY} guest_mac={GUEST_MAC} guest_ip={GUEST_IP} "
                   f"link_nic={link_mac(slot)} client_nic={client_mac(slot)} "
                   f"epoch_ms={self.epoch_ms} failover_ms={self.failover_ms} {self.extra} ")
