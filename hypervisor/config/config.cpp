@@ -1,10 +1,13 @@
 #include "hypervisor/config/config.hpp"
 
+#include "hypervisor/config/config_values.hpp"
+#include "hypervisor/net/arp.hpp"
 #include "hypervisor/util/decimal.hpp"
-#include "hypervisor/util/hex_digits.hpp"
 
 namespace tandem {
 namespace {
+
+using namespace config_values;
 
 template <class E>
 struct Choice {
@@ -63,95 +66,18 @@ const char* name_of(E v, const Choice<E> (&choices)[N]) {
     return "?";
 }
 
-// "64M", "1G", "131072K" or plain bytes.
-bool parse_size(std::string_view v, std::uint64_t& out) {
-    if (v.empty()) return false;
-    unsigned shift = 0;
-    switch (v.back()) {
-        case 'K': case 'k': shift = 10; break;
-        case 'M': case 'm': shift = 20; break;
-        case 'G': case 'g': shift = 30; break;
-        default: break;
-    }
-    if (shift != 0) v.remove_suffix(1);
-    std::uint64_t n = 0;
-    if (!parse_decimal(v, n) || n > (~std::uint64_t{0} >> shift)) return false;
-    out = n << shift;
-    return true;
-}
-
-bool parse_mac(std::string_view v, MacAddress& out) {
-    if (v.size() != 17) return false;
-    for (int i = 0; i < 6; ++i) {
-        int hi = hex_digit(v[static_cast<std::size_t>(i * 3)]);
-        int lo = hex_digit(v[static_cast<std::size_t>(i * 3 + 1)]);
-        if (hi < 0 || lo < 0) return false;
-        if (i < 5 && v[static_cast<std::size_t>(i * 3 + 2)] != ':') return false;
-        out.bytes[i] = static_cast<std::uint8_t>(hi << 4 | lo);
-    }
-    return true;
-}
-
-// "bb:dd.f" in hex, the form lspci prints.
-bool parse_pci_address(std::string_view v, NicSelector& out) {
-    if (v.size() != 7 || v[2] != ':' || v[5] != '.') return false;
-    int b1 = hex_digit(v[0]), b0 = hex_digit(v[1]), d1 = hex_digit(v[3]), d0 = hex_digit(v[4]);
-    int f = hex_digit(v[6]);
-    if (b1 < 0 || b0 < 0 || d1 < 0 || d0 < 0 || f < 0) return false;
-    int device = d1 << 4 | d0;
-    if (device > 31 || f > 7) return false;
-    out.kind = NicSelector::Kind::pci;
-    out.bus = static_cast<std::uint8_t>(b1 << 4 | b0);
-    out.device = static_cast<std::uint8_t>(device);
-    out.function = static_cast<std::uint8_t>(f);
-    return true;
-}
-
-bool parse_nic(std::string_view v, NicSelector& out) {
-    if (parse_pci_address(v, out)) return true;
-    MacAddress mac{};
-    if (!parse_mac(v, mac)) return false;
-    out.kind = NicSelector::Kind::mac;
-    out.mac = mac;
-    return true;
-}
-
-bool parse_ipv4(std::string_view v, std::uint8_t (&out)[4]) {
-    std::uint8_t ip[4];
-    for (int i = 0; i < 4; ++i) {
-        std::size_t end = i < 3 ? v.find('.') : v.size();
-        if (end == std::string_view::npos || end == 0 || end > 3) return false;
-        std::uint64_t n = 0;
-        if (!parse_decimal(v.substr(0, end), n) || n > 255) return false;
-        ip[i] = static_cast<std::uint8_t>(n);
-        v = i < 3 ? v.substr(end + 1) : std::string_view{};
-    }
-    for (int i = 0; i < 4; ++i) out[i] = ip[i];
-    return true;
-}
-
-bool parse_key(std::string_view v, std::uint8_t (&out)[32]) {
-    if (v.size() != 64) return false;
-    for (std::size_t i = 0; i < 32; ++i) {
-        int hi = hex_digit(v[2 * i]), lo = hex_digit(v[2 * i + 1]);
-        if (hi < 0 || lo < 0) return false;
-        out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
-    }
-    return true;
-}
-
 enum class Key : std::uint8_t {
     role, mode, epoch_ms, guest_mem, failover_ms, dirty, key, peer_mac, link_nic, client_nic,
     insecure_link, guest_kernel, guest_initrd, guest_cmdline, guest_entry, peer, capture, failover_at, verify_every,
     restore_every, epoch_report, guest_mac, guest_ip, linktest_mib, link_version, selftest, dump_boot_info,
-    migrate_max_s, migrate_downtime_ms, count
+    migrate_max_s, migrate_downtime_ms, link_ip, peer_ip, link_gateway, link_port, count
 };
 constexpr std::string_view kKeyNames[] = {
     "role", "mode", "epoch_ms", "guest_mem", "failover_ms", "dirty", "key", "peer_mac", "link_nic",
     "client_nic", "insecure_link", "guest_kernel", "guest_initrd", "guest_cmdline", "guest_entry", "peer",
     "capture", "failover_at", "verify_every", "restore_every", "epoch_report", "guest_mac", "guest_ip", "linktest_mib",
     "link_version", "selftest",
-    "dump_boot_info", "migrate_max_s", "migrate_downtime_ms",
+    "dump_boot_info", "migrate_max_s", "migrate_downtime_ms", "link_ip", "peer_ip", "link_gateway", "link_port",
 };
 static_assert(sizeof(kKeyNames) / sizeof(kKeyNames[0]) == static_cast<std::size_t>(Key::count));
 
@@ -197,6 +123,7 @@ public:
             errors_.write("mode=standalone runs the guest on this machine: role=backup belongs to mode=checkpoint (a "
                           "pair's backup) or mode=migrate (a migration's target)\n");
         }
+        check_link_over_udp();
         if (c_.mode != Mode::migrate) return;
         // mode=migrate is the receiving machine's: on the link it is the side that takes a copy.
         if (seen(Key::role) && c_.role != Role::backup) {
@@ -210,6 +137,43 @@ public:
             errors_.write("mode=migrate receives the guest over the replication link: peer=local cannot be a target\n");
         }
         c_.role = Role::backup;
+    }
+
+    // link_ip= and peer_ip= go together; the peer is on link_ip's network or behind link_gateway=,
+    // which is on it.
+    void check_link_over_udp() {
+        if (!seen(Key::link_ip) && !seen(Key::peer_ip) && !seen(Key::link_gateway) && !seen(Key::link_port)) return;
+        if ((seen(Key::link_ip) && !c_.link_over_udp) || (seen(Key::peer_ip) && !peer_ip_read_)) {
+            c_.link_over_udp = false;  // a bad address, said already
+            return;
+        }
+        if (!c_.link_over_udp || !seen(Key::peer_ip)) {
+            complain_start();
+            errors_.write("the link over UDP/IPv4 needs link_ip= (this machine's address and prefix on the link NIC's "
+                          "network) and peer_ip= (the other machine's); link_gateway= and link_port= only go with them\n");
+            c_.link_over_udp = false;
+            return;
+        }
+        auto on_link = [&](const std::uint8_t (&ip)[4]) {
+            std::uint32_t mask = ~std::uint32_t{0} << (32 - c_.link_prefix);
+            return ((net::ipv4_address(ip) ^ net::ipv4_address(c_.link_ip)) & mask) == 0;
+        };
+        if (c_.has_link_gateway && !on_link(c_.link_gateway)) {
+            complain_start();
+            errors_.write("link_gateway= is not on link_ip='s network: the router must be reachable on the link NIC\n");
+        }
+        if (!c_.has_link_gateway && !on_link(c_.peer_ip)) {
+            complain_start();
+            errors_.write("peer_ip= is not on link_ip='s network: link_gateway= names the router towards it\n");
+        }
+        if (c_.has_peer_mac) {
+            complain_start();
+            errors_.write("peer_mac= names a peer on the same Ethernet; over UDP/IPv4 the peer is found by peer_ip=\n");
+        }
+        if (c_.mode == Mode::linktest) {
+            complain_start();
+            errors_.write("mode=linktest runs on raw Ethernet only: leave out link_ip= and peer_ip=\n");
+        }
     }
 
     std::size_t problems() const { return problems_; }
@@ -314,6 +278,21 @@ private:
                 c_.has_guest_ip = true;
                 return;
             case Key::link_version: return number(name, v, 1, 255, c_.link_version);
+            case Key::link_ip:
+                if (!parse_ipv4_prefix(v, c_.link_ip, c_.link_prefix)) {
+                    return bad_value(name, v, "an IPv4 address with its prefix length (1 to 30) like 10.1.0.2/24");
+                }
+                c_.link_over_udp = true;
+                return;
+            case Key::peer_ip:
+                if (!parse_ipv4(v, c_.peer_ip)) return bad_value(name, v, "an IPv4 address like 10.2.0.2");
+                peer_ip_read_ = true;
+                return;
+            case Key::link_gateway:
+                if (!parse_ipv4(v, c_.link_gateway)) return bad_value(name, v, "an IPv4 address like 10.1.0.1");
+                c_.has_link_gateway = true;
+                return;
+            case Key::link_port: return number(name, v, 1, 65535, c_.link_port);
             case Key::count: break;
         }
     }
@@ -322,6 +301,7 @@ private:
     Writer& errors_;
     bool seen_[static_cast<std::size_t>(Key::count)]{};
     bool mode_named_standalone_ = false;  // mode=standalone written out (not the default)
+    bool peer_ip_read_ = false;           // peer_ip= given and valid
     std::size_t problems_ = 0;
 };
 

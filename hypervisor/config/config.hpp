@@ -36,6 +36,15 @@ struct Config {
     NicSelector link_nic;
     NicSelector client_nic;
     bool insecure_link = false;
+    // The link as UDP over IPv4 (link_ip=, peer_ip=, link_gateway=, link_port=) instead of raw
+    // Ethernet: for peers on another subnet, through routers.
+    bool link_over_udp = false;
+    std::uint8_t link_ip[4]{};
+    std::uint8_t link_prefix = 0;
+    std::uint8_t peer_ip[4]{};
+    bool has_link_gateway = false;
+    std::uint8_t link_gateway[4]{};
+    std::uint32_t link_port = 7455;
     bool link_key_module = false;    // set at boot, not a key: a GRUB module named link_key is loaded
     std::string_view guest_kernel;   // module name
     std::string_view guest_initrd;   // module name

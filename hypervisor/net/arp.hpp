@@ -19,6 +19,12 @@ namespace tandem::net {
 
 using Ipv4Address = std::uint32_t;  // in host order: 10.1.0.2 is 0x0a010002
 
+// The address of four bytes as written (10, 1, 0, 2), as the configuration keeps them.
+constexpr Ipv4Address ipv4_address(const std::uint8_t (&ip)[4]) {
+    return static_cast<Ipv4Address>(ip[0]) << 24 | static_cast<Ipv4Address>(ip[1]) << 16 |
+           static_cast<Ipv4Address>(ip[2]) << 8 | ip[3];
+}
+
 inline constexpr std::size_t kArpFrameSize = 60;  // 14 + 28 bytes, padded to Ethernet's minimum
 inline constexpr std::uint16_t kEtherTypeArp = 0x0806;
 inline constexpr std::uint16_t kEtherTypeIpv4 = 0x0800;

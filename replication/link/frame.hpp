@@ -30,6 +30,9 @@ inline constexpr std::size_t kEthernetHeaderSize = 14;
 inline constexpr std::size_t kFrameTagSize = 16;
 inline constexpr std::size_t kFrameOverhead = kFrameHeaderSize + kFrameTagSize;  // inside the MTU
 inline constexpr std::uint16_t kStandardMtu = 1500;
+// The smallest MTU the link takes: the link over UDP/IPv4 (udp_envelope.hpp) carries its frames in
+// 1500-byte IP packets less 42 bytes of envelope; 1280 is IPv6's minimum link MTU (RFC 8200 §5).
+inline constexpr std::uint16_t kMinMtu = 1280;
 inline constexpr std::uint16_t kJumboMtu = 9000;
 
 constexpr std::size_t max_payload_for_mtu(std::size_t mtu) { return mtu - kFrameOverhead; }

@@ -66,7 +66,7 @@ Result<HandshakeParams> decode_hello(std::span<const std::uint8_t> payload) {
     p.role = payload[0] == 1 ? Role::primary : Role::backup;
     if (payload[1] != 0) return Error::of("HELLO: reserved byte set", payload[1]);
     p.mtu = load_le<std::uint16_t>(payload, 2);
-    if (p.mtu < kStandardMtu || p.mtu > kJumboMtu) return Error::of("HELLO: MTU outside 1500..9000", p.mtu);
+    if (p.mtu < kMinMtu || p.mtu > kJumboMtu) return Error::of("HELLO: MTU outside 1280..9000", p.mtu);
     p.page_size = load_le<std::uint32_t>(payload, 4);
     p.guest_memory = load_le<std::uint64_t>(payload, 8);
     p.features = load_le<std::uint64_t>(payload, 16);

@@ -23,7 +23,7 @@ void LinkSession::reset() {
     pending_repeats_ = 0;
     have_peer_mac_ = config_.has_peer_mac;
     peer_mac_ = config_.peer_mac;
-    link_mtu_ = kStandardMtu;
+    link_mtu_ = config_.mtu < kStandardMtu ? config_.mtu : kStandardMtu;  // until the peer's HELLO says
     replay_.reset();
 }
 

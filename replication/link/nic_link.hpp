@@ -6,13 +6,16 @@
 #include "nic-drivers/nic.hpp"
 #include "replication/link/link_interfaces.hpp"
 #include "replication/link/transport.hpp"
+#include "replication/link/udp_envelope.hpp"
 
 namespace tandem::link {
 
 class NicChannel final : public FrameChannel {
 public:
-    explicit NicChannel(nic::Nic& nic) : nic_(nic) {}
+    // With an envelope, the frames go out as UDP/IPv4 datagrams (udp_envelope.hpp).
+    explicit NicChannel(nic::Nic& nic, UdpEnvelope* envelope = nullptr) : nic_(nic), envelope_(envelope) {}
     Status transmit(std::span<const std::uint8_t> frame) override {
+        if (envelope_ != nullptr) return envelope_->transmit(nic_, frame);
         nic::Frame f = frame;
         if (nic_.transmit({&f, 1}) == 1) return success();
         return Error::of("link: the NIC's transmit ring is full");
@@ -20,18 +23,31 @@ public:
 
 private:
     nic::Nic& nic_;
+    UdpEnvelope* envelope_;
 };
 
-// Hands what the link NIC received to the transport, at most `budget` frames a call.
+// Hands what the link NIC received to the transport, at most `budget` frames a call (through
+// the envelope, which also asks ARP for its next hop, when the link runs over UDP/IPv4).
 class TransportFeed final : public nic::FrameSink {
 public:
-    TransportFeed(nic::Nic& nic, Transport& transport) : nic_(nic), transport_(transport) {}
-    void frame(nic::Frame f) override { transport_.on_frame(f); }
-    void receive(std::size_t budget = 64) { nic_.receive(*this, budget); }
+    TransportFeed(nic::Nic& nic, Transport& transport, UdpEnvelope* envelope = nullptr)
+        : nic_(nic), transport_(transport), envelope_(envelope) {}
+    void frame(nic::Frame f) override {
+        if (envelope_ != nullptr) {
+            envelope_->receive(nic_, f, transport_);
+        } else {
+            transport_.on_frame(f);
+        }
+    }
+    void receive(std::size_t budget = 64) {
+        nic_.receive(*this, budget);
+        if (envelope_ != nullptr) envelope_->poll(nic_);
+    }
 
 private:
     nic::Nic& nic_;
     Transport& transport_;
+    UdpEnvelope* envelope_;
 };
 
 // Forwards the transport's messages to whichever side this machine plays now (the backup's

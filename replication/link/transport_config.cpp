@@ -4,7 +4,7 @@ namespace tandem::link {
 
 Status check_transport_config(const TransportConfig& config, const LinkSecret& secret) {
     if (config.session_id == 0) return Error::of("link: session id must be nonzero (random at every start)");
-    if (config.mtu < kStandardMtu || config.mtu > kJumboMtu) return Error::of("link: MTU outside 1500..9000", config.mtu);
+    if (config.mtu < kMinMtu || config.mtu > kJumboMtu) return Error::of("link: MTU outside 1280..9000", config.mtu);
     if (config.window == 0 || config.window > kMaxWindow) return Error::of("link: window outside 1..64", config.window);
     if (config.ack_every == 0) return Error::of("link: ack_every must be at least 1");
     if (config.initial_cwnd == 0 || config.initial_cwnd > kMaxWindow) {

@@ -35,7 +35,7 @@ struct TransportConfig {
     MacAddress local_mac{};
     bool has_peer_mac = false;     // else HELLO goes to broadcast and the peer's MAC is learnt
     MacAddress peer_mac{};
-    std::uint16_t mtu = kStandardMtu;  // what this side's NIC receives: 1500..9000
+    std::uint16_t mtu = kStandardMtu;  // what this side's NIC receives: 1280..9000 (less the UDP envelope)
     std::uint64_t guest_memory = 0;
     std::uint32_t page_size = 4096;
     std::uint64_t features = 0;

@@ -48,9 +48,20 @@ void PairSession::build_engine_parts() {
 
 Status PairSession::open_link() {
     nic::Nic& link_nic = *machine_.link_nic();
-    channel_.emplace(link_nic);
+    const Config& config = machine_.config();
+    link::UdpEnvelope* envelope = nullptr;
+    if (config.link_over_udp) {
+        envelope_.emplace(link::udp_route(config, link_nic.info().mac), machine_.clock());
+        envelope = &*envelope_;
+        const std::uint8_t(&hop)[4] = config.has_link_gateway ? config.link_gateway : config.peer_ip;
+        println(out_, "link: UDP/IPv4 from {}.{}.{}.{}/{} to {}.{}.{}.{}, port {}, via {}.{}.{}.{} (its MAC found by ARP)",
+                config.link_ip[0], config.link_ip[1], config.link_ip[2], config.link_ip[3], config.link_prefix,
+                config.peer_ip[0], config.peer_ip[1], config.peer_ip[2], config.peer_ip[3], config.link_port, hop[0],
+                hop[1], hop[2], hop[3]);
+    }
+    channel_.emplace(link_nic, envelope);
     transport_.emplace(*channel_, machine_.clock(), messages_);
-    feed_.emplace(link_nic, *transport_);
+    feed_.emplace(link_nic, *transport_, envelope);
     return success();
 }
 
@@ -61,7 +72,8 @@ link::TransportConfig PairSession::transport_config() const {
     tc.local_mac = info.mac;
     tc.has_peer_mac = config.has_peer_mac;
     tc.peer_mac = config.peer_mac;
-    tc.mtu = info.mtu;
+    // Over UDP/IPv4 a transport frame (its Ethernet header kept) rides inside IPv4 and UDP headers.
+    tc.mtu = config.link_over_udp ? info.mtu - static_cast<std::uint32_t>(net::kUdpIpv4Overhead) : info.mtu;
     tc.guest_memory = config.guest_mem;
     tc.timing.silence_timeout_ns = static_cast<std::uint64_t>(config.failover_ms) * 1'000'000;
     if (config.link_version != 0) tc.protocol_version = static_cast<std::uint8_t>(config.link_version);

@@ -71,11 +71,16 @@ public:
     engine::PrimaryReplicator* primary() { return primary_ ? &*primary_ : nullptr; }
     engine::BackupReplicator* backup() { return backup_ ? &*backup_ : nullptr; }
     link::Transport& transport() { return *transport_; }
+    link::TransportFeed& link_feed() { return *feed_; }  // what the link NIC receives goes here
     void status(Writer& out) const;
     void status_json(Writer& out) const;
     void stats(Writer& out) const;
     void stats_json(Writer& out) const;
-    void link_report(Writer& out) const { transport_->report(out); }
+    void link_report(Writer& out) const {
+        transport_->report(out);
+        if (envelope_) envelope_->report(out);
+    }
+    const link::UdpEnvelope* udp_envelope() const { return envelope_ ? &*envelope_ : nullptr; }
     void link_report_json(Writer& out) const { transport_->report_json(out); }
 
 private:
@@ -184,6 +189,7 @@ private:
     std::size_t words_ = 0;
 
     // The link.
+    std::optional<link::UdpEnvelope> envelope_;  // the link over UDP/IPv4 (link_ip=), else none
     std::optional<link::NicChannel> channel_;
     link::MessageSwitch messages_;
     std::optional<link::Transport> transport_;

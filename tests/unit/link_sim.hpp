@@ -84,7 +84,12 @@ public:
     }
 
     Port& port(int side) { return ports_[side]; }
-    void attach(int side, tandem::link::Transport* t) { receivers_[side] = t; }
+    void attach(int side, tandem::link::Transport* t) {
+        receivers_[side] = t == nullptr ? Receiver{} : Receiver{[t](std::span<const std::uint8_t> f) { t->on_frame(f); }};
+    }
+    // Frames for `side` go to `receive` instead (a NIC feed in front of the transport).
+    using Receiver = std::function<void(std::span<const std::uint8_t>)>;
+    void attach_receiver(int side, Receiver receive) { receivers_[side] = std::move(receive); }
     void set_faults(const LinkFaults& f) { faults_[0] = faults_[1] = f; }
     void set_faults(int from_side, const LinkFaults& f) { faults_[from_side] = f; }
     void set_bottleneck(const Bottleneck& b) { bottleneck_[0] = bottleneck_[1] = b; }
@@ -145,7 +150,7 @@ public:
     }
 
     // Injects raw bytes as if they arrived from the other side now.
-    void inject(int to, std::span<const std::uint8_t> bytes) { receivers_[to]->on_frame(bytes); }
+    void inject(int to, std::span<const std::uint8_t> bytes) { receivers_[to](bytes); }
 
     // Delivers every frame due at or before now (frames sent meanwhile, if due, too), except
     // to a side held busy (set_held: it is in the middle of something and cannot receive; its
@@ -168,7 +173,7 @@ public:
             }
             ++s.delivered;
             if (p.corrupted) ++s.corrupted;
-            if (receivers_[p.to] != nullptr) receivers_[p.to]->on_frame(p.bytes);
+            if (receivers_[p.to]) receivers_[p.to](p.bytes);
         }
         for (auto& w : waiting) queue_.emplace(w.first, std::move(w.second));
     }
@@ -220,7 +225,7 @@ private:
     SimClock& clock_;
     std::mt19937_64 rng_;
     Port ports_[2];
-    tandem::link::Transport* receivers_[2] = {nullptr, nullptr};
+    Receiver receivers_[2];
     LinkFaults faults_[2];
     Bottleneck bottleneck_[2];
     std::deque<std::uint64_t> departures_[2];  // when each frame at the bottleneck leaves it

@@ -346,7 +346,11 @@ struct SessionPairRig {
         nodes.push_back(std::make_unique<Node>(c, *this, side, id));
         Node& n = *nodes.back();
         REQUIRE(n.session.start());
-        link.attach(side, &n.session.transport());
+        if (c.link_over_udp) {  // through the NIC feed and its UDP/IPv4 envelope
+            link.attach_receiver(side, [&n](std::span<const std::uint8_t> f) { n.session.link_feed().frame(f); });
+        } else {
+            link.attach(side, &n.session.transport());
+        }
         return n;
     }
     void kill(Node& n) {

@@ -18,7 +18,7 @@ constexpr const char* kKnownKeys =
     "role, mode, epoch_ms, guest_mem, failover_ms, dirty, key, peer_mac, link_nic, client_nic, insecure_link, "
     "guest_kernel, guest_initrd, guest_cmdline, guest_entry, peer, capture, failover_at, verify_every, "
     "restore_every, epoch_report, guest_mac, guest_ip, linktest_mib, link_version, selftest, dump_boot_info, "
-    "migrate_max_s, migrate_downtime_ms";
+    "migrate_max_s, migrate_downtime_ms, link_ip, peer_ip, link_gateway, link_port";
 
 struct Parsed {
     std::unique_ptr<Config> config = std::make_unique<Config>();  // 4 KiB of storage: not on the stack
@@ -116,6 +116,35 @@ TEST_CASE("choice keys") {
         "config: mode=standalone runs the guest on this machine: role=backup belongs to mode=checkpoint (a pair's "
         "backup) or mode=migrate (a migration's target)");
     CHECK(good("role=backup")->config->role == Role::backup);  // the default mode, not named: as before
+
+    // The link over UDP/IPv4.
+    auto udp = good("link_ip=10.1.0.2/24 peer_ip=10.2.0.2 link_gateway=10.1.0.1 link_port=9000");
+    CHECK(udp->config->link_over_udp);
+    CHECK(udp->config->link_prefix == 24);
+    CHECK(udp->config->peer_ip[1] == 2);
+    CHECK(udp->config->link_gateway[3] == 1);
+    CHECK(udp->config->link_port == 9000);
+    CHECK(good("link_ip=10.1.0.2/24 peer_ip=10.1.0.3")->config->link_port == 7455);
+    CHECK_FALSE(good("")->config->link_over_udp);
+    bad("link_ip=10.1.0.2", "config: bad value '10.1.0.2' for link_ip (accepted: an IPv4 address with its prefix length "
+                            "(1 to 30) like 10.1.0.2/24)");
+    bad("link_ip=10.1.0.2/31 peer_ip=10.1.0.3", "config: bad value '10.1.0.2/31' for link_ip (accepted: an IPv4 address "
+                                                "with its prefix length (1 to 30) like 10.1.0.2/24)");
+    bad("link_ip=10.1.0.2/24", "config: the link over UDP/IPv4 needs link_ip= (this machine's address and prefix on the "
+                               "link NIC's network) and peer_ip= (the other machine's); link_gateway= and link_port= only "
+                               "go with them");
+    bad("link_port=80", "config: the link over UDP/IPv4 needs link_ip= (this machine's address and prefix on the link "
+                        "NIC's network) and peer_ip= (the other machine's); link_gateway= and link_port= only go with them");
+    bad("link_ip=10.1.0.2/24 peer_ip=10.2.0.2",
+        "config: peer_ip= is not on link_ip='s network: link_gateway= names the router towards it");
+    bad("link_ip=10.1.0.2/24 peer_ip=10.2.0.2 link_gateway=10.3.0.1",
+        "config: link_gateway= is not on link_ip='s network: the router must be reachable on the link NIC");
+    bad("link_ip=10.1.0.2/24 peer_ip=10.1.0.3 peer_mac=52:54:00:00:01:02",
+        "config: peer_mac= names a peer on the same Ethernet; over UDP/IPv4 the peer is found by peer_ip=");
+    bad("mode=linktest link_ip=10.1.0.2/24 peer_ip=10.1.0.3",
+        "config: mode=linktest runs on raw Ethernet only: leave out link_ip= and peer_ip=");
+    bad("link_port=0 link_ip=10.1.0.2/24 peer_ip=10.1.0.3",
+        "config: bad value '0' for link_port (accepted: an integer from 1 to 65535)");
     bad("mode=migrate peer=local",
         "config: mode=migrate receives the guest over the replication link: peer=local cannot be a target");
     CHECK(good("migrate_max_s=30")->config->migrate_max_s == 30);

@@ -117,6 +117,21 @@ TEST_CASE("transport: jumbo frames when both sides allow them, the smaller MTU o
         std::vector<std::uint8_t> big(1429);
         CHECK_FALSE(p.transport[0]->send(FrameType::data, 0, big).ok());
     }
+    {
+        // One side over UDP/IPv4 (1500 less the 42-byte envelope): both use its MTU, and every
+        // message is delivered in frames that fit it.
+        LinkPair p(seed);
+        p.config[1].mtu = 1458;
+        p.target[0] = p.target[1] = 100;
+        REQUIRE(p.start().ok());
+        REQUIRE(p.run_until([&] { return p.all_delivered(); }, 60 * kSecond));
+        CHECK(failures(p).empty());
+        CHECK(p.transport[0]->link_mtu() == 1458);
+        CHECK(p.transport[1]->link_mtu() == 1458);
+        CHECK(p.transport[0]->max_message_size() == 1386);
+        std::vector<std::uint8_t> big(1387);
+        CHECK_FALSE(p.transport[0]->send(FrameType::data, 0, big).ok());
+    }
 }
 
 TEST_CASE("transport: recovers after a full partition heals") {
@@ -344,7 +359,7 @@ TEST_CASE("transport: send() refuses what it cannot do") {
     bad.window = 65;
     CHECK_FALSE(p.transport[0]->start(bad, p.secret[0]).ok());
     bad = p.config[0];
-    bad.mtu = 1400;
+    bad.mtu = 1279;  // below IPv6's minimum link MTU: the smallest the link takes is 1280
     CHECK_FALSE(p.transport[0]->start(bad, p.secret[0]).ok());
 }
 
