@@ -12,6 +12,7 @@
 #include "ckpt_memory.hpp"
 #include "ckpt_stream_builder.hpp"
 #include "replication/checkpoint/delta_codec.hpp"
+#include "replication/engine/keepalive.hpp"
 
 using namespace tandem::checkpoint;
 using ckpt::Bytes;
@@ -303,6 +304,26 @@ TEST_CASE("backup image: the first epoch of a session is written in place; unsen
     CHECK(rig.backup->committed_epoch() == 1);
     CHECK(page(6) == Bytes(kPage, 0x66));
     CHECK(page(1) == Bytes(kPage, 0));
+}
+
+// Zeroing what a session's first epoch did not send is as long as a large apply (most of a fresh
+// guest is zero): the link's heartbeat runs from inside it too.
+TEST_CASE("backup image: zeroing the pages a first epoch did not send keeps the link alive") {
+    struct Counting final : tandem::engine::Keepalive {
+        void keepalive() override { ++calls; }
+        unsigned calls = 0;
+    };
+    constexpr std::uint64_t kBig = 1024;
+    ckpt::BackupRig rig(kBig, 1);
+    Counting counting;
+    rig.backup->set_keepalive(&counting);
+    rig.backup->reset();
+    StreamBuilder b;
+    with_cpu(b.begin(1, kBig * kPage).full(0, Bytes(kPage, 0x11))).end();
+    REQUIRE(err(rig.feed(b.bytes)) == "");
+    REQUIRE(rig.backup->has_committed());
+    CHECK(counting.calls == (kBig - 1) / tandem::engine::kKeepaliveEvery);  // 1023 pages zeroed
+    CHECK(rig.image.page(kBig - 1)[0] == 0);
 }
 
 TEST_CASE("backup image: direct use (record kinds, sizes, abandon)") {
