@@ -41,6 +41,8 @@
 
 namespace tandem::link {
 
+class UdpEnvelope;
+
 class Transport {
 public:
     static constexpr std::size_t kMaxWindow = link::kMaxWindow;
@@ -117,8 +119,9 @@ public:
 
     // Human-readable state and counters, one "link: ..." line each (transport_report.cpp).
     void report(Writer& w) const;
-    // The same in one line of JSON, `link --json` (transport_report_json.cpp).
-    void report_json(Writer& w) const;
+    // The same in one line of JSON, `link --json` (transport_report_json.cpp); with the UDP/IPv4
+    // envelope's counters as "udp" when the link runs over it.
+    void report_json(Writer& w, const UdpEnvelope* envelope = nullptr) const;
 
 private:
     std::uint64_t now() const { return clock_.now_ns(); }

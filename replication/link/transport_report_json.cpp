@@ -3,10 +3,11 @@
 #include "hypervisor/console/json_writer.hpp"
 #include "replication/link/link_time.hpp"
 #include "replication/link/transport.hpp"
+#include "replication/link/udp_envelope.hpp"
 
 namespace tandem::link {
 
-void Transport::report_json(Writer& w) const {
+void Transport::report_json(Writer& w, const UdpEnvelope* envelope) const {
     const TransportConfig& config = session_.config();
     const TransportStats& s = stats_;
     const RttEstimator& rtt = congestion_.rtt();
@@ -47,6 +48,7 @@ void Transport::report_json(Writer& w) const {
     json.field("peer_restarts", s.peer_restarts);
     bool heard = state() != State::idle && last_heard_ns() != 0;
     json.maybe_field("peer_last_heard_us", heard, heard ? elapsed(now(), last_heard_ns()) / 1000 : 0);
+    if (envelope) envelope->report_json(json);
     json.end_object();
     json.end_line();
 }

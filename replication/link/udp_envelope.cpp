@@ -62,6 +62,20 @@ void UdpEnvelope::report(Writer& out) const {
             stats_.arp_requests_sent, stats_.arp_replies_sent, stats_.unresolved, stats_.ignored, stats_.refused);
 }
 
+void UdpEnvelope::report_json(JsonWriter& json) const {
+    json.object_field("udp");
+    json.field("port", std::uint64_t{route_.port});
+    json.field("next_hop_known", hop_.known());
+    json.field("datagrams_sent", stats_.datagrams_sent);
+    json.field("datagrams_received", stats_.datagrams_received);
+    json.field("arp_requests_sent", stats_.arp_requests_sent);
+    json.field("arp_replies_sent", stats_.arp_replies_sent);
+    json.field("unresolved", stats_.unresolved);
+    json.field("ignored", stats_.ignored);
+    json.field("refused", stats_.refused);
+    json.end_object();
+}
+
 void UdpEnvelope::poll(nic::Nic& nic) {
     std::uint8_t request[net::kArpFrameSize];
     if (hop_.request_if_due(clock_.now_ns(), request) && send(nic, request)) ++stats_.arp_requests_sent;

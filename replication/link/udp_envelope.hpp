@@ -14,6 +14,7 @@
 #include <span>
 
 #include "hypervisor/config/config.hpp"
+#include "hypervisor/console/json_writer.hpp"
 #include "hypervisor/net/arp.hpp"
 #include "hypervisor/net/udp_ipv4.hpp"
 #include "nic-drivers/nic.hpp"
@@ -54,7 +55,8 @@ public:
     bool next_hop_known() const { return hop_.known(); }
     const UdpEnvelopeStats& stats() const { return stats_; }
     const UdpRoute& route() const { return route_; }
-    void report(Writer& out) const;  // one line of the console's `link`
+    void report(Writer& out) const;          // one line of the console's `link`
+    void report_json(JsonWriter& json) const;  // its "udp" object in `link --json`
 
 private:
     bool send(nic::Nic& nic, std::span<const std::uint8_t> frame);

@@ -81,7 +81,7 @@ public:
         if (envelope_) envelope_->report(out);
     }
     const link::UdpEnvelope* udp_envelope() const { return envelope_ ? &*envelope_ : nullptr; }
-    void link_report_json(Writer& out) const { transport_->report_json(out); }
+    void link_report_json(Writer& out) const { transport_->report_json(out, udp_envelope()); }
 
 private:
     // switching: the guest stopped for a `switchover`, its last epoch on its way to the backup;

@@ -14,13 +14,16 @@ from __future__ import annotations
 import os
 import random
 import re
+import select
+import socket
+import struct
 import subprocess
 import time
 import unittest
 
 from tandem_lab.console_patterns import (CHECKPOINTING_FAILED, CONSOLE_READY, JOIN_PROGRESS, PROTECTED_BACKUP,
                                          PROTECTED_PRIMARY, TOOK_OVER)
-from tandem_lab.pair_lab import PairLab, link_mac
+from tandem_lab.pair_lab import PairLab, link_ip, link_mac
 from tandem_lab.paths import build_dir, require_built
 from tandem_lab.testhub.endpoint import Endpoint
 
@@ -240,6 +243,85 @@ class Forgery(PairCase):
                 payload = frame[14 + 56:14 + 56 + 32]
                 return hex(int.from_bytes(payload[24:32], "little"))
         raise AssertionError("no HELLO seen on the link")
+
+
+PACKET_OUTGOING = 4
+
+
+def capture(interfaces: list[str], seconds: float) -> list[tuple[int, bool, bytes]]:
+    """Every frame on the interfaces for `seconds`, read with packet sockets outside tandem:
+    (interface index, sent by the namespace's side, frame)."""
+    socks = []
+    for name in interfaces:
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(0x0003))
+        s.bind((name, 0))
+        socks.append(s)
+    frames, deadline = [], time.monotonic() + seconds
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            for s in select.select(socks, [], [], left)[0]:
+                frame, addr = s.recvfrom(65536)
+                frames.append((socks.index(s), addr[2] == PACKET_OUTGOING, frame))
+    finally:
+        for s in socks:
+            s.close()
+    return frames
+
+
+def link_datagram(frame: bytes) -> tuple[str, str, int, int] | None:
+    """(source, destination, TTL, UDP destination port) of an IPv4/UDP frame, else None."""
+    if len(frame) < 42 or frame[12:14] != b"\x08\x00" or frame[23] != 17:
+        return None
+    ihl = (frame[14] & 0x0F) * 4
+    dport, = struct.unpack_from("!H", frame, 14 + ihl + 2)
+    return socket.inet_ntoa(frame[26:30]), socket.inet_ntoa(frame[30:34]), frame[22], dport
+
+
+class RoutedLink(PairCase):
+    """Issue 15: the pair's link as UDP over IPv4 between two subnets (link_ip=, peer_ip=,
+    link_gateway=), the client namespace routing between them and nothing else joining the two
+    link NICs: protection, a failover and a rejoin, all through the router."""
+
+    def test_pair_over_udp_ipv4_through_a_router_with_a_kill_point(self):
+        seed = seed_for("pair-routed")
+        self.start_pair(PairLab("pair-routed", seed=seed, link="udp"))
+        lab = self.lab
+        routed_before = lab.net.forwarded_datagrams()
+        frames = capture(lab.router_taps, seconds=5)
+        self.check_link_frames(frames)
+        gaps = self.failover_cycles(1, random.Random(seed))
+        lab.wait_replies(len(lab.replies()) + 5, STEP)
+        routed = lab.net.forwarded_datagrams() - routed_before
+        lab.stop_client()
+        replies = lab.check_history(self)
+        self.check_one_machine_at_a_time(1)
+        # A rejoin copies the 16 MiB guest: thousands of datagrams, every one routed.
+        self.assertGreater(routed, 5000, "the link's datagrams did not cross the router")
+        print(f"pair-routed: {len(replies)} replies 1..{len(replies)}, one failover (gap {gaps[0] * 1000:.0f} ms) "
+              f"and a rejoin; {routed} datagrams routed between 10.1.0.0/24 and 10.2.0.0/24", flush=True)
+
+    def check_link_frames(self, frames: list[tuple[int, bool, bytes]]) -> None:
+        """From each machine only ARP and the link's datagrams (its address to the peer's, port
+        7455, no raw link frame); to each machine the peer's datagrams, delivered by the router
+        (TTL one less than the 64 they were sent with)."""
+        sent, delivered = [0, 0], [0, 0]
+        for slot, outgoing, frame in frames:
+            ethertype = frame[12:14]
+            if not outgoing:
+                self.assertEqual(frame[6:12].hex(":"), link_mac(slot), "a frame on a link tap from elsewhere")
+                if ethertype == b"\x08\x06":
+                    continue
+                self.assertEqual(link_datagram(frame), (link_ip(slot), link_ip(1 - slot), 64, 7455),
+                                 f"machine {slot} sent {frame[:42].hex()}")
+                sent[slot] += 1
+            elif (d := link_datagram(frame)) is not None:
+                self.assertEqual(d, (link_ip(1 - slot), link_ip(slot), 63, 7455))
+                delivered[slot] += 1
+        print(f"pair-routed: in 5 s protected, datagrams sent by machine 0/1: {sent}, delivered to them by the "
+              f"router: {delivered}", flush=True)
+        for slot in (0, 1):
+            self.assertGreater(sent[slot], 50, f"machine {slot} sent no link datagrams")
+            self.assertGreater(delivered[slot], 50, f"the router delivered nothing to machine {slot}")
 
 
 if __name__ == "__main__":

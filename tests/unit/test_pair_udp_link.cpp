@@ -5,8 +5,11 @@
 // header), the next hop is found by ARP, and the pair protects and fails over as on raw Ethernet.
 #include <doctest/doctest.h>
 
+#include <string>
+
 #include "hypervisor/net/arp.hpp"
 #include "hypervisor/net/udp_ipv4.hpp"
+#include "json_schema_check.hpp"
 #include "session_rig.hpp"
 
 using namespace session_test;
@@ -44,6 +47,12 @@ struct Wire {
     }
 };
 
+// The number after "name": in one line of JSON (-1 if absent).
+long long json_number(const std::string& json, const std::string& name) {
+    std::size_t at = json.find("\"" + name + "\":");
+    return at == std::string::npos ? -1 : std::stoll(json.substr(at + name.size() + 3));
+}
+
 }  // namespace
 
 TEST_CASE("pair over UDP/IPv4: ARP finds the peer, the backup protects and takes over; only ARP and the link's datagrams on the wire") {
@@ -64,6 +73,12 @@ TEST_CASE("pair over UDP/IPv4: ARP finds the peer, the backup protects and takes
     CHECK(from_a.other + from_a.bad + from_b.other + from_b.bad == 0);
     CHECK(from_a.largest <= 1514);  // a whole IPv4 packet within the NIC's 1500 bytes
     CHECK(a.session.transport().link_mtu() == 1458);
+    type(a, "link --json\r");
+    const std::string json = last_json(a);
+    CHECK(json.find(",\"udp\":{\"port\":7455,\"next_hop_known\":true,\"datagrams_sent\":") != std::string::npos);
+    CHECK(json_number(json, "datagrams_sent") >= from_a.datagrams);  // every one seen on the wire, counted
+    CHECK(json_number(json, "refused") == 0);
+    CHECK(schema_test::check_console_json(json) == "");
 
     rig.kill(a);
     REQUIRE(rig.run_until([&] { return b.session.took_over(); }, 5 * kSecond));

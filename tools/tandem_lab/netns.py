@@ -71,13 +71,37 @@ class ClientNetwork:
         finally:
             os.close(fd)
 
+    def add_router(self, subnets: list[str]) -> list[str]:
+        """Makes the namespace a router between subnets, one tap each ("10.1.0.1/24": the router's
+        address on that tap), with forwarding on: machines on two of these taps reach each other only
+        through the namespace's IPv4 routing (no bridge joins the taps). Returns the taps' names."""
+        ns = ["ip", "netns", "exec", self.name]
+        names = []
+        for i, subnet in enumerate(subnets):
+            tap = f"rtr{i}"
+            _run(*ns, "ip", "tuntap", "add", "dev", tap, "mode", "tap")
+            _run(*ns, "ip", "addr", "add", subnet, "dev", tap)
+            _run(*ns, "ip", "link", "set", tap, "up")
+            names.append(tap)
+        _run(*ns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
+        return names
+
+    def forwarded_datagrams(self) -> int:
+        """IPv4 datagrams the namespace has routed (Ip: ForwDatagrams of /proc/net/snmp, RFC 1213's
+        ipForwDatagrams), read inside the namespace."""
+        lines = subprocess.run(self.prefix() + ["cat", "/proc/net/snmp"], check=True, capture_output=True,
+                               text=True).stdout.splitlines()
+        ip = [line.split()[1:] for line in lines if line.startswith("Ip:")]
+        return int(dict(zip(ip[0], ip[1]))["ForwDatagrams"])
+
     def prefix(self) -> list[str]:
         """What to put before a command to run it inside the namespace."""
         return ["ip", "netns", "exec", self.name]
 
-    def e1000(self, tap: int, mac: str, card: int = 1) -> str:
-        """The Bochs NIC line for an e1000 on tap number `tap`."""
-        return f"e1000: card={card}, enabled=1, mac={mac}, ethmod=tuntap, ethdev=/dev/net/tun:{self.taps[tap]}"
+    def e1000(self, tap: int | str, mac: str, card: int = 1) -> str:
+        """The Bochs NIC line for an e1000 on tap number `tap` (or the tap of that name)."""
+        name = tap if isinstance(tap, str) else self.taps[tap]
+        return f"e1000: card={card}, enabled=1, mac={mac}, ethmod=tuntap, ethdev=/dev/net/tun:{name}"
 
     def close(self) -> None:
         if not self.open:

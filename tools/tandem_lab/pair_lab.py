@@ -29,6 +29,15 @@ GUEST_MAC = "52:54:00:12:34:56"
 GUEST_IP = "10.0.2.15"
 PORT = 7777
 
+# link="udp": the link runs as UDP over IPv4 between two subnets the client namespace routes
+# (issue 15): machine 0 on 10.1.0.0/24, machine 1 on 10.2.0.0/24, the namespace .1 on both.
+ROUTER_SUBNETS = ["10.1.0.1/24", "10.2.0.1/24"]
+
+
+def link_ip(slot: int) -> str:
+    return f"10.{slot + 1}.0.2"
+
+
 def link_mac(slot: int) -> str:
     return f"52:54:00:00:01:0{slot + 1}"
 
@@ -40,7 +49,7 @@ def client_mac(slot: int) -> str:
 class PairLab:
     def __init__(self, name: str, seed: int = 1, epoch_ms: int = 20, failover_ms: int = 300, hard_timeout: float = 1500,
                  extra: str = "", guest: str = "counter", link_ports: int = 2, cpu: str = "corei7_skylake_x",
-                 guest_args: str = "", console_relay: bool = False, **hub_faults):
+                 guest_args: str = "", console_relay: bool = False, link: str = "ethernet", **hub_faults):
         """guest: "counter" (tandem's counter-service test guest), "linux" (Debian's kernel with the
         test initramfs from tests/guests/linux/fetch_assets.sh, serving the same protocol) or
         "scribble" (the test guest that writes memory as fast as it can, issue 19), or another test
@@ -50,7 +59,9 @@ class PairLab:
         link_ports: hub ports on the replication link; ports beyond the two machines' are free for a
         test's own endpoint (an attacker on the link).
         console_relay: each machine's COM1 on a pseudo-terminal behind a TCP console relay
-        (machine.console_url, socket://127.0.0.1:PORT) for tools/tandemctl."""
+        (machine.console_url, socket://127.0.0.1:PORT) for tools/tandemctl.
+        link: "ethernet" (raw frames through the test hub) or "udp" (link_ip=/peer_ip=/link_gateway=:
+        each machine's link NIC on its own subnet, the namespace routing between them; no hub)."""
         self.wd = workdir(name)
         self.guest = guest
         self.seed, self.epoch_ms, self.failover_ms, self.extra = seed, epoch_ms, failover_ms, extra
@@ -59,7 +70,15 @@ class PairLab:
         self.hard_timeout = hard_timeout
         self.net = ClientNetwork(taps=2).start()
         self.net.enter()
-        self.hub = TestHub(self.wd / "hub", ports=link_ports, seed=seed, hard_timeout=hard_timeout, **hub_faults).start()
+        self.link = link
+        if link == "udp":
+            if hub_faults:
+                raise ValueError(f"the routed link has no test hub for {sorted(hub_faults)}")
+            self.hub = None
+            self.router_taps = self.net.add_router(ROUTER_SUBNETS)
+        else:
+            self.hub = TestHub(self.wd / "hub", ports=link_ports, seed=seed, hard_timeout=hard_timeout,
+                               **hub_faults).start()
         self.machines: dict[int, Bochs] = {}
         self.boots = 0
         self.client: subprocess.Popen | None = None
@@ -74,6 +93,9 @@ class PairLab:
         common = (f"{mode} key={KEY} guest_mac={GUEST_MAC} guest_ip={GUEST_IP} "
                   f"link_nic={link_mac(slot)} client_nic={client_mac(slot)} "
                   f"epoch_ms={self.epoch_ms} failover_ms={self.failover_ms} {self.extra} ")
+        if self.link == "udp":
+            common += (f"link_ip={link_ip(slot)}/24 peer_ip={link_ip(1 - slot)} "
+                       f"link_gateway={ROUTER_SUBNETS[slot].split('/')[0]} ")
         if self.guest == "linux":
             return (common + "guest_kernel=linux guest_initrd=initrd guest_mem=128M "
                     f'"guest_cmdline=console=ttyS0 nokaslr tandem.ip={GUEST_IP}/24 '
@@ -100,10 +122,15 @@ class PairLab:
         self.boots += 1
         m = Bochs(self.wd / f"boot{self.boots}-slot{slot}-{role}", self.iso(slot, role), sync="slowdown", cpu=self.cpu,
                   hard_timeout=self.hard_timeout, megs=1024 if self.guest == "linux" else 256,
-                  nics=[self.hub.e1000(slot, link_mac(slot)), self.net.e1000(slot, client_mac(slot))],
+                  nics=[self.link_nic(slot), self.net.e1000(slot, client_mac(slot))],
                   console_relay=self.console_relay)
         self.machines[slot] = m
         return m.start()
+
+    def link_nic(self, slot: int) -> str:
+        if self.hub is None:
+            return self.net.e1000(self.router_taps[slot], link_mac(slot), card=0)
+        return self.hub.e1000(slot, link_mac(slot))
 
     def kill(self, slot: int) -> float:
         """SIGKILL of the slot's emulator; returns the client clock's time of the kill."""
@@ -164,7 +191,7 @@ class PairLab:
         self.stop_client()
         for m in self.machines.values():
             m.stop()
-        summary = self.hub.stop() or {}
+        summary = (self.hub.stop() if self.hub else None) or {}
         self.net.close()
         return summary
 
