@@ -37,7 +37,9 @@ void UdpEnvelope::receive(nic::Nic& nic, nic::Frame frame, Transport& transport)
         return;
     }
     net::UdpIpv4Parse p = net::parse_udp_ipv4(frame);
-    if (p.reject == net::UdpIpv4Reject::not_ipv4) {
+    // Another protocol over IPv4 is no damaged datagram: a router's ICMP (host unreachable while
+    // the peer is down, RFC 792) is normal on a routed link.
+    if (p.reject == net::UdpIpv4Reject::not_ipv4 || p.reject == net::UdpIpv4Reject::not_udp) {
         ++stats_.ignored;
         return;
     }

@@ -33,7 +33,7 @@ struct UdpEnvelopeStats {
     std::uint64_t datagrams_sent = 0, datagrams_received = 0;
     std::uint64_t arp_requests_sent = 0, arp_replies_sent = 0;
     std::uint64_t unresolved = 0;  // frames not sent: the next hop's MAC not known yet
-    std::uint64_t ignored = 0;     // not ARP, not the link's datagram (another address or port)
+    std::uint64_t ignored = 0;     // not ARP, not the link's datagram (another address, port or protocol: ICMP)
     std::uint64_t refused = 0;     // IPv4/UDP that parse_udp_ipv4 refused (checksums, lengths)
 };
 

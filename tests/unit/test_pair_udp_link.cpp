@@ -108,6 +108,21 @@ TEST_CASE("pair over UDP/IPv4: datagrams from another address or port, and ARP f
     CHECK(envelope->stats().arp_replies_sent >= 1);
     CHECK(envelope->stats().ignored > 10);
     CHECK(envelope->stats().datagrams_received == 0);
+    // A router's ICMP host unreachable (IPv4 protocol 1, checksums right) is ignored, not refused.
+    std::uint8_t icmp[14 + 20 + 8 + 28]{};
+    tandem::net::UdpIpv4Route route{{{2, 0, 0, 0, 0, 9}}, {{2, 0, 0, 0, 0, 1}}, 0x0a010001, 0x0a010002, 0, 0, 64};
+    const std::uint8_t quoted[28]{};
+    std::size_t size = tandem::net::build_udp_ipv4(icmp, route, 1, quoted);
+    REQUIRE(size == sizeof icmp);
+    icmp[14 + 9] = 1;  // protocol ICMP, the IPv4 header checksum made right again
+    icmp[14 + 10] = icmp[14 + 11] = 0;
+    std::uint16_t sum = tandem::net::internet_checksum(std::span<const std::uint8_t>(icmp + 14, 20));
+    icmp[14 + 10] = static_cast<std::uint8_t>(sum >> 8), icmp[14 + 11] = static_cast<std::uint8_t>(sum);
+    REQUIRE(tandem::net::parse_udp_ipv4(icmp).reject == tandem::net::UdpIpv4Reject::not_udp);
+    const auto ignored = envelope->stats().ignored, refused = envelope->stats().refused;
+    rig.link.inject(0, icmp);
+    CHECK(envelope->stats().ignored == ignored + 1);
+    CHECK(envelope->stats().refused == refused);
     type(a, "link\r");
     CHECK(a.machine.out_.contains("link: UDP/IPv4 port 7455: "));
     CHECK(a.machine.out_.contains(" received; the next hop's MAC known; "));  // learnt from the backup's request
