@@ -74,6 +74,15 @@ bool NextHop::request_if_due(std::uint64_t now_ns, std::span<std::uint8_t, kArpF
     return true;
 }
 
+bool NextHop::announce_if_due(std::uint64_t now_ns, std::uint64_t interval_ns,
+                              std::span<std::uint8_t, kArpFrameSize> out) {
+    if (!known_ || (announced_ && now_ns - announced_at_ < interval_ns)) return false;
+    announced_ = true;
+    announced_at_ = now_ns;
+    build_arp(out, mac_, ArpPacket{ArpOp::reply, own_mac_, own_ip_, mac_, next_hop_});
+    return true;
+}
+
 bool NextHop::on_arp(const ArpPacket& packet, std::span<std::uint8_t, kArpFrameSize> out) {
     // A broadcast or all-zero sender MAC names no station (RFC 826 takes the sender's pair as is;
     // these two can only be forged or broken).

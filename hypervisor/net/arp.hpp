@@ -66,6 +66,14 @@ public:
     // Takes a received ARP packet: learns the next hop's MAC from anything it sent, and writes the
     // reply into `out` when the packet asks for this machine's address (returns true then).
     bool on_arp(const ArpPacket& packet, std::span<std::uint8_t, kArpFrameSize> out);
+    // Once the next hop is known, an unsolicited ARP reply unicast to it ("this address is at this
+    // MAC") into `out` every `interval_ns`; false when none is due. A router keeps a neighbour
+    // entry reachable only for some seconds (Linux: base_reachable_time, 30 s, randomised to
+    // 15-45 s), then probes it, and while it re-resolves an address whose probes went unanswered
+    // it holds that machine's datagrams (measured: 0.7 s, past a 300 ms failover timeout) — a
+    // unicast reply is what Linux takes as proof of reachability (net/ipv4/arp.c, arp_process:
+    // NUD_REACHABLE for a reply to its own MAC), so the entry never gets that far.
+    bool announce_if_due(std::uint64_t now_ns, std::uint64_t interval_ns, std::span<std::uint8_t, kArpFrameSize> out);
 
 private:
     Ipv4Address own_ip_;
@@ -76,6 +84,8 @@ private:
     MacAddress mac_{};
     bool asked_ = false;
     std::uint64_t asked_at_ = 0;
+    bool announced_ = false;
+    std::uint64_t announced_at_ = 0;
 };
 
 }  // namespace tandem::net

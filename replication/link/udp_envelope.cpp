@@ -59,9 +59,11 @@ void UdpEnvelope::receive(nic::Nic& nic, nic::Frame frame, Transport& transport)
 
 void UdpEnvelope::report(Writer& out) const {
     println(out, "link: UDP/IPv4 port {}: {} datagrams sent, {} received; the next hop's MAC {}; {} ARP requests sent, {} "
-                 "answered; {} frames not sent for want of it; {} frames ignored (not the link's), {} refused (bad IPv4/UDP)",
+                 "answered, {} announced; {} frames not sent for want of it; {} frames ignored (not the link's), {} "
+                 "refused (bad IPv4/UDP)",
             route_.port, stats_.datagrams_sent, stats_.datagrams_received, hop_.known() ? "known" : "NOT known",
-            stats_.arp_requests_sent, stats_.arp_replies_sent, stats_.unresolved, stats_.ignored, stats_.refused);
+            stats_.arp_requests_sent, stats_.arp_replies_sent, stats_.arp_announcements_sent, stats_.unresolved,
+            stats_.ignored, stats_.refused);
 }
 
 void UdpEnvelope::report_json(JsonWriter& json) const {
@@ -72,6 +74,7 @@ void UdpEnvelope::report_json(JsonWriter& json) const {
     json.field("datagrams_received", stats_.datagrams_received);
     json.field("arp_requests_sent", stats_.arp_requests_sent);
     json.field("arp_replies_sent", stats_.arp_replies_sent);
+    json.field("arp_announcements_sent", stats_.arp_announcements_sent);
     json.field("unresolved", stats_.unresolved);
     json.field("ignored", stats_.ignored);
     json.field("refused", stats_.refused);
@@ -81,6 +84,9 @@ void UdpEnvelope::report_json(JsonWriter& json) const {
 void UdpEnvelope::poll(nic::Nic& nic) {
     std::uint8_t request[net::kArpFrameSize];
     if (hop_.request_if_due(clock_.now_ns(), request) && send(nic, request)) ++stats_.arp_requests_sent;
+    if (hop_.announce_if_due(clock_.now_ns(), kArpAnnounceNs, request) && send(nic, request)) {
+        ++stats_.arp_announcements_sent;
+    }
 }
 
 }  // namespace tandem::link

@@ -31,7 +31,7 @@ struct UdpRoute {
 
 struct UdpEnvelopeStats {
     std::uint64_t datagrams_sent = 0, datagrams_received = 0;
-    std::uint64_t arp_requests_sent = 0, arp_replies_sent = 0;
+    std::uint64_t arp_requests_sent = 0, arp_replies_sent = 0, arp_announcements_sent = 0;
     std::uint64_t unresolved = 0;  // frames not sent: the next hop's MAC not known yet
     std::uint64_t ignored = 0;     // not ARP, not the link's datagram (another address, port or protocol: ICMP)
     std::uint64_t refused = 0;     // IPv4/UDP that parse_udp_ipv4 refused (checksums, lengths)
@@ -40,6 +40,9 @@ struct UdpEnvelopeStats {
 class UdpEnvelope {
 public:
     static constexpr std::uint64_t kArpRetryNs = 200'000'000;  // a request every 200 ms until answered
+    // An unsolicited unicast reply to the next hop every second (arp.hpp, NextHop::announce_if_due):
+    // the router's entry for this machine stays reachable; 60 bytes a second.
+    static constexpr std::uint64_t kArpAnnounceNs = 1'000'000'000;
 
     UdpEnvelope(const UdpRoute& route, Clock& clock)
         : route_(route), clock_(clock), hop_(route.own_ip, route.own_mac, route.next_hop, kArpRetryNs) {}
@@ -49,7 +52,8 @@ public:
     Status transmit(nic::Nic& nic, std::span<const std::uint8_t> frame);
     // One frame the link NIC received: ARP handled here, the link's datagrams to `transport`.
     void receive(nic::Nic& nic, nic::Frame frame, Transport& transport);
-    // An ARP request for the next hop, while it is unknown (at most every kArpRetryNs).
+    // An ARP request for the next hop, while it is unknown (at most every kArpRetryNs); once known,
+    // the announcement to it (every kArpAnnounceNs).
     void poll(nic::Nic& nic);
 
     bool next_hop_known() const { return hop_.known(); }

@@ -212,3 +212,24 @@ TEST_CASE("arp next hop: asked by broadcast until answered, at most every retry;
     CHECK(out[11] == 0x01);  // from this machine
     CHECK_FALSE(hop.on_arp(ArpPacket{ArpOp::request, kGatewayMac, kGatewayIp, MacAddress{}, 0x0a010009}, out));
 }
+
+TEST_CASE("arp next hop: once known, an unsolicited reply unicast to it every interval keeps the router's entry") {
+    NextHop hop(kOwnIp, kOwnMac, kGatewayIp, 100);
+    std::array<std::uint8_t, kArpFrameSize> out{};
+    CHECK_FALSE(hop.announce_if_due(1000, 500, out));  // the next hop's MAC is not known: nothing to send to
+    REQUIRE_FALSE(hop.on_arp(ArpPacket{ArpOp::reply, kGatewayMac, kGatewayIp, kOwnMac, kOwnIp}, out));
+    REQUIRE(hop.announce_if_due(2000, 500, out));  // at once
+    auto announced = parse_arp(out);
+    REQUIRE(announced.has_value());
+    // A reply (what Linux counts as proof of reachability, when unicast to it), from this
+    // machine's MAC and address, to the next hop's MAC and address.
+    CHECK(announced->op == ArpOp::reply);
+    CHECK(announced->sender_ip == kOwnIp);
+    CHECK(announced->sender_mac.bytes[5] == 0x01);
+    CHECK(announced->target_ip == kGatewayIp);
+    CHECK(announced->target_mac.bytes[5] == 0xfe);
+    for (std::size_t i = 0; i < 6; ++i) CHECK(out[i] == kGatewayMac.bytes[i]);  // unicast, never broadcast
+    CHECK_FALSE(hop.announce_if_due(2499, 500, out));
+    CHECK(hop.announce_if_due(2500, 500, out));
+    CHECK_FALSE(hop.announce_if_due(2999, 500, out));
+}

@@ -78,6 +78,7 @@ TEST_CASE("pair over UDP/IPv4: ARP finds the peer, the backup protects and takes
     CHECK(json.find(",\"udp\":{\"port\":7455,\"next_hop_known\":true,\"datagrams_sent\":") != std::string::npos);
     CHECK(json_number(json, "datagrams_sent") >= from_a.datagrams);  // every one seen on the wire, counted
     CHECK(json_number(json, "refused") == 0);
+    CHECK(json_number(json, "arp_announcements_sent") >= 1);  // to the peer, its next hop, every second
     CHECK(schema_test::check_console_json(json) == "");
 
     rig.kill(a);
