@@ -14,6 +14,12 @@
 #   kernel.config       the kernel's configuration (/boot/config-*)
 #   blob.sha256         sha256 of /www/blob.bin, for clients that fetch it
 #   ASSETS              what was fetched and built: versions, sizes, sha256, relevant config
+#   cloud/              a second kernel configuration (issue 18's matrix): Debian 12's cloud kernel
+#                       (linux-image-cloud-amd64, for KVM/Xen/Hyper-V/cloud guests: most hardware
+#                       drivers left out, NVMe and ext4 built in, LZ4-compressed)
+#                       as cloud/bzImage, cloud/kernel.config and cloud/initramfs.cpio.gz (the same
+#                       initramfs with the cloud kernel's modules); no vmlinux (extract_vmlinux
+#                       reads no LZ4: tandem boots the bzImage, whose decompressor runs in the guest)
 #   debs/               the downloaded packages
 # Run as root on Debian 12 (missing build packages are installed, apt lists updated when needed).
 # Idempotent: when every output is there and was built from the current inputs (this script,
@@ -28,7 +34,8 @@ build=$(realpath -m "${TANDEM_BUILD:-$repo/build}")
 # What /init loads: the virtio-mmio transport and virtio-net (with what they depend on), and the
 # virtio-pci transport should the VM offer its network card over PCI instead.
 modules=(virtio virtio_ring virtio_mmio failover net_failover virtio_net virtio_pci)
-outputs=(bzImage vmlinux initramfs.cpio.gz kernel.config blob.sha256 ASSETS)
+outputs=(bzImage vmlinux initramfs.cpio.gz kernel.config blob.sha256 ASSETS cloud/bzImage cloud/kernel.config
+         cloud/initramfs.cpio.gz)
 
 say() { echo "fetch_assets: $*"; }
 die() {
@@ -50,7 +57,7 @@ fi
 source "$repo/tools/require-packages.sh"
 require_packages "${TANDEM_LINUX_GUEST_PACKAGES[@]}"
 
-mkdir -p "$cache/debs"
+mkdir -p "$cache/debs" "$cache/cloud"
 unpack="$cache/.unpack"
 rm -rf "$unpack"
 mkdir -p "$unpack"
@@ -58,44 +65,67 @@ trap 'rm -rf "$unpack"' EXIT
 
 # ---- the packages ------------------------------------------------------------------------------
 find_deb() { find "$cache/debs" -maxdepth 1 -name "$1" | sort | tail -1; }
-kernel_deb=$(find_deb 'linux-image-6.1.*-amd64_*.deb')
-busybox_deb=$(find_deb 'busybox-static_*.deb')
-if [ -z "$kernel_deb" ] || [ -z "$busybox_deb" ]; then
-  refresh_lists() {
-    [ "$(id -u)" -eq 0 ] || die "the apt package lists need an update: run as root"
-    say "apt-get update"
-    apt-get update -q >/dev/null || die "apt-get update failed"
-  }
-  apt-cache show linux-image-amd64 >/dev/null 2>&1 || refresh_lists
-  # linux-image-amd64 is the metapackage; the kernel is the linux-image-6.1.*-amd64 it depends on.
-  resolve() {
-    apt-cache depends linux-image-amd64 | grep -oE 'linux-image-6\.1\.[0-9]+-[0-9]+-amd64' | head -1
-  }
-  kernel_pkg=$(resolve)
-  [ -n "$kernel_pkg" ] || die "linux-image-amd64 depends on no linux-image-6.1.*-amd64 package: $(apt-cache depends linux-image-amd64 | tr '\n' ' ')"
-  say "downloading $kernel_pkg and busybox-static"
-  download() { (cd "$cache/debs" && apt-get download -q -o APT::Sandbox::User=root "$kernel_pkg" busybox-static >/dev/null); }
+refresh_lists() {
+  [ "$(id -u)" -eq 0 ] || die "the apt package lists need an update: run as root"
+  say "apt-get update"
+  apt-get update -q >/dev/null || die "apt-get update failed"
+}
+# The kernel package a metapackage depends on (linux-image-amd64 -> linux-image-6.1.0-N-amd64;
+# linux-image-cloud-amd64 -> linux-image-6.1.0-N-cloud-amd64), downloaded once: prints its .deb.
+# $1 the metapackage, $2 the flavour's suffix ("amd64", "cloud-amd64").
+fetch_kernel() {
+  local meta=$1 flavour=$2 deb pkg
+  # (the generic flavour's name pattern also matches the cloud one's: the exact form is checked)
+  deb=$(find "$cache/debs" -maxdepth 1 -name "linux-image-6.1.*-${flavour}_*.deb" |
+        grep -E "/linux-image-6\.1\.[0-9]+-[0-9]+-${flavour}_[^/]*\.deb\$" | sort | tail -1 || true)
+  if [ -n "$deb" ]; then echo "$deb"; return; fi
+  apt-cache show "$meta" >/dev/null 2>&1 || refresh_lists >&2
+  resolve() { apt-cache depends "$meta" | grep -oE "linux-image-6\.1\.[0-9]+-[0-9]+-$flavour" | head -1; }
+  pkg=$(resolve)
+  [ -n "$pkg" ] || die "$meta depends on no linux-image-6.1.*-$flavour package: $(apt-cache depends "$meta" | tr '\n' ' ')"
+  say "downloading $pkg" >&2
+  download() { (cd "$cache/debs" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >/dev/null); }
   if ! download; then
     # Stale lists name a version the mirror no longer has (security updates replace kernels).
-    refresh_lists
-    kernel_pkg=$(resolve)
-    download || die "apt-get download $kernel_pkg busybox-static failed"
+    refresh_lists >&2
+    pkg=$(resolve)
+    download || die "apt-get download $pkg failed"
   fi
-  kernel_deb=$(find_deb "${kernel_pkg}_*.deb")
+  deb=$(find_deb "${pkg}_*.deb")
+  [ -n "$deb" ] || die "the downloaded $pkg is not in $cache/debs"
+  echo "$deb"
+}
+kernel_deb=$(fetch_kernel linux-image-amd64 amd64)
+cloud_deb=$(fetch_kernel linux-image-cloud-amd64 cloud-amd64)
+busybox_deb=$(find_deb 'busybox-static_*.deb')
+if [ -z "$busybox_deb" ]; then
+  say "downloading busybox-static"
+  (cd "$cache/debs" && apt-get download -q -o APT::Sandbox::User=root busybox-static >/dev/null) ||
+    { refresh_lists; (cd "$cache/debs" && apt-get download -q -o APT::Sandbox::User=root busybox-static >/dev/null); } ||
+    die "apt-get download busybox-static failed"
   busybox_deb=$(find_deb 'busybox-static_*.deb')
-  [ -n "$kernel_deb" ] && [ -n "$busybox_deb" ] || die "the downloaded packages are not in $cache/debs"
+  [ -n "$busybox_deb" ] || die "the downloaded busybox-static is not in $cache/debs"
 fi
 field() { dpkg-deb -f "$1" "$2"; }
-say "unpacking $(field "$kernel_deb" Package) $(field "$kernel_deb" Version) and busybox-static $(field "$busybox_deb" Version)"
-dpkg-deb -x "$kernel_deb" "$unpack/kernel"
+say "unpacking busybox-static $(field "$busybox_deb" Version)"
 dpkg-deb -x "$busybox_deb" "$unpack/busybox"
-kvers=("$unpack"/kernel/lib/modules/*)
-[ ${#kvers[@]} -eq 1 ] && [ -d "${kvers[0]}" ] || die "expected one module tree in $(basename "$kernel_deb")"
-kver=$(basename "${kvers[0]}")
-[ -f "$unpack/kernel/boot/vmlinuz-$kver" ] || die "no /boot/vmlinuz-$kver in $(basename "$kernel_deb")"
 [ -x "$unpack/busybox/bin/busybox" ] || die "no /bin/busybox in $(basename "$busybox_deb")"
-cp "$unpack/kernel/boot/vmlinuz-$kver" "$cache/bzImage.tmp" && mv "$cache/bzImage.tmp" "$cache/bzImage"
-cp "$unpack/kernel/boot/config-$kver" "$cache/kernel.config.tmp" && mv "$cache/kernel.config.tmp" "$cache/kernel.config"
+# Unpacks a kernel package into $unpack/$2 and copies its bzImage and configuration into $3;
+# prints its version (the module tree's name).
+unpack_kernel() {
+  local deb=$1 dir="$unpack/$2" out=$3 kvers kver
+  say "unpacking $(field "$deb" Package) $(field "$deb" Version)" >&2
+  dpkg-deb -x "$deb" "$dir"
+  kvers=("$dir"/lib/modules/*)
+  [ ${#kvers[@]} -eq 1 ] && [ -d "${kvers[0]}" ] || die "expected one module tree in $(basename "$deb")"
+  kver=$(basename "${kvers[0]}")
+  [ -f "$dir/boot/vmlinuz-$kver" ] || die "no /boot/vmlinuz-$kver in $(basename "$deb")"
+  cp "$dir/boot/vmlinuz-$kver" "$out/bzImage.tmp" && mv "$out/bzImage.tmp" "$out/bzImage"
+  cp "$dir/boot/config-$kver" "$out/kernel.config.tmp" && mv "$out/kernel.config.tmp" "$out/kernel.config"
+  echo "$kver"
+}
+kver=$(unpack_kernel "$kernel_deb" kernel "$cache")
+cloud_kver=$(unpack_kernel "$cloud_deb" cloud "$cache/cloud")
 
 # ---- vmlinux -----------------------------------------------------------------------------------
 tool="$build/tools/extract_vmlinux"
@@ -115,6 +145,10 @@ for m in "${modules[@]}"; do module_args+=(--module "$m"); done
 python3 "$here/mkinitramfs.py" --out "$cache/initramfs.cpio.gz" --busybox "$unpack/busybox/bin/busybox" \
   --counter "$unpack/counter_service" --init "$here/init" --modules-dir "$unpack/kernel/lib/modules/$kver" \
   "${module_args[@]}" --blob-sha256-out "$cache/blob.sha256" --manifest-out "$unpack/manifest"
+# The same initramfs for the cloud kernel, with its own modules (vermagic must match).
+python3 "$here/mkinitramfs.py" --out "$cache/cloud/initramfs.cpio.gz" --busybox "$unpack/busybox/bin/busybox" \
+  --counter "$unpack/counter_service" --init "$here/init" --modules-dir "$unpack/cloud/lib/modules/$cloud_kver" \
+  "${module_args[@]}" --manifest-out "$unpack/cloud-manifest"
 
 # ---- the summary -------------------------------------------------------------------------------
 {
@@ -126,9 +160,17 @@ python3 "$here/mkinitramfs.py" --out "$cache/initramfs.cpio.gz" --busybox "$unpa
   echo "www/blob.bin sha256 $(cut -d' ' -f1 "$cache/blob.sha256")"
   echo "initramfs modules (load order, size):"
   sed -n 's/^module \([^ ]*\) \([^ ]*\) \([0-9]*\)$/  \1 \2 \3/p' "$unpack/manifest"
-  echo "kernel configuration:"
+  echo "second kernel configuration: Linux $cloud_kver: $(field "$cloud_deb" Package) $(field "$cloud_deb" Version)"
+  for f in cloud/bzImage cloud/initramfs.cpio.gz; do
+    printf '%-24s %10d bytes  sha256 %s\n' "$f" "$(stat -c %s "$cache/$f")" "$(sha256sum "$cache/$f" | cut -d' ' -f1)"
+  done
+  echo "kernel configuration (generic | cloud):"
   grep -E '^(# )?CONFIG_(KERNEL_(GZIP|XZ|ZSTD|LZMA)|VIRTIO|VIRTIO_RING|VIRTIO_MMIO|VIRTIO_MMIO_CMDLINE_DEVICES|VIRTIO_PCI|VIRTIO_NET|NET_FAILOVER|FAILOVER|RANDOMIZE_BASE|RELOCATABLE|PHYSICAL_START|PHYSICAL_ALIGN|X86_X2APIC|ACPI|PVH|MODULE_COMPRESS_[A-Z]+|RD_GZIP|DEVTMPFS|SERIAL_8250_CONSOLE)[= ]' \
     "$cache/kernel.config" | sed 's/^/  /'
+  echo "cloud kernel configuration, where it differs in the above and in timer and paravirt options:"
+  diff <(grep -E '^(# )?CONFIG_(KERNEL_[A-Z0-9]+|VIRTIO[A-Z_]*|X86_X2APIC|PVH|XEN|HYPERV|HZ_?[0-9]*|PREEMPT[A-Z_]*|NO_HZ[A-Z_]*|NR_CPUS|MODULE_COMPRESS_[A-Z]+)[= ]' "$cache/kernel.config" | sort) \
+       <(grep -E '^(# )?CONFIG_(KERNEL_[A-Z0-9]+|VIRTIO[A-Z_]*|X86_X2APIC|PVH|XEN|HYPERV|HZ_?[0-9]*|PREEMPT[A-Z_]*|NO_HZ[A-Z_]*|NR_CPUS|MODULE_COMPRESS_[A-Z]+)[= ]' "$cache/cloud/kernel.config" | sort) |
+    sed -n 's/^> /  /p' || true
 } >"$cache/ASSETS"
 echo "$inputs" >"$cache/.inputs"
 cat "$cache/ASSETS"
