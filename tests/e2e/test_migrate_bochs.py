@@ -168,11 +168,8 @@ class LinuxMigration(SwitchoverCase):
         LinuxTestCase.setUpClass.__func__(cls)
 
     def test_linux_migrates_with_a_download_across_then_switches_back(self):
-        """Across a router: the link runs as UDP over IPv4 between two subnets the client namespace
-        routes (link_ip=, as test_pair_bochs.RoutedLink), so the migration, the reprotect and the
-        switchover all cross it."""
         seed = seed_for("linux-migrate")
-        self.lab = lab = PairLab("linux-migrate", seed=seed, console_relay=True, guest="linux", link="udp")
+        self.lab = lab = PairLab("linux-migrate", seed=seed, console_relay=True, guest="linux")
         a = lab.boot(0, "primary")
         a.wait_for(CONSOLE_READY, STEP)
         lab.start_client()
@@ -209,15 +206,11 @@ class LinuxMigration(SwitchoverCase):
         lab.stop_client()
         replies = lab.check_history(self)
         self.check_one_machine_at_a_time(2)
-        routed = lab.net.forwarded_datagrams()
-        # Two copies of the guest's ~58 MB of non-zero memory crossed the router, a datagram per 1.4 kB.
-        self.assertGreater(routed, 60000, "the guest did not move through the router")
         for slot, m in lab.machines.items():
             trouble = [line for line in guest_lines(m.tandem_console()) if KERNEL_TROUBLE.search(line)]
             self.assertEqual(trouble, [], f"the kernel complained on machine {slot}")
         print(f"linux-migrate: {len(replies)} replies 1..{len(replies)} across the migration and the switchover "
-              f"back; client gaps {out_gap * 1000:.0f} ms (migration), {back_gap * 1000:.0f} ms (switchover); "
-              f"{routed} link datagrams routed",
+              f"back; client gaps {out_gap * 1000:.0f} ms (migration), {back_gap * 1000:.0f} ms (switchover)",
               flush=True)
 
 
