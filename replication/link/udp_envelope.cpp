@@ -82,9 +82,9 @@ void UdpEnvelope::report_json(JsonWriter& json) const {
 }
 
 void UdpEnvelope::poll(nic::Nic& nic) {
-    std::uint8_t request[net::kArpFrameSize];
-    if (hop_.request_if_due(clock_.now_ns(), request) && send(nic, request)) ++stats_.arp_requests_sent;
-    if (hop_.announce_if_due(clock_.now_ns(), kArpAnnounceNs, request) && send(nic, request)) {
+    std::uint8_t arp[net::kArpFrameSize];
+    if (hop_.request_if_due(clock_.now_ns(), arp) && send(nic, arp)) ++stats_.arp_requests_sent;
+    if (hop_.announce_if_due(clock_.now_ns(), kArpAnnounceNs, arp) && send(nic, arp)) {
         ++stats_.arp_announcements_sent;
     }
 }

@@ -18,10 +18,9 @@ import unittest
 
 from tandem_lab.bochs import Bochs
 from tandem_lab.console_patterns import POWERED_OFF
-from tandem_lab.media import make_iso
 from tandem_lab.netns import ClientNetwork
 from tandem_lab.paths import workdir
-from test_linux_bochs import ASSETS, GUEST_MAC, LinuxTestCase, guest_lines
+from test_linux_bochs import ASSETS, GUEST_MAC, LinuxTestCase, linux_iso
 
 PML = "PML (page-modification logging)"
 DIRTY_BITS = "EPT dirty bits (no PML)"
@@ -46,10 +45,7 @@ class MatrixCase(LinuxTestCase):
         with self.subTest(cpu=cpu, kernel=kernel):
             wd = workdir(name)
             with ClientNetwork(taps=1) as net:
-                iso = make_iso(wd / "tandem.iso",
-                               f'guest_kernel=linux guest_initrd=initrd guest_mem=128M guest_mac={GUEST_MAC} '
-                               f'"guest_cmdline={CMDLINE}"',
-                               [(ASSETS / kernel, "linux"), (ASSETS / initrd, "initrd")])
+                iso = linux_iso(wd, kernel, CMDLINE, extra=f"guest_mac={GUEST_MAC}", initrd=initrd)
                 m = Bochs(wd, iso, cpu=cpu, sync="none", megs=512, hard_timeout=STEP + 60, prefix=net.prefix(),
                           nics=[net.e1000(0, "52:54:00:00:02:01", card=0)])
                 with m:

@@ -43,9 +43,9 @@ def guest_lines(console: str) -> list[str]:
     return [line[len("guest: "):] for line in console.splitlines() if line.startswith("guest: ")]
 
 
-def linux_iso(wd, kernel: str, guest_cmdline: str, extra: str = ""):
+def linux_iso(wd, kernel: str, guest_cmdline: str, extra: str = "", initrd: str = "initramfs.cpio.gz"):
     cmdline = f'guest_kernel=linux guest_initrd=initrd guest_mem=128M {extra} "guest_cmdline={guest_cmdline}"'
-    return make_iso(wd / "tandem.iso", cmdline, [(ASSETS / kernel, "linux"), (ASSETS / "initramfs.cpio.gz", "initrd")])
+    return make_iso(wd / "tandem.iso", cmdline, [(ASSETS / kernel, "linux"), (ASSETS / initrd, "initrd")])
 
 
 class PacedDownload:

@@ -70,6 +70,8 @@ refresh_lists() {
   say "apt-get update"
   apt-get update -q >/dev/null || die "apt-get update failed"
 }
+# Downloads packages into $cache/debs (never installs them).
+apt_download() { (cd "$cache/debs" && apt-get download -q -o APT::Sandbox::User=root "$@" >/dev/null); }
 # The kernel package a metapackage depends on (linux-image-amd64 -> linux-image-6.1.0-N-amd64;
 # linux-image-cloud-amd64 -> linux-image-6.1.0-N-cloud-amd64), downloaded once: prints its .deb.
 # $1 the metapackage, $2 the flavour's suffix ("amd64", "cloud-amd64").
@@ -84,12 +86,11 @@ fetch_kernel() {
   pkg=$(resolve)
   [ -n "$pkg" ] || die "$meta depends on no linux-image-6.1.*-$flavour package: $(apt-cache depends "$meta" | tr '\n' ' ')"
   say "downloading $pkg" >&2
-  download() { (cd "$cache/debs" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >/dev/null); }
-  if ! download; then
+  if ! apt_download "$pkg"; then
     # Stale lists name a version the mirror no longer has (security updates replace kernels).
     refresh_lists >&2
     pkg=$(resolve)
-    download || die "apt-get download $pkg failed"
+    apt_download "$pkg" || die "apt-get download $pkg failed"
   fi
   deb=$(find_deb "${pkg}_*.deb")
   [ -n "$deb" ] || die "the downloaded $pkg is not in $cache/debs"
@@ -100,9 +101,7 @@ cloud_deb=$(fetch_kernel linux-image-cloud-amd64 cloud-amd64)
 busybox_deb=$(find_deb 'busybox-static_*.deb')
 if [ -z "$busybox_deb" ]; then
   say "downloading busybox-static"
-  (cd "$cache/debs" && apt-get download -q -o APT::Sandbox::User=root busybox-static >/dev/null) ||
-    { refresh_lists; (cd "$cache/debs" && apt-get download -q -o APT::Sandbox::User=root busybox-static >/dev/null); } ||
-    die "apt-get download busybox-static failed"
+  apt_download busybox-static || { refresh_lists; apt_download busybox-static; } || die "apt-get download busybox-static failed"
   busybox_deb=$(find_deb 'busybox-static_*.deb')
   [ -n "$busybox_deb" ] || die "the downloaded busybox-static is not in $cache/debs"
 fi
