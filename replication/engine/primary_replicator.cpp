@@ -63,6 +63,16 @@ void PrimaryReplicator::lose_backup(const char* why, bool restart) {
     if (restart) restart_link();
 }
 
+// A protected backup silent for the link's silence timeout (failover_ms) is lost: the guest's
+// output waits for it. A backup still receiving its copy holds nothing back and could not take
+// over: it is given kCopySilenceFactor times as long, so that a loaded machine pausing in a long
+// copy (seen in Bochs under CI load: a joining target unheard for over 300 ms) is not abandoned
+// and the copy (or a migration) started again from nothing.
+bool PrimaryReplicator::backup_silent() const {
+    if (phase_ != Phase::syncing) return transport_.peer_silent();
+    return transport_.peer_silent_for(config_.timing.silence_timeout_ns * kCopySilenceFactor);
+}
+
 Status PrimaryReplicator::begin_sync() {
     restarts_seen_ = transport_.stats().peer_restarts;
     // The new backup holds nothing: the engine's first epoch is every page, encoded against
@@ -132,8 +142,8 @@ Status PrimaryReplicator::tick_work(std::uint64_t started) {
         lose_backup("the link is down");
         return success();
     }
-    if (transport_.peer_silent()) {
-        lose_backup("silent on the link");
+    if (backup_silent()) {
+        lose_backup(phase_ == Phase::syncing ? "silent on the link during its copy" : "silent on the link");
         return success();
     }
     if (transport_.stats().peer_restarts != restarts_seen_) {

@@ -113,6 +113,7 @@ public:
 
 private:
     static constexpr std::size_t kStepRoom = 64 * 1024;  // queue room needed to encode one more page
+    static constexpr std::uint64_t kCopySilenceFactor = 10;  // a copying backup's silence bound, in silence timeouts
 
     Status tick_work(std::uint64_t started);
     Status begin_sync();
@@ -123,6 +124,7 @@ private:
     // restart: start the link over (a new session of ours); not when the link already carries
     // the backup's new session.
     void lose_backup(const char* why, bool restart = true);
+    bool backup_silent() const;
     void restart_link();
     void note_ack_latency(std::uint64_t epoch);
     void fail(const char* what, const Error& e);

@@ -319,3 +319,36 @@ TEST_CASE("pair: the time a backup spends on what it received is not the primary
     rig.primary_alive = false;
     REQUIRE(rig.run_until([&] { return rig.backup_out.contains("asking for it on the client network"); }, kSecond));
 }
+
+TEST_CASE("pair: a backup unheard during its copy is given ten silence timeouts, a protected one only one") {
+    PairRig rig(kPages, 12, DirtyTracking::write_protect, CaptureMode::cow);
+    rig.start_primary();
+    rig.start_backup();
+    REQUIRE(rig.run_until([&] { return rig.primary->phase() == Phase::syncing; }, kSecond));
+    // Copying: the backup busy and unheard for five silence timeouts (a loaded machine) is kept,
+    // and its copy goes on to protection.
+    rig.backup->replicator->listening();
+    rig.link.deliver_due();
+    rig.primary_alone_for(500'000'000);
+    CHECK(rig.primary->phase() == Phase::syncing);
+    REQUIRE(rig.run_until([&] { return rig.protected_pair(); }, 10 * kSecond));
+    CHECK(rig.primary->stats().backups_lost == 0);
+    CHECK_FALSE(rig.primary_out.contains("backup lost"));
+    // Protected, the guest's output waits on it: one silence timeout and it is lost.
+    rig.kill_backup();
+    REQUIRE(rig.run_until([&] { return rig.primary->phase() == Phase::waiting; }, 200'000'000));
+    CHECK(rig.primary_out.contains("backup lost (silent on the link):"));
+}
+
+TEST_CASE("pair: a backup gone during its copy is given up after ten silence timeouts") {
+    PairRig rig(kPages, 12, DirtyTracking::write_protect, CaptureMode::cow);
+    rig.start_primary();
+    rig.start_backup();
+    REQUIRE(rig.run_until([&] { return rig.primary->phase() == Phase::syncing; }, kSecond));
+    rig.kill_backup();
+    rig.run_for(900'000'000);  // nine silence timeouts
+    CHECK(rig.primary->phase() == Phase::syncing);
+    REQUIRE(rig.run_until([&] { return rig.primary->phase() == Phase::waiting; }, 200'000'000));
+    CHECK(rig.primary_out.contains("backup lost (silent on the link during its copy)"));
+    CHECK(rig.primary_out.contains("the backup never reached protection"));
+}
