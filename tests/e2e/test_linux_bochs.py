@@ -255,11 +255,13 @@ class Checkpointed(LinuxTestCase):
 
 
 class Pair(PairCase):
-    """The protected pair (issue 6's history check) with the Linux counter service: the primary
-    killed at 3 random points (seeded and printed), each time the backup takes over and the killed
-    machine rejoins as the backup; the client's replies must be exactly 1..N. Then a 1 MiB HTTP
-    download runs across a 4th failover: the same TCP connection must survive it (no retry is
-    allowed: curl's connection count is 1) and the file's sha256 must be right."""
+    """The protected pair (issue 6's history check) with the Linux counter service, its link as
+    UDP over IPv4 through the client namespace's router (issue 15: link_ip=, peer_ip=,
+    link_gateway=; every join and takeover crosses it): the primary killed at 3 random points
+    (seeded and printed), each time the backup takes over and the killed machine rejoins as the
+    backup; the client's replies must be exactly 1..N. Then a 1 MiB HTTP download runs across a
+    4th failover: the same TCP connection must survive it (no retry is allowed: curl's connection
+    count is 1) and the file's sha256 must be right."""
 
     @classmethod
     def setUpClass(cls):
@@ -271,7 +273,7 @@ class Pair(PairCase):
         name = "linux-pair"
         seed = seed_for(name)
         rng = random.Random(seed)
-        self.start_pair(PairLab(name, seed=seed, guest="linux"))
+        self.start_pair(PairLab(name, seed=seed, guest="linux", link="udp"))
         gaps = self.failover_cycles(3, rng)
         lab = self.lab
         primary = 1 if len(gaps) % 2 else 0
@@ -295,8 +297,12 @@ class Pair(PairCase):
         lab.stop_client()
         replies = lab.check_history(self)
         self.check_one_machine_at_a_time(4)
+        # The router forwarded the link: four full copies of the guest's ~58 MB crossed it (each
+        # some 40000 datagrams of at most 1500 bytes).
+        routed = lab.net.forwarded_datagrams()
+        self.assertGreater(routed, 4 * 30000, "the link's datagrams did not cross the router")
         print(f"{name}: {len(replies)} replies 1..{len(replies)}, failover gaps "
-              + ", ".join(f"{g * 1000:.0f} ms" for g in gaps), flush=True)
+              + ", ".join(f"{g * 1000:.0f} ms" for g in gaps) + f"; {routed} link datagrams routed", flush=True)
         for slot, m in lab.machines.items():
             console = m.tandem_console()
             self.assertNotIn(CHECKPOINTING_FAILED, console, f"machine {slot}")
