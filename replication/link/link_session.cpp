@@ -51,9 +51,9 @@ bool LinkSession::hello_due(std::uint64_t now) {
     return true;
 }
 
-bool LinkSession::peer_silent(std::uint64_t now) const {
+bool LinkSession::peer_silent_for(std::uint64_t now, std::uint64_t timeout_ns) const {
     if (state_ == State::idle) return false;
-    return elapsed(now, last_heard_ns_) >= config_.timing.silence_timeout_ns;
+    return elapsed(now, last_heard_ns_) >= timeout_ns;
 }
 
 // A handshake frame speaks for a key holder when its tag verifies under the handshake key; on an

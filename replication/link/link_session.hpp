@@ -92,7 +92,9 @@ public:
     const HandshakeFailure* observation() const { return has_observation_ ? &observation_ : nullptr; }
     std::uint64_t observations() const { return observations_; }
     // Nothing authenticated from the peer for silence_timeout (since start, before the first).
-    bool peer_silent(std::uint64_t now) const;
+    bool peer_silent(std::uint64_t now) const { return peer_silent_for(now, config_.timing.silence_timeout_ns); }
+    // The same for another bound (a joining backup's, which is longer).
+    bool peer_silent_for(std::uint64_t now, std::uint64_t timeout_ns) const;
     std::uint64_t last_heard_ns() const { return last_heard_ns_; }
 
     const TransportConfig& config() const { return config_; }

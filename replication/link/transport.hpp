@@ -34,7 +34,6 @@
 #include "replication/link/link_interfaces.hpp"
 #include "replication/link/link_keys.hpp"
 #include "replication/link/link_session.hpp"
-#include "replication/link/link_time.hpp"
 #include "replication/link/receive_window.hpp"
 #include "replication/link/send_window.hpp"
 #include "replication/link/transport_config.hpp"
@@ -104,9 +103,7 @@ public:
     // Whether the peer had been silent for the timeout as of `at` (ns, this transport's clock).
     bool peer_silent_at(std::uint64_t at) const { return session_.peer_silent(at); }
     // Nothing authenticated from the peer for `timeout_ns` (a bound other than silence_timeout).
-    bool peer_silent_for(std::uint64_t timeout_ns) const {
-        return elapsed(now(), session_.last_heard_ns()) >= timeout_ns;
-    }
+    bool peer_silent_for(std::uint64_t timeout_ns) const { return session_.peer_silent_for(now(), timeout_ns); }
     std::uint64_t last_heard_ns() const { return session_.last_heard_ns(); }
 
     const TransportStats& stats() const { return stats_; }
