@@ -100,7 +100,7 @@ Status PrimaryReplicator::begin_sync() {
     return success();
 }
 
-Status PrimaryReplicator::tick() {
+Status PrimaryReplicator::tick(std::uint64_t exit_began) {
     std::uint64_t started = clock_.now();
     if (phase_ == Phase::syncing) {
         // The copy to a joining backup earns its share of the time since the last tick; the
@@ -110,14 +110,16 @@ Status PrimaryReplicator::tick() {
         if (credit_ > cap) credit_ = cap;
     }
     last_tick_at_ = started;
-    Status s = tick_work(started);
+    std::uint64_t began = exit_began != 0 ? exit_began : started;
+    std::uint64_t encode_until = options_.exit_budget_ticks != 0 ? began + options_.exit_budget_ticks : ~std::uint64_t{0};
+    Status s = tick_work(started, encode_until);
     std::uint64_t spent = clock_.now() - started;
     busy_ticks_ += spent;
     if (phase_ == Phase::syncing) credit_ -= static_cast<std::int64_t>(spent);
     return s;
 }
 
-Status PrimaryReplicator::tick_work(std::uint64_t started) {
+Status PrimaryReplicator::tick_work(std::uint64_t started, std::uint64_t encode_until) {
     transport_.poll();
     output_.flush_released();
     std::uint64_t now = clock_.now();
@@ -159,6 +161,7 @@ Status PrimaryReplicator::tick_work(std::uint64_t started) {
         // Protected: a slice of each tick. Joining: what the copy has earned (its share).
         std::uint64_t until = now + options_.slice_ticks;
         if (phase_ == Phase::syncing) until = started + static_cast<std::uint64_t>(credit_);
+        if (until > encode_until) until = encode_until;
         while (engine_.transferring() && queue_.room() >= kStepRoom && clock_.now() < until) {
             if (auto s = engine_.transfer(1); !s) {
                 fail("encoding", s.error());

@@ -38,6 +38,9 @@ struct PrimaryOptions {
     std::uint32_t max_sync_rounds = 50;  // protect from then on even if the pre-copy did not converge
     std::uint32_t sync_share_percent = 50;  // of the time, at most, for the copy to a joining backup
     std::uint32_t epoch_ms = 0;             // epoch_ticks in milliseconds (for messages)
+    // A tick's encoding stops this long after its exit began (0: no bound): no exit may hold the
+    // guest long, the copy's credit included (ARCHITECTURE.md, "What bounds an exit").
+    std::uint64_t exit_budget_ticks = 0;
     bool epoch_report = false;           // one "checkpoint-epoch:" line per completed epoch
 };
 
@@ -65,8 +68,9 @@ public:
     // fresh session id from new_session.
     Status listen(const link::TransportConfig& config, const link::LinkSecret& secret, SessionSource new_session,
                   const PrimaryOptions& options);
-    // One timer tick, guest paused; received link frames were handed to the transport before.
-    Status tick();
+    // One timer tick, guest paused; received link frames were handed to the transport before,
+    // from `exit_began` on (the clock's ticks; 0: now): exit_budget_ticks counts from then.
+    Status tick(std::uint64_t exit_began = 0);
     void on_message(const link::Message& message) override;
     // From inside a long copy or transfer: a heartbeat if one is due (keepalive.hpp).
     void keepalive() override { transport_.keepalive(); }
@@ -115,7 +119,7 @@ private:
     static constexpr std::size_t kStepRoom = 64 * 1024;  // queue room needed to encode one more page
     static constexpr std::uint64_t kCopySilenceFactor = 10;  // a copying backup's silence bound, in silence timeouts
 
-    Status tick_work(std::uint64_t started);
+    Status tick_work(std::uint64_t started, std::uint64_t encode_until);
     Status begin_sync();
     Status boundary();
     void pump();

@@ -80,10 +80,12 @@ void Transport::retransmit(SendSlot& slot) {
 void Transport::send_queued() {
     if (!session_.established()) return;
     if (send_.lost_count() == 0 && !send_.has_queued()) return;
+    if (past_send_deadline()) return;
     if (send_.lost_count() != 0) {
         bool first = congestion_.take_fast_retransmit();  // goes whatever the pipe
-        for (std::uint64_t m = send_.acked() + 1;
-             m < send_.snd_nxt() && send_.lost_count() != 0 && (first || send_.pipe() < congestion_.cwnd()); ++m) {
+        for (std::uint64_t m = send_.acked() + 1; m < send_.snd_nxt() && send_.lost_count() != 0 &&
+                                                  (first || (send_.pipe() < congestion_.cwnd() && !past_send_deadline()));
+             ++m) {
             SendSlot* s = send_.outstanding(m);
             if (s != nullptr && s->lost) {
                 retransmit(*s);
@@ -91,7 +93,9 @@ void Transport::send_queued() {
             }
         }
     }
-    while (send_.has_queued() && send_.pipe() < congestion_.cwnd()) transmit_message(send_.take_queued());
+    while (send_.has_queued() && send_.pipe() < congestion_.cwnd() && !past_send_deadline()) {
+        transmit_message(send_.take_queued());
+    }
 }
 
 // A tail loss probe (congestion_control.hpp): a queued message, else the newest outstanding again.

@@ -82,6 +82,15 @@ public:
     // payload is too large.
     Status send(FrameType type, std::uint64_t epoch, std::span<const std::uint8_t> payload);
     bool can_send() const;
+    // Bounds the time this side spends sealing and transmitting messages (new, lost, resent):
+    // after `deadline_ns` (this transport's clock) they wait in the window for a poll() or
+    // on_frame() under a later bound or none. Control frames (acks, heartbeats, the handshake)
+    // and a tail loss probe still go: they are small and keep the link alive. 0 lifts the bound.
+    // The primary bounds each timer exit so: sealing a frame costs about a millisecond in Bochs,
+    // and a window of them sent in one exit held the guest 55-87 ms (ARCHITECTURE.md, "What
+    // bounds an exit").
+    void bound_sending_until(std::uint64_t deadline_ns) { send_deadline_ns_ = deadline_ns; }
+    std::uint64_t now_ns() const { return now(); }
     // Messages accepted by send() and not yet acknowledged (queued ones included).
     std::size_t in_flight() const { return send_.in_flight(); }
     // Accepted messages not transmitted yet (waiting for the congestion window).
@@ -137,6 +146,7 @@ private:
     void transmit_message(SendSlot& slot);
     void retransmit(SendSlot& slot);
     void send_queued();
+    bool past_send_deadline() const { return send_deadline_ns_ != 0 && now() >= send_deadline_ns_; }
     void send_probe();
     void send_control(FrameType type);
     void send_hello(const MacAddress* to);
@@ -162,6 +172,7 @@ private:
     std::uint64_t next_seq_ = 1;  // of the next sequenced frame: its nonce, never repeated in a session
     std::uint64_t last_tx_ns_ = 0;
     std::uint64_t followed_session_ = 0;  // the peer session the windows belong to
+    std::uint64_t send_deadline_ns_ = 0;  // bound_sending_until(); 0: none
     std::uint8_t tx_frame_[kMaxFrameSize];
 };
 

@@ -27,6 +27,7 @@ Status PairSession::become_primary(bool took_over) {
     po.ticks_per_second = khz * 1000;
     po.epoch_report = config.epoch_report;
     po.epoch_ms = epoch_ms;
+    po.exit_budget_ticks = khz * kTimerExitBudgetMs;
     if (auto s = primary_->listen(transport_config(), secret_, machine_.random(), po); !s) {
         report_problem(out_, "the replication link", s.error());
         return s;
@@ -52,10 +53,16 @@ Status PairSession::become_primary(bool took_over) {
 }
 
 void PairSession::on_timer() {
+    // No exit may hold the guest long (ARCHITECTURE.md, "What bounds an exit"): the link's
+    // messages and the copy's encoding stop at the exit's budget and go on at the next tick.
+    std::uint64_t began = now();
+    transport_->bound_sending_until(machine_.clock().now_ns() + kTimerExitBudgetMs * 1'000'000);
     feed_->receive();
     bool by_migrate_only = standalone_source() && !took_over_;
     primary_->set_joins_open(!by_migrate_only || migrate_armed_);
-    if (auto s = primary_->tick(); !s) {
+    Status ticked = primary_->tick(began);
+    transport_->bound_sending_until(0);
+    if (auto s = ticked; !s) {
         print(out_, "pair: ");
         println(out_, "{}", s.error());
         machine_.stop_guest("the pair failed");

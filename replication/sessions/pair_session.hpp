@@ -47,6 +47,10 @@ public:
     static constexpr std::size_t kStreamQueueBytes = 512 * 1024;
     static constexpr std::size_t kOutputFrames = 512;
     static constexpr std::uint64_t kSliceSharePercent = 30;  // of each 1 ms tick, at most, encoding
+    // A timer exit's link sends and copy stop after this long: in Bochs a sealed frame costs
+    // ~1.4 ms and a page's encoding ~0.45 ms, and without the bound exits of a join held the
+    // guest 55-87 ms (the VM's watchdog bound is 50 ms).
+    static constexpr std::uint64_t kTimerExitBudgetMs = 5;
     static constexpr char kThrottlePause[] = "auto-converge throttle";  // a stop that is only a pause
 
     explicit PairSession(SessionMachine& machine)

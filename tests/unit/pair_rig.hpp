@@ -216,12 +216,13 @@ struct PairRig {
         return c;
     }
 
-    void start_primary(std::uint32_t sync_share_percent = 50) {
+    void start_primary(std::uint32_t sync_share_percent = 50, std::uint64_t exit_budget_ns = 0) {
         tandem::engine::PrimaryOptions o;
         o.epoch_ticks = kEpochNs;
         o.slice_ticks = kTickNs * 3 / 10;
         o.progress_ticks = 0;
         o.sync_share_percent = sync_share_percent;
+        o.exit_budget_ticks = exit_budget_ns;
         REQUIRE(primary->listen(config(0), test::secret_for(0x40), test_random, o));
     }
 
@@ -302,7 +303,9 @@ struct PairRig {
             state.tsc += 1000;
             state.device_.value = rng();
             if (send_every_ticks != 0 && ++tick_count % send_every_ticks == 0) guest_send();
-            REQUIRE(primary->tick());
+            std::uint64_t began = clock.now;
+            REQUIRE(primary->tick(began));
+            if (clock.now - began > longest_tick_ns) longest_tick_ns = clock.now - began;
         }
         std::uint64_t next = link.next_due();
         std::uint64_t limit = clock.now + 100'000;
@@ -372,6 +375,7 @@ struct PairRig {
     bool primary_alive = true;
     bool took_over = false;
     std::uint64_t next_tick = 0;
+    std::uint64_t longest_tick_ns = 0;  // of the ticks step() ran
     std::uint64_t tick_count = 0;
     unsigned writes_per_tick = 3;
     unsigned send_every_ticks = 2;

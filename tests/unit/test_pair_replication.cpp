@@ -15,6 +15,7 @@ namespace {
 
 constexpr std::uint64_t kPages = 96;
 constexpr std::uint64_t kSecond = 1'000'000'000;
+constexpr std::uint64_t kMs = 1'000'000;
 
 // Every frame produced while output was held left only when the backup held the state that
 // produced it (checked at the moment it left, while the backup was still there).
@@ -81,6 +82,31 @@ TEST_CASE("pair: a joining backup's copy takes at most its share of the primary'
             CHECK(used >= 0.75);  // unlimited, the copy takes nearly everything: the cap is what limits it
         }
         REQUIRE(rig.run_until([&] { return rig.protected_pair(); }, 10 * kSecond));
+        rig.quiesce_and_compare();
+    }
+}
+
+// No exit may hold the guest long: a tick's encoding stops at the exit's budget even when the
+// copy has earned more (its credit reaches a whole epoch), and the copy still completes.
+TEST_CASE("pair: a tick's copy stops at the exit budget, its credit notwithstanding") {
+    for (std::uint64_t budget : {std::uint64_t{0}, 5 * kMs}) {
+        CAPTURE(budget);
+        PairRig rig(1024, 12, DirtyTracking::pml, CaptureMode::cow);
+        rig.costly_queue.cost_ns = 150'000;  // per record: a page costs 0.3 ms of the primary's time
+        rig.start_primary(100, budget);
+        rig.start_backup();
+        REQUIRE(rig.run_until([&] { return rig.primary->phase() == Phase::syncing; }, kSecond));
+        // A long exit elsewhere (30 ms without a tick): the copy's credit fills up to an epoch.
+        rig.run_for(5 * kMs);
+        rig.next_tick = rig.clock.now + 30 * kMs;
+        rig.longest_tick_ns = 0;
+        REQUIRE(rig.run_until([&] { return rig.protected_pair(); }, 30 * kSecond));
+        MESSAGE("exit budget " << budget / kMs << " ms: the longest tick took " << rig.longest_tick_ns << " ns");
+        if (budget == 0) {
+            CHECK(rig.longest_tick_ns > 15 * kMs);  // the credit (an epoch, 20 ms) is spent in one tick
+        } else {
+            CHECK(rig.longest_tick_ns <= budget + kMs);  // the budget, plus the page under way and the sends
+        }
         rig.quiesce_and_compare();
     }
 }

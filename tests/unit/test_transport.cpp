@@ -439,3 +439,48 @@ TEST_CASE("transport: random garbage and random valid-looking frames never crash
     REQUIRE(p.run_until([&] { return p.all_delivered(); }, 10 * kSecond));
     CHECK(failures(p).empty());
 }
+
+TEST_CASE("transport: a bound on sending keeps messages in the window past it, acks and heartbeats still go") {
+    LinkPair p(7);
+    REQUIRE(p.start().ok());
+    REQUIRE(p.run_until([&] { return p.both_established(); }, kSecond));
+    Transport& primary = *p.transport[0];
+    // Each frame the primary transmits costs it 1 ms (sealing in Bochs is of that order).
+    std::uint64_t frames = 0;
+    p.link.set_filter(0, [&](std::span<const std::uint8_t>) {
+        ++frames;
+        p.clock.now += kMs;
+        return true;
+    });
+    const std::uint64_t sent_before = primary.stats().messages_sent;
+    const std::uint64_t start = p.clock.now;
+    primary.bound_sending_until(start + 3 * kMs + kMs / 2);
+    p.inbox[1].max_size = primary.max_message_size();
+    for (std::uint64_t i = 0; i < 8; ++i) {
+        REQUIRE(primary.send(FrameType::data, i, test::make_payload(0, i, primary.max_message_size())).ok());
+    }
+    // Within the initial congestion window (10) but not within the bound: frames at +0..+3 ms.
+    CHECK(primary.stats().messages_sent - sent_before == 4);
+    CHECK(primary.queued() == 4);
+    CHECK(frames == 4);
+
+    // Past the bound, the transport stays alive: the peer's messages are acknowledged and
+    // heartbeats go, while the queued messages wait.
+    p.target[1] = 3;
+    p.run_for(20 * kMs);
+    CHECK(p.inbox[0].received == 3);
+    CHECK(primary.queued() == 4);
+    CHECK(primary.stats().messages_sent - sent_before == 4);
+    CHECK(primary.stats().acks_sent + primary.stats().heartbeats_sent > 0);
+    CHECK(p.transport[1]->acked_everything());
+    CHECK_FALSE(p.transport[1]->peer_silent());
+
+    // Lifted: the rest goes at the next poll, and everything is delivered once, in order.
+    primary.bound_sending_until(0);
+    p.run_for(50 * kMs);
+    CHECK(primary.queued() == 0);
+    CHECK(primary.stats().messages_sent - sent_before == 8);
+    CHECK(primary.acked_everything());
+    CHECK(p.inbox[1].received == 8);
+    CHECK(failures(p).empty());
+}
