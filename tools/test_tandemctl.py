@@ -162,6 +162,17 @@ class Rows(unittest.TestCase):
         text, status = session.json("status")
         self.assertEqual((text, status), ('{"schema":1,"kind":"status"}', {"schema": 1, "kind": "status"}))
 
+    def test_the_line_drawn_again_after_each_of_several_log_lines(self):
+        # The e2e failure of 3bffc42: a migration's last copy printed eight lines while 'status
+        # --json' was being typed; each bare prompt of the line drawn again came apart from its line.
+        chunks = [(0.0, b"tandem> status --json\r\n")]
+        for i in range(8):
+            chunks += [(0.05 + 0.1 * i, b"migrate: step %d\r\ntandem> " % i), (0.1 + 0.1 * i, b"status --json\r\n")]
+        chunks.append((0.95, b"{\"schema\":1,\"kind\":\"status\"}\r\ntandem> "))
+        session = ShellSession(ConsoleStream(TimedPort(chunks), "timed"), timeout=5)
+        text, status = session.json("status")
+        self.assertEqual((text, status), ('{"schema":1,"kind":"status"}', {"schema": 1, "kind": "status"}))
+
     def test_a_log_line_between_the_echo_and_enter(self):
         self.assertEqual(answer_rows(["tandem> log 5pair: x", "", "a"], "log 5"), ["a"])
 

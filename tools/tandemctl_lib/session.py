@@ -137,12 +137,12 @@ class ShellSession:
                                f"after '{line}' (its answer so far: {summary(rows)})")
             self.stream.receive()
 
-    def _json_after_redraw(self, line: str, kind: str) -> tuple[str, dict] | None:
-        """The answer after the line drawn again, waited for briefly (a bare prompt may also be a
-        real answer's end that lacks the JSON: then None, and that answer is reported)."""
+    def _rows_after_redraw(self, line: str) -> list[str] | None:
+        """The answer's rows after the line drawn again, waited for briefly (a bare prompt may also
+        be a real answer's end that lacks the JSON: then None, and that answer is reported)."""
         timeout, self.timeout = self.timeout, min(self.timeout, REDRAW_WAIT)
         try:
-            return find_json(answer_rows(self._rows_until_prompt(self.stream.row_number, line), line), kind)
+            return answer_rows(self._rows_until_prompt(self.stream.row_number, line), line)
         except NoAnswer:
             return None
         finally:
@@ -168,10 +168,16 @@ class ShellSession:
         line = f"{kind} --json"
         rows = self.checked(line)
         found = find_json(rows, kind)
-        if found is None and self._redraw_under_way(rows, line):
+        deadline = time.monotonic() + self.timeout
+        while found is None and self._redraw_under_way(rows, line) and time.monotonic() < deadline:
             # The prompt of the line drawn again after a log line came on its own and was taken
-            # for the answer's end (a relay may hand over a row in pieces): the answer follows it.
-            found = self._json_after_redraw(line, kind)
+            # for the answer's end (a relay may hand over a row in pieces): the answer follows it,
+            # or another log line and the line drawn again (a migration's last copy says several).
+            after = self._rows_after_redraw(line)
+            if after is None:
+                break
+            rows = after
+            found = find_json(rows, kind)
         if found is None:
             raise BadAnswer(f"{self.port} answered '{line}' without its JSON line (it said: {summary(rows)})")
         schema = found[1].get("schema")
