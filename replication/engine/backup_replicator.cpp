@@ -168,6 +168,7 @@ bool BackupReplicator::poll() {
             return false;
         }
         state_ = State::takeover;
+        takeover_times_ = {transport_.last_heard_ns(), probing_since_ns_, now};
         image_.abandon_epoch();
         println(out_, "pair: no answer from the primary for {} ms on the link and {} ms on the client network: taking "
                       "over from epoch {}",

@@ -60,6 +60,13 @@ struct BackupStats {
     std::uint64_t unexpected_messages = 0;
 };
 
+// When a takeover's stages happened, on the link's clock (ns): what the failover gap is made of.
+struct TakeoverTimes {
+    std::uint64_t last_heard_ns = 0;       // the primary's last authenticated frame
+    std::uint64_t silence_noticed_ns = 0;  // this backup found it silent and began probing
+    std::uint64_t decided_ns = 0;          // the probe window ended unanswered: take over
+};
+
 class BackupReplicator final : public link::MessageSink, public Keepalive, public ProbeReplySink {
 public:
     enum class State : std::uint8_t { connecting, following, probing, takeover };
@@ -93,6 +100,8 @@ public:
     const BackupStats& stats() const { return stats_; }
     // The takeover was asked for by the primary (its `failover`), not caused by its silence.
     bool handed_over() const { return handed_over_; }
+    // Of the takeover poll() asked for because the primary fell silent.
+    const TakeoverTimes& takeover_times() const { return takeover_times_; }
     void status(Writer& out) const;
 
 private:
@@ -134,6 +143,7 @@ private:
     link::Challenge challenge_{};
     std::uint32_t probes_sent_ = 0;
     std::uint64_t probing_since_ns_ = 0;
+    TakeoverTimes takeover_times_{};
     std::uint64_t next_probe_ns_ = 0;
     bool answered_ = false;
     // The primary answered a probe at unconfirmed_since_ns_: the image may be stale until the

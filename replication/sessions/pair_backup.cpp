@@ -52,6 +52,7 @@ Session::Next PairSession::poll_backup() {
 // The committed epoch becomes the running guest: vCPU and devices restored strictly, the guest
 // announced on the client network, this machine the primary.
 Status PairSession::take_over() {
+    std::uint64_t began_ns = machine_.clock().now_ns();
     if (auto s = restore_committed_state(machine_, *image_); !s) return s;
     announce_guest(machine_);
     if (auto s = become_primary(true); !s) return s;
@@ -61,11 +62,23 @@ Status PairSession::take_over() {
     takeover_epoch_ = image_->committed_epoch();
     println(out_, "pair: the guest resumes here from epoch {} at rip {}", image_->committed_epoch(),
             hex(machine_.guest_rip()));
+    if (!takeover_handed_) report_takeover_stages(backup_->takeover_times(), began_ns, machine_.clock().now_ns());
     if (target()) {
         println(out_, "migrate: the guest runs here now ({}); this machine is its primary, unprotected until a backup "
                       "joins", takeover_handed_ ? "moved here by its primary" : "its primary fell silent: a failover");
     }
     return success();
+}
+
+// What the failover gap is made of (issue 17), from the primary's last authenticated frame on
+// the link: the silence timeout and the poll that noticed it, the probe window on the client
+// network, and the restore with the guest's announcement. The clients' next retry comes on top.
+void PairSession::report_takeover_stages(const engine::TakeoverTimes& t, std::uint64_t began_ns, std::uint64_t done_ns) {
+    auto since_heard_ms = [&](std::uint64_t at) { return at > t.last_heard_ns ? (at - t.last_heard_ns) / 1'000'000 : 0; };
+    println(out_, "pair: takeover stages from the primary's last frame on the link: silence noticed at {} ms, probe "
+                  "window over at {} ms, guest restored and announced at {} ms (in {} us)",
+            since_heard_ms(t.silence_noticed_ns), since_heard_ms(t.decided_ns), since_heard_ms(done_ns),
+            done_ns > began_ns ? (done_ns - began_ns) / 1000 : 0);
 }
 
 }  // namespace tandem::sessions

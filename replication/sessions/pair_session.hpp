@@ -100,6 +100,7 @@ private:
     Status become_primary(bool took_over);
     Next poll_backup();
     Status take_over();
+    void report_takeover_stages(const engine::TakeoverTimes& times, std::uint64_t began_ns, std::uint64_t done_ns);
     void register_commands();
     static void command_status(void* context, std::string_view arguments, Writer& out);
     static void command_link(void* context, std::string_view arguments, Writer& out);

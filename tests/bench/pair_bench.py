@@ -5,7 +5,8 @@ Two Bochs machines (tandem_lab.pair_lab: link through the test hub, client netwo
 namespace, the counter service in the guest), `clock: sync=slowdown` so both machines and the
 client share wall-clock time. Prints:
   * the failover gap: last reply from the old primary to first reply from the new one, in the
-    client's clock, for several kill points (silence timeout + probe window + restore + resend);
+    client's clock, for several kill points (silence timeout + probe window + restore + resend),
+    and the takeover's stages as the new primary timed them (its `pair: takeover stages` line);
   * request round trips unprotected (before a backup joins) and protected (output commit: a
     reply waits for the end of its epoch and the backup's acknowledgement);
   * the epochs' capture pause, dirty pages and stream bytes from the primary's epoch report.
@@ -30,6 +31,8 @@ from tandem_lab.paths import require_built
 
 TSC_KHZ = 50_000
 STEP = 300
+STAGES = re.compile(r"pair: takeover stages from the primary's last frame on the link: silence noticed at (\d+) ms, "
+                    r"probe window over at (\d+) ms, guest restored and announced at (\d+) ms \(in (\d+) us\)")
 
 
 def wait_count(machine, pattern: str, more_than: int) -> None:
@@ -55,6 +58,7 @@ def main() -> int:
     rng = random.Random(1)
     lab = PairLab("bench-pair", seed=1, epoch_ms=epoch_ms, failover_ms=failover_ms, extra="epoch_report=1")
     gaps: list[float] = []
+    stages: list[tuple[int, ...]] = []
     epochs: list[tuple[int, ...]] = []
     try:
         a = lab.boot(0, "primary")
@@ -79,6 +83,7 @@ def main() -> int:
             machines[backup].wait_for(TOOK_OVER, STEP)
             lab.wait_replies(len(before) + 3, STEP)
             gaps.append(lab.failover_gap(primary, backup, killed_at) * 1000)
+            stages.append(tuple(int(x) for x in STAGES.findall(machines[backup].tandem_console())[-1]))
             protected = len(re.findall(PROTECTED_PRIMARY, machines[backup].tandem_console(), re.M))
             lab.boot(primary, "backup").wait_for(PROTECTED_BACKUP, STEP)
             wait_count(machines[backup], PROTECTED_PRIMARY, protected)
@@ -94,6 +99,11 @@ def main() -> int:
     print(f"Protected pair in Bochs: epochs of {epoch_ms} ms, failover after {failover_ms} ms of link silence "
           f"+ a 50 ms probe window; {kills} kill points (seed 1)")
     print(f"failover gap, client clock (ms):         {summary(gaps)}")
+    print(f"  silence noticed (ms after the primary's last link frame, the backup's clock): "
+          f"{summary([float(x[0]) for x in stages])}")
+    print(f"  probe window over (ms after it):       {summary([float(x[1]) for x in stages])}")
+    print(f"  guest restored and announced (ms):     {summary([float(x[2]) for x in stages])}")
+    print(f"  restore and announce alone (us):       {summary([float(x[3]) for x in stages])}")
     print(f"request round trip unprotected (ms):     {summary(unprotected_rtts)}")
     print(f"request round trip protected (ms):       {summary(protected_rtts)}")
     print(f"capture pause per epoch (emulated us):   {summary([e[2] * 1000 / TSC_KHZ for e in steady])}")

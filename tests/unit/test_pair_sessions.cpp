@@ -5,6 +5,8 @@
 // was at that epoch, recorded by the rig outside tandem.
 #include <doctest/doctest.h>
 
+#include <regex>
+
 #include "session_rig.hpp"
 
 using namespace session_test;
@@ -65,6 +67,19 @@ TEST_CASE("pair sessions: the backup takes over through the production takeover,
     CHECK(b.machine.uart_scratch() == captured.uart_scratch[epoch]);
     CHECK(digest(b.machine.snapshot()) == captured.memory_digest[epoch]);
     CHECK(b.machine.out_.contains("pair: the guest resumes here from epoch " + std::to_string(epoch)));
+    // The failover's stages, from the primary's last frame: the silence timeout (failover_ms=100)
+    // noticed within the rig's polling, then the probe window (50 ms), then the restore.
+    std::smatch stages;
+    REQUIRE(std::regex_search(b.machine.out_.text_, stages,
+                              std::regex("pair: takeover stages from the primary's last frame on the link: silence "
+                                         "noticed at (\\d+) ms, probe window over at (\\d+) ms, guest restored and "
+                                         "announced at (\\d+) ms \\(in \\d+ us\\)")));
+    const int noticed = std::stoi(stages[1]), decided = std::stoi(stages[2]), restored = std::stoi(stages[3]);
+    CHECK(noticed >= 100);
+    CHECK(noticed <= 110);
+    CHECK(decided - noticed >= 50);
+    CHECK(decided - noticed <= 60);
+    CHECK(restored >= decided);
     // Announced on the client network: three gratuitous ARPs for the guest's address.
     unsigned garps = 0;
     for (const auto& f : b.machine.client().sent) garps += is_garp_for_guest(f) ? 1 : 0;
