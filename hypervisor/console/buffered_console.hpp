@@ -27,9 +27,10 @@
 // not the shell's own (ConsoleView::shell_input) starts a row of its own and the prompt and the
 // line being typed are drawn again after it.
 //
-// Buffered (set_buffered(true), while a guest runs), writes only copy into the ring, and drain()
-// sends what the UART takes without waiting (at every exit and tick, and in idle loops).
-// Otherwise (boot, refusals, between guest runs) output is synchronous once the ring is empty,
+// Buffered (set_buffered(true), while a guest runs and while a session waits in its idle loop),
+// writes only copy into the ring, and drain() sends what the UART takes without waiting (at
+// every exit and tick, and in idle loops). Otherwise (boot, refusals, the moment a guest run
+// ends) output is synchronous once the ring is empty,
 // so nothing is left in a buffer if tandem then hangs; flush() (halting, exceptions) sends
 // everything, waiting. tandem's "\n" leaves as "\r\n" so any serial terminal shows proper lines.
 #pragma once

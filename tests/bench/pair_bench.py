@@ -83,6 +83,7 @@ def main() -> int:
             machines[backup].wait_for(TOOK_OVER, STEP)
             lab.wait_replies(len(before) + 3, STEP)
             gaps.append(lab.failover_gap(primary, backup, killed_at) * 1000)
+            machines[backup].wait_for(STAGES.pattern, STEP)
             stages.append(tuple(int(x) for x in STAGES.findall(machines[backup].tandem_console())[-1]))
             protected = len(re.findall(PROTECTED_PRIMARY, machines[backup].tandem_console(), re.M))
             lab.boot(primary, "backup").wait_for(PROTECTED_BACKUP, STEP)
