@@ -61,10 +61,12 @@ void X86Machine::idle() {
     // A session waiting (a backup following its primary, a machine between guest runs) keeps the
     // console buffered too: a message written synchronously holds the loop ~87 us per character
     // (a takeover's five lines held the guest's resumption 37 ms; a backup's progress line, its
-    // link, 13 ms). The ring drains here, at every pass, at the serial line's pace.
+    // link, 13 ms). The ring drains here, at every pass, at the serial line's pace; with the
+    // time, so that messages held for the end of a line the stopped guest left open are released
+    // after kHoldMs, as at the ticks, not held for good.
     BufferedConsole& console_out = buffered_console();
     console_out.set_buffered(true);
-    console_out.drain();
+    console_out.drain(clock().now_ns() / 1'000'000);
     pause();
 }
 
