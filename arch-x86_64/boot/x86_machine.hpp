@@ -30,6 +30,9 @@ struct MachineFacts {
 
 class X86Machine final : public sessions::SessionMachine, public VcpuWiring {
 public:
+    // What a waiting session's console may keep unsent (idle()): a takeover's lines (~600 bytes).
+    static constexpr std::size_t kIdleBacklog = 1024;
+
     explicit X86Machine(const MachineFacts& facts);
     X86Machine(const X86Machine&) = delete;
     X86Machine& operator=(const X86Machine&) = delete;

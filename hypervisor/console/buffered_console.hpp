@@ -82,6 +82,11 @@ public:
     // Sends what the UART takes now (never waits); reports dropped guest output once room returns;
     // with the time (ms, any epoch), ends a guest line that has held tandem's messages kHoldMs.
     void drain(std::uint64_t now_ms = kNoTime);
+    // Sends, waiting for the UART, until at most `bytes` wait: a loop that passes by drain()
+    // seldom (a backup busy receiving) keeps its messages at most that far behind.
+    void send_down_to(std::size_t bytes) {
+        if (ring_.committed() > bytes) send_waiting(ring_.committed() - bytes);
+    }
 
     std::size_t waiting() const { return ring_.size(); }  // bytes not yet sent (held ones aside)
     std::size_t held_messages() const { return held_kind_ == Held::messages ? held_.size() : 0; }

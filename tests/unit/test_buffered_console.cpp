@@ -99,6 +99,26 @@ TEST_CASE("buffered: writes only copy; drain() sends what the UART takes now, in
     CHECK(rig.console.dropped_bytes() == 0);
 }
 
+TEST_CASE("send_down_to() waits for the UART only for what exceeds the bound, oldest bytes first") {
+    ConsoleRig rig;
+    rig.console.set_buffered(true);
+    rig.console.write("pair: one\n");
+    rig.console.write("pair: two\n");
+    const std::size_t all = rig.console.waiting();
+    REQUIRE(all == 2 * 20);
+    rig.port.room = 0;  // THR busy: only a wait sends
+    rig.console.send_down_to(all);  // within the bound: nothing sent, nothing waited for
+    CHECK(rig.port.sent.empty());
+    CHECK(rig.port.waited == 0);
+    rig.console.send_down_to(20);
+    CHECK(rig.port.sent == "|tandem| pair: one\r\n");
+    CHECK(rig.port.waited == 20);
+    CHECK(rig.console.waiting() == 20);
+    rig.port.room = 16;
+    rig.drain_all();
+    CHECK(rig.port.sent == "|tandem| pair: one\r\n|tandem| pair: two\r\n");
+}
+
 TEST_CASE("the guest's bytes that do not fit are dropped and counted; a line says how much once room returns") {
     ConsoleRig rig(4096);
     rig.console.set_buffered(true);
