@@ -90,7 +90,6 @@ public:
     // and a window of them sent in one exit held the guest 55-87 ms (ARCHITECTURE.md, "What
     // bounds an exit").
     void bound_sending_until(std::uint64_t deadline_ns) { send_deadline_ns_ = deadline_ns; }
-    std::uint64_t now_ns() const { return now(); }
     // Messages accepted by send() and not yet acknowledged (queued ones included).
     std::size_t in_flight() const { return send_.in_flight(); }
     // Accepted messages not transmitted yet (waiting for the congestion window).
