@@ -9,15 +9,23 @@ constexpr std::uint8_t kMagic[4] = {'T', 'L', 'S', '1'};
 
 bool known_kind(std::uint8_t kind) {
     return kind == static_cast<std::uint8_t>(LockstepMessageKind::client_input) ||
-           kind == static_cast<std::uint8_t>(LockstepMessageKind::guest_output);
+           kind == static_cast<std::uint8_t>(LockstepMessageKind::guest_output) ||
+           kind == static_cast<std::uint8_t>(LockstepMessageKind::generation_start);
+}
+
+// A frame's length fits its kind: a generation's start carries none, the others an Ethernet frame.
+bool length_fits(std::uint8_t kind, std::size_t n) {
+    if (kind == static_cast<std::uint8_t>(LockstepMessageKind::generation_start)) return n == 0;
+    return n >= kLockstepMinFrame && n <= kLockstepMaxFrame;
 }
 
 }  // namespace
 
 Result<std::size_t> encode_lockstep_message(const LockstepMessage& message, std::span<std::uint8_t> out) {
     std::size_t n = message.frame.size();
-    if (n < kLockstepMinFrame || n > kLockstepMaxFrame) return Error::of("lockstep: frame length out of range", n);
-    if (!known_kind(static_cast<std::uint8_t>(message.kind))) return Error::of("lockstep: unknown message kind");
+    auto kind = static_cast<std::uint8_t>(message.kind);
+    if (!known_kind(kind)) return Error::of("lockstep: unknown message kind");
+    if (!length_fits(kind, n)) return Error::of("lockstep: frame length out of range", n);
     if (out.size() < kLockstepHeaderSize + n) return Error::of("lockstep: no room for the message", kLockstepHeaderSize + n);
     for (std::size_t i = 0; i < 4; ++i) out[i] = kMagic[i];
     out[4] = static_cast<std::uint8_t>(message.kind);
@@ -38,7 +46,7 @@ Result<LockstepMessage> decode_lockstep_message(std::span<const std::uint8_t> in
     if (!known_kind(in[4])) return Error::of("lockstep: unknown message kind", in[4]);
     if (in[5] != 0) return Error::of("lockstep: reserved byte set", in[5]);
     std::size_t n = load_le<std::uint16_t>(in, 6);
-    if (n < kLockstepMinFrame || n > kLockstepMaxFrame) return Error::of("lockstep: frame length out of range", n);
+    if (!length_fits(in[4], n)) return Error::of("lockstep: frame length out of range", n);
     if (in.size() != kLockstepHeaderSize + n) {
         return Error::of("lockstep: message size does not match its frame length", in.size());
     }

@@ -5,15 +5,19 @@
 //                 the primary guest's TSC of injection (a determinism aid).
 //   guest_output  backup -> primary: a frame the backup's guest sent, for the comparator
 //                 (output_comparator.hpp); it never reaches a client.
+//   generation_start  primary -> backup, no frame: the checkpoint of epoch G (G = the message's
+//                 generation) starts generation G: once the backup committed it, its guest runs
+//                 from it and receives generation G's client input (which may arrive before the
+//                 checkpoint is complete: it waits).
 // Each carries the comparison generation (a checkpoint starts a new one: frames of an older one
 // are stale) and a sequence number per kind within the generation, consecutive from 0, so the
 // receiver can tell a lost or reordered message from a late one.
 //
 //   offset size field (little-endian)
 //        0    4 magic "TLS1"
-//        4    1 kind: 1 client_input, 2 guest_output
+//        4    1 kind: 1 client_input, 2 guest_output, 3 generation_start
 //        5    1 reserved, 0
-//        6    2 frame length: 14 (an Ethernet header) to 1518
+//        6    2 frame length: 14 (an Ethernet header) to 1518; generation_start: 0
 //        8    8 generation
 //       16    8 sequence
 //       24    8 guest TSC (client_input: the primary's at injection; guest_output: the backup's at transmit)
@@ -29,7 +33,7 @@
 
 namespace tandem::lockstep {
 
-enum class LockstepMessageKind : std::uint8_t { client_input = 1, guest_output = 2 };
+enum class LockstepMessageKind : std::uint8_t { client_input = 1, guest_output = 2, generation_start = 3 };
 
 struct [[gnu::packed]] LockstepMessageHeader {
     std::uint8_t magic[4];
@@ -57,7 +61,7 @@ struct LockstepMessage {
     std::uint64_t generation = 0;
     std::uint64_t sequence = 0;
     std::uint64_t guest_tsc = 0;
-    std::span<const std::uint8_t> frame;  // decoded: a view into the message
+    std::span<const std::uint8_t> frame;  // decoded: a view into the message; empty for generation_start
 };
 
 // Writes the message into out; returns its size, or an error when the frame's length is out of

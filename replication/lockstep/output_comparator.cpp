@@ -303,12 +303,14 @@ void OutputComparator::flush() {
 
 Divergence OutputComparator::poll(std::uint64_t now_ns) {
     flush();
+    if (!synced_) return divergence_;  // the backup's guest is not running this generation yet
     const Ring* rings[] = {&primary_, &backup_};
     for (const Ring* ring : rings) {
         for (std::size_t i = 0; i < ring->count; ++i) {
             const Slot& s = ring->slots[ring->at(i)];
             if (s.state != State::held) continue;
-            if (now_ns > s.arrival_ns && now_ns - s.arrival_ns > wait_ns_) diverge(Divergence::timeout);
+            std::uint64_t since = s.arrival_ns > synced_ns_ ? s.arrival_ns : synced_ns_;
+            if (now_ns > since && now_ns - since > wait_ns_) diverge(Divergence::timeout);
             break;  // the oldest one waiting decides
         }
     }
@@ -321,7 +323,8 @@ void OutputComparator::diverge(Divergence why) {
     ++stats_.divergences[static_cast<std::size_t>(why)];
 }
 
-void OutputComparator::start_generation() {
+bool OutputComparator::start_generation(std::uint64_t generation) {
+    if (generation <= generation_) return false;
     for (std::size_t i = 0; i < primary_.count; ++i) {
         Slot& slot = primary_.slots[primary_.at(i)];
         slot.flow = kNoFlow;
@@ -332,9 +335,16 @@ void OutputComparator::start_generation() {
     for (std::size_t i = 0; i < backup_.count; ++i) backup_.slots[backup_.at(i)].state = State::free;
     backup_.trim();
     for (Flow& f : flows_) f = {};
-    ++generation_;
+    generation_ = generation;
+    synced_ = false;
     divergence_ = Divergence::none;
     flush();
+    return true;
+}
+
+void OutputComparator::backup_synced(std::uint64_t now_ns) {
+    synced_ = true;
+    synced_ns_ = now_ns;
 }
 
 std::size_t OutputComparator::primary_waiting() const {

@@ -13,7 +13,9 @@
 // flow) is a divergence: the caller forces a checkpoint and then calls start_generation(), which
 // releases every frame still waiting (the caller's `out` holds them under output commit until
 // the backup acknowledged that checkpoint) and forgets the backup's frames; those the backup
-// still sends from the old generation are ignored. Frames are never dropped: a full queue
+// still sends from the old generation are ignored. The new generation's frames wait without the
+// bound until backup_synced(): the backup's guest cannot answer them before it holds the
+// checkpoint, and counting that time would make every checkpoint cause the next. Frames are never dropped: a full queue
 // refuses the primary's frame (its transmit queue waits) and is itself a divergence.
 // Released frames go to `out` in the order the primary sent them within each flow; a NIC that
 // refuses keeps them here for the next poll(). Fixed storage from the caller, no allocation.
@@ -59,8 +61,13 @@ public:
     // The first divergence since the generation began (none: the guests agree so far).
     Divergence divergence() const { return divergence_; }
     // A checkpoint was taken: what waits is released (under output commit, by the caller's out),
-    // the backup's frames are forgotten, a new generation starts.
-    void start_generation();
+    // the backup's frames are forgotten, a new generation starts. `generation` names it (the
+    // checkpoint's epoch), greater than the last; an older or equal one is refused (false).
+    bool start_generation(std::uint64_t generation);
+    // The backup runs from the checkpoint that started this generation: the wait bound counts
+    // from now for what waited before.
+    void backup_synced(std::uint64_t now_ns);
+    bool synced() const { return synced_; }
     std::uint64_t generation() const { return generation_; }
 
     std::size_t primary_waiting() const;  // unmatched primary frames
@@ -116,6 +123,8 @@ private:
     Ring primary_, backup_;
     Flow flows_[kMaxFlows];
     std::uint64_t generation_ = 0;
+    bool synced_ = true;
+    std::uint64_t synced_ns_ = 0;
     Divergence divergence_ = Divergence::none;
     ComparatorStats stats_;
 };

@@ -114,7 +114,8 @@ void step(Run& r, fuzz::Input& in, bool honest) {
         return;
     } else {
         if (r.comparator.divergence() != Divergence::none || in.flag()) {
-            r.comparator.start_generation();
+            check(r.comparator.start_generation(r.comparator.generation() + 1));
+            if (in.flag()) r.comparator.backup_synced(r.now);
             // After a checkpoint both guests are the same machine: their datagram counts agree.
             for (unsigned p = 0; p < 2; ++p) r.datagrams[1][p] = r.datagrams[0][p];
         }
@@ -144,7 +145,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (honest) check(r.comparator.divergence() != Divergence::mismatch);
     }
     r.nic.busy = false;
-    r.comparator.start_generation();
+    check(r.comparator.start_generation(r.comparator.generation() + 1));
     r.comparator.poll(r.now);
     check(r.comparator.primary_waiting() == 0 && r.comparator.backup_waiting() == 0);
 

@@ -94,7 +94,7 @@ TEST_CASE("lockstep message: every malformed message is refused with its reason"
     auto bad = good;
     bad[3] = '2';
     CHECK(refusal(bad) == "lockstep: message with a bad magic");
-    for (unsigned kind : {0u, 3u, 0xffu}) {
+    for (unsigned kind : {0u, 4u, 0xffu}) {
         bad = good;
         bad[4] = static_cast<std::uint8_t>(kind);
         CHECK(refusal(bad) == "lockstep: unknown message kind");
@@ -111,6 +111,25 @@ TEST_CASE("lockstep message: every malformed message is refused with its reason"
     bad = good;
     bad[6] = 63;  // one byte less than the message carries
     CHECK(refusal(bad) == "lockstep: message size does not match its frame length");
+    bad = good;
+    bad[4] = 3;  // a generation's start carrying a frame
+    CHECK(refusal(bad) == "lockstep: frame length out of range");
+}
+
+TEST_CASE("lockstep message: a generation's start carries no frame") {
+    LockstepMessage start{LockstepMessageKind::generation_start, 41, 0, 0, {}};
+    auto bytes = encoded(start);
+    CHECK(bytes.size() == kLockstepHeaderSize);
+    CHECK(bytes[4] == 3);
+    auto decoded = decode_lockstep_message(bytes);
+    REQUIRE(decoded.ok());
+    CHECK(decoded->kind == LockstepMessageKind::generation_start);
+    CHECK(decoded->generation == 41);
+    CHECK(decoded->frame.empty());
+    std::vector<std::uint8_t> out(kLockstepMaxMessage);
+    auto frame = sample_frame(60);
+    CHECK_FALSE(encode_lockstep_message({LockstepMessageKind::generation_start, 41, 0, 0, frame}, out).ok());
+    CHECK_FALSE(encode_lockstep_message({LockstepMessageKind::client_input, 41, 0, 0, {}}, out).ok());
 }
 
 TEST_CASE("lockstep sequence: consecutive within a generation, older generations stale, a new one from 0") {

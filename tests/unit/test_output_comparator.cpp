@@ -121,7 +121,7 @@ TEST_CASE("comparator: one flipped payload byte is exactly one divergence, and t
     r.backup(tcp({.seq = 1011, .payload = "MORE"}));
     CHECK(r.comparator.poll(r.now + 10 * kWait) == Divergence::mismatch);
     CHECK(r.total_divergences() == 1);
-    r.comparator.start_generation();  // the checkpoint was taken
+    CHECK(r.comparator.start_generation(7));  // the checkpoint of epoch 7 was taken
     REQUIRE(r.nic.sent.size() == 2);  // released under output commit, in order
     CHECK(r.nic.sent[0] == p);
     CHECK(r.stats().released_committed == 2);
@@ -243,7 +243,8 @@ TEST_CASE("comparator: UDP and ICMP payloads are compared in order") {
     r.primary(lockstep_test::udp("answer 3"));
     r.backup(lockstep_test::udp("answer 4"));
     CHECK(r.comparator.divergence() == Divergence::mismatch);
-    r.comparator.start_generation();
+    r.comparator.start_generation(r.comparator.generation() + 1);
+    r.comparator.backup_synced(r.now);
     r.primary(lockstep_test::icmp_echo_reply(1, 2, "ping"));
     r.backup(lockstep_test::icmp_echo_reply(1, 3, "ping"));
     CHECK(r.comparator.divergence() == Divergence::mismatch);
@@ -278,7 +279,7 @@ TEST_CASE("comparator: a full queue refuses the frame and forces a checkpoint; n
     Frame fifth = tcp({.seq = 140, .payload = "0123456789"});
     CHECK_FALSE(r.primary(fifth));  // the guest's transmit queue waits
     CHECK(r.comparator.divergence() == Divergence::queue_full);
-    r.comparator.start_generation();
+    r.comparator.start_generation(r.comparator.generation() + 1);
     CHECK(r.nic.sent == sent);
     CHECK(r.primary(fifth));  // offered again, accepted
     CHECK(r.comparator.primary_waiting() == 1);
@@ -297,7 +298,7 @@ TEST_CASE("comparator: a full flow table is a divergence, not a lost frame") {
 TEST_CASE("comparator: the backup's output of an older generation is ignored") {
     Rig r;
     Frame p = tcp({.seq = 1000, .payload = "new"});
-    r.comparator.start_generation();
+    CHECK(r.comparator.start_generation(3));
     r.primary(p);
     r.comparator.backup_output(tcp({.seq = 1000, .payload = "old"}), r.comparator.generation() - 1, r.now);
     CHECK(r.comparator.divergence() == Divergence::none);
@@ -341,4 +342,26 @@ TEST_CASE("comparator: storage for no slot refuses everything as a full queue") 
     CHECK(comparator.divergence() == Divergence::queue_full);
     comparator.backup_output(tcp({.payload = "x"}), 0, 0);
     CHECK(comparator.poll(1) == Divergence::queue_full);
+}
+
+TEST_CASE("comparator: a generation is named by its checkpoint and only ever moves forward") {
+    Rig r;
+    CHECK(r.comparator.start_generation(12));
+    CHECK(r.comparator.generation() == 12);
+    CHECK_FALSE(r.comparator.start_generation(12));
+    CHECK_FALSE(r.comparator.start_generation(11));
+    CHECK(r.comparator.generation() == 12);
+}
+
+TEST_CASE("comparator: a new generation's frames wait without the bound until the backup runs from its checkpoint") {
+    Rig r;
+    CHECK(r.comparator.start_generation(5));
+    CHECK_FALSE(r.comparator.synced());
+    Frame reply = tcp({.seq = 1000, .payload = "during the checkpoint"});
+    CHECK(r.primary(reply));
+    r.now += 10 * kWait;  // the checkpoint took long to reach the backup
+    CHECK(r.comparator.poll(r.now) == Divergence::none);
+    r.comparator.backup_synced(r.now);
+    CHECK(r.comparator.poll(r.now + kWait) == Divergence::none);  // the bound counts from the sync
+    CHECK(r.comparator.poll(r.now + kWait + 1) == Divergence::timeout);
 }
