@@ -70,7 +70,7 @@ enum class Key : std::uint8_t {
     role, mode, epoch_ms, guest_mem, failover_ms, dirty, key, peer_mac, link_nic, client_nic,
     insecure_link, guest_kernel, guest_initrd, guest_cmdline, guest_entry, peer, capture, failover_at, verify_every,
     restore_every, epoch_report, guest_mac, guest_ip, linktest_mib, link_version, selftest, dump_boot_info,
-    migrate_max_s, migrate_downtime_ms, link_ip, peer_ip, link_gateway, link_port, count
+    migrate_max_s, migrate_downtime_ms, link_ip, peer_ip, link_gateway, link_port, lockstep_wait_ms, lockstep_max_ms, count
 };
 constexpr std::string_view kKeyNames[] = {
     "role", "mode", "epoch_ms", "guest_mem", "failover_ms", "dirty", "key", "peer_mac", "link_nic",
@@ -78,6 +78,7 @@ constexpr std::string_view kKeyNames[] = {
     "capture", "failover_at", "verify_every", "restore_every", "epoch_report", "guest_mac", "guest_ip", "linktest_mib",
     "link_version", "selftest",
     "dump_boot_info", "migrate_max_s", "migrate_downtime_ms", "link_ip", "peer_ip", "link_gateway", "link_port",
+    "lockstep_wait_ms", "lockstep_max_ms",
 };
 static_assert(sizeof(kKeyNames) / sizeof(kKeyNames[0]) == static_cast<std::size_t>(Key::count));
 
@@ -124,6 +125,7 @@ public:
                           "pair's backup) or mode=migrate (a migration's target)\n");
         }
         check_link_over_udp();
+        check_lockstep();
         if (c_.mode != Mode::migrate) return;
         // mode=migrate is the receiving machine's: on the link it is the side that takes a copy.
         if (seen(Key::role) && c_.role != Role::backup) {
@@ -137,6 +139,18 @@ public:
             errors_.write("mode=migrate receives the guest over the replication link: peer=local cannot be a target\n");
         }
         c_.role = Role::backup;
+    }
+
+    // A lockstep pair is two machines on a link; its keys belong to it alone.
+    void check_lockstep() {
+        if (c_.mode == Mode::lockstep && c_.peer != PeerChoice::link) {
+            complain_start();
+            errors_.write("mode=lockstep runs both guests, one on each machine of a pair: peer=local cannot be one\n");
+        }
+        if (c_.mode != Mode::lockstep && (seen(Key::lockstep_wait_ms) || seen(Key::lockstep_max_ms))) {
+            complain_start();
+            errors_.write("lockstep_wait_ms= and lockstep_max_ms= belong to mode=lockstep\n");
+        }
     }
 
     // link_ip= and peer_ip= go together; the peer is on link_ip's network or behind link_gateway=,
@@ -234,6 +248,8 @@ private:
             case Key::failover_ms: return number(name, v, 10, 600000, c_.failover_ms);
             case Key::migrate_max_s: return number(name, v, 1, 86400, c_.migrate_max_s);
             case Key::migrate_downtime_ms: return number(name, v, 1, 60000, c_.migrate_downtime_ms);
+            case Key::lockstep_wait_ms: return number(name, v, 1, 60000, c_.lockstep_wait_ms);
+            case Key::lockstep_max_ms: return number(name, v, 10, 600000, c_.lockstep_max_ms);
             case Key::guest_mem: {
                 std::uint64_t bytes = 0;
                 if (!parse_size(v, bytes) || bytes < kMinGuestMem || bytes > kMaxGuestMem || bytes % (2ull << 20) != 0) {

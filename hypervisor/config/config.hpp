@@ -28,6 +28,10 @@ struct Config {
     std::uint32_t failover_ms = 300;
     std::uint32_t migrate_max_s = 600;  // a live migration not done by then is given up (the guest stays)
     std::uint32_t migrate_downtime_ms = 50;  // the guest stops for its last copy once that fits (auto-converge)
+    // mode=lockstep (issue 13): how long a guest's frame may wait for the other guest's before
+    // the pair checkpoints, and the longest time between two checkpoints.
+    std::uint32_t lockstep_wait_ms = 100;
+    std::uint32_t lockstep_max_ms = 1000;
     DirtyTracking dirty = DirtyTracking::automatic;
     bool has_key = false;
     std::uint8_t key[32]{};

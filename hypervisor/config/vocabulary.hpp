@@ -12,6 +12,9 @@ namespace tandem {
 
 enum class Role : std::uint8_t { primary, backup };
 enum class Mode : std::uint8_t { standalone, checkpoint, lockstep, migrate, linktest };
+// What a pair does with the guest, agreed in the link's handshake: both sides must do the same (a
+// lockstep primary forwards client input that a checkpoint backup would not run).
+enum class PairMode : std::uint8_t { checkpoint = 0, lockstep = 1 };
 enum class DirtyTracking : std::uint8_t { automatic, pml, ad_bits, write_protect };
 // Where checkpoints go: the peer over the replication link, or a backup image on this machine.
 enum class PeerChoice : std::uint8_t { link, local };

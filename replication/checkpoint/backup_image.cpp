@@ -115,10 +115,12 @@ Status BackupImage::end_epoch(std::uint64_t epoch, std::uint32_t pages) {
             (void)image_.fill(p * kPageSize, 0, kPageSize);  // inside the image
             if (keepalive_ != nullptr && ++zeroed % engine::kKeepaliveEvery == 0) keepalive_->keepalive();
         }
+        if (applied_ != nullptr) applied_->set_all();
     }
     for (std::uint64_t i = 0; !direct_ && i < staged_count_; ++i) {
         if (auto s = staging_.read(i * kPageSize, page_); !s) return s;
         if (auto s = image_.write(staged_gpa_[i], page_); !s) return s;
+        if (applied_ != nullptr) applied_->set(staged_gpa_[i] / kPageSize);
         if (keepalive_ != nullptr && (i + 1) % engine::kKeepaliveEvery == 0) keepalive_->keepalive();
     }
     committed_slot_ ^= 1;

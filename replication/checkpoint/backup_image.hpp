@@ -43,6 +43,9 @@ public:
     // A large epoch is applied with a keepalive every few pages (keepalive.hpp).
     Status end_epoch(std::uint64_t epoch, std::uint32_t pages);
     void set_keepalive(engine::Keepalive* keepalive) { keepalive_ = keepalive; }
+    // Lockstep (issue 13): every page a committed epoch changed in the image is set here (all of
+    // them for a session's first epoch), so the running guest's RAM can be brought to the image.
+    void set_applied_pages(dirty::DirtyBitmap* applied) { applied_ = applied; }
     // Drops a partly received epoch (the stream broke): the committed image stays.
     void abandon_epoch();
     // Forgets everything: nothing committed (a new primary session starts over with a full copy,
@@ -81,6 +84,7 @@ private:
     bool has_committed_ = false;
     std::uint64_t committed_epoch_ = 0;
     engine::Keepalive* keepalive_ = nullptr;
+    dirty::DirtyBitmap* applied_ = nullptr;
     std::uint8_t page_[kPageSize]{};
 };
 

@@ -274,6 +274,13 @@ void BackupReplicator::on_message(const link::Message& m) {
         send_ack();
         return;
     }
+    case link::FrameType::forward:
+        if (forward_ != nullptr) {
+            forward_->on_message(m);
+            return;
+        }
+        ++stats_.unexpected_messages;
+        return;
     default:
         ++stats_.unexpected_messages;
         return;

@@ -89,6 +89,8 @@ public:
     void on_message(const link::Message& message) override;
     // From inside a long apply: a heartbeat if one is due (keepalive.hpp).
     void keepalive() override { transport_.keepalive(); }
+    // Lockstep (issue 13): where the primary's `forward` messages go (none: unexpected).
+    void set_forward_sink(link::MessageSink* sink) { forward_ = sink; }
 
     State state() const { return state_; }
     // The committed epoch is one the primary protected: a takeover keeps every promise made.
@@ -120,6 +122,7 @@ private:
     std::uint64_t listened_at_ns_ = 0;  // listening(); 0: judge silence as of now
     ProbeSender& prober_;
     Writer& out_;
+    link::MessageSink* forward_ = nullptr;
 
     link::TransportConfig config_{};
     link::LinkSecret secret_{};

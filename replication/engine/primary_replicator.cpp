@@ -57,6 +57,7 @@ void PrimaryReplicator::lose_backup(const char* why, bool restart) {
     ack_latency_ = 0;
     announced_protected_ = false;
     ++stats_.backups_lost;
+    if (driver_ != nullptr) driver_->backup_lost();
     println(out_, "pair: backup lost ({}): the guest keeps running UNPROTECTED{}; {} held frames released; waiting for a "
                   "backup to join",
             why, was_protecting ? "" : " (the backup never reached protection)", held);
@@ -187,7 +188,8 @@ Status PrimaryReplicator::tick_work(std::uint64_t started, std::uint64_t encode_
         println(out_, ", {} queued for the link; replication used {} % of the time", Bytes{queue_.size()},
                 span == 0 ? 0 : busy * 100 / span);
     }
-    if (!engine_.transferring() && now >= next_epoch_at_) {
+    bool due = driver_ != nullptr && phase_ == Phase::protecting ? driver_->boundary_due() : now >= next_epoch_at_;
+    if (!engine_.transferring() && due) {
         if (auto s = boundary(); !s) fail("epoch boundary", s.error());
     }
     return success();
@@ -223,6 +225,7 @@ Status PrimaryReplicator::boundary() {
     // Frames the guest sends from now on were produced after this capture: they belong to the
     // next epoch and leave once the backup holds it.
     output_.set_epoch(engine_.epochs_started());
+    if (driver_ != nullptr) driver_->captured(epoch, phase_ == Phase::protecting);
     pump();
     return success();
 }
@@ -277,6 +280,10 @@ void PrimaryReplicator::pump() {
 }
 
 void PrimaryReplicator::on_message(const link::Message& m) {
+    if (m.type == link::FrameType::forward && driver_ != nullptr) {
+        if (phase_ == Phase::protecting) driver_->on_forward(m.payload);
+        return;
+    }
     if (m.type != link::FrameType::epoch_ack || !m.payload.empty()) {
         ++stats_.unexpected_messages;
         return;
@@ -289,6 +296,7 @@ void PrimaryReplicator::on_message(const link::Message& m) {
     note_ack_latency(m.epoch);
     if (phase_ != Phase::protecting) return;
     output_.release_through(acked_);
+    if (driver_ != nullptr) driver_->acknowledged(acked_);
     if (!announced_protected_ && acked_ >= protected_from_) {
         announced_protected_ = true;
         println(out_, "pair: PROTECTED: the backup holds epoch {}; it takes over if this machine fails", acked_);

@@ -55,6 +55,21 @@ struct PrimaryStats {
     std::uint64_t stretched_epochs = 0;  // epochs that lasted over twice their length (backpressure)
 };
 
+// Lockstep (issue 13): once protected, epochs are captured when the driver asks, not by the
+// clock; it learns of every capture, acknowledgement and loss, and gets the backup's `forward`
+// messages.
+class EpochDriver {
+public:
+    virtual bool boundary_due() = 0;
+    virtual void captured(std::uint64_t epoch, bool protecting) = 0;
+    virtual void acknowledged(std::uint64_t epoch) = 0;
+    virtual void backup_lost() = 0;
+    virtual void on_forward(std::span<const std::uint8_t> payload) = 0;
+
+protected:
+    ~EpochDriver() = default;
+};
+
 class PrimaryReplicator final : public link::MessageSink, public Keepalive {
 public:
     enum class Phase : std::uint8_t { waiting, syncing, protecting };
@@ -75,6 +90,7 @@ public:
     // From inside a long copy or transfer: a heartbeat if one is due (keepalive.hpp).
     void keepalive() override { transport_.keepalive(); }
 
+    void set_driver(EpochDriver* driver) { driver_ = driver; }
     // The epoch length from the next epoch boundary on (the shell's `epoch`).
     void set_epoch(std::uint32_t ms, std::uint64_t ticks) {
         options_.epoch_ms = ms;
@@ -139,6 +155,7 @@ private:
     link::Transport& transport_;
     const TickClock& clock_;
     Writer& out_;
+    EpochDriver* driver_ = nullptr;
 
     link::TransportConfig config_{};
     link::LinkSecret secret_{};

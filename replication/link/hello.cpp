@@ -21,6 +21,9 @@ void print_value(Writer& w, HandshakeField f, std::uint64_t v) {
     case HandshakeField::features:
         print(w, "{}", hex(v));
         break;
+    case HandshakeField::pair_mode:
+        print(w, "{}", v == 0 ? "checkpoint" : v == 1 ? "lockstep" : "unknown mode");
+        break;
     case HandshakeField::key_id:
         if (v == 0) {
             print(w, "none (insecure_link=1)");
@@ -45,13 +48,14 @@ const char* handshake_field_name(HandshakeField f) {
     case HandshakeField::page_size: return "page size";
     case HandshakeField::features: return "feature bits";
     case HandshakeField::key_id: return "link key";
+    case HandshakeField::pair_mode: return "pair mode";
     }
     return "unknown field";
 }
 
 void encode_hello(const HandshakeParams& p, std::span<std::uint8_t, kHelloPayloadSize> out) {
     out[0] = role_code(p.role);
-    out[1] = 0;
+    out[1] = static_cast<std::uint8_t>(p.pair_mode);
     put<std::uint16_t>(out, 2, p.mtu);
     put<std::uint32_t>(out, 4, p.page_size);
     put<std::uint64_t>(out, 8, p.guest_memory);
@@ -64,7 +68,8 @@ Result<HandshakeParams> decode_hello(std::span<const std::uint8_t> payload) {
     HandshakeParams p;
     if (payload[0] != 1 && payload[0] != 2) return Error::of("HELLO: unknown role", payload[0]);
     p.role = payload[0] == 1 ? Role::primary : Role::backup;
-    if (payload[1] != 0) return Error::of("HELLO: reserved byte set", payload[1]);
+    if (payload[1] > 1) return Error::of("HELLO: unknown pair mode", payload[1]);
+    p.pair_mode = static_cast<PairMode>(payload[1]);
     p.mtu = load_le<std::uint16_t>(payload, 2);
     if (p.mtu < kMinMtu || p.mtu > kJumboMtu) return Error::of("HELLO: MTU outside 1280..9000", p.mtu);
     p.page_size = load_le<std::uint32_t>(payload, 4);
@@ -105,6 +110,10 @@ std::optional<HandshakeFailure> check_handshake(const HandshakeParams& local, co
     }
     if (local.page_size != peer.page_size) return fail(HandshakeField::page_size, local.page_size, peer.page_size);
     if (local.features != peer.features) return fail(HandshakeField::features, local.features, peer.features);
+    if (local.pair_mode != peer.pair_mode) {
+        return fail(HandshakeField::pair_mode, static_cast<std::uint64_t>(local.pair_mode),
+                    static_cast<std::uint64_t>(peer.pair_mode));
+    }
     return std::nullopt;
 }
 
@@ -140,6 +149,7 @@ Error handshake_error(const HandshakeFailure& f) {
     case HandshakeField::page_size: return Error::of("link refused: page size mismatch", f.peer);
     case HandshakeField::features: return Error::of("link refused: feature bits mismatch", f.peer);
     case HandshakeField::key_id: return Error::of("link refused: link key mismatch", f.peer);
+    case HandshakeField::pair_mode: return Error::of("link refused: pair mode mismatch (lockstep and checkpoint)", f.peer);
     case HandshakeField::none: break;
     }
     return Error::of("link refused");

@@ -7,7 +7,7 @@
 //
 // HELLO payload (32 bytes, little-endian, public checksum so a peer with another key can read it):
 //   0  u8   role            1 = primary, 2 = backup; the two sides must differ
-//   1  u8   reserved        0
+//   1  u8   pair mode       0 = checkpoint (also a migration), 1 = lockstep; must be equal
 //   2  u16  mtu             largest Ethernet payload this side receives (1500..9000); the link
 //                           uses the smaller of the two
 //   4  u32  page_size       must be equal
@@ -43,6 +43,7 @@ struct HandshakeParams {
     std::uint64_t guest_memory = 0;
     std::uint64_t features = 0;
     std::uint64_t key_id = 0;
+    PairMode pair_mode = PairMode::checkpoint;
 };
 
 enum class HandshakeField : std::uint8_t {
@@ -53,8 +54,9 @@ enum class HandshakeField : std::uint8_t {
     page_size = 4,
     features = 5,
     key_id = 6,
+    pair_mode = 7,
 };
-inline constexpr std::uint8_t kHandshakeFieldMax = 6;
+inline constexpr std::uint8_t kHandshakeFieldMax = 7;
 
 const char* handshake_field_name(HandshakeField f);
 

@@ -39,6 +39,7 @@ void LinkSession::start(const TransportConfig& config, const LinkSecret& secret,
     local_params_.page_size = config.page_size;
     local_params_.guest_memory = config.guest_memory;
     local_params_.features = config.features;
+    local_params_.pair_mode = config.pair_mode;
     local_params_.key_id = secret.insecure ? 0 : secret.key_id;
     state_ = State::connecting;
     last_heard_ns_ = now;

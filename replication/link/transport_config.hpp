@@ -39,6 +39,7 @@ struct TransportConfig {
     std::uint64_t guest_memory = 0;
     std::uint32_t page_size = 4096;
     std::uint64_t features = 0;
+    PairMode pair_mode = PairMode::checkpoint;
     std::uint32_t window = 64;     // messages accepted and not yet acknowledged, 1..64
     std::uint32_t initial_cwnd = 10;  // congestion window at the start (RFC 6928), 1..64
     std::uint32_t ack_every = 4;   // a pure ACK after this many unacknowledged messages

@@ -27,6 +27,7 @@ bool LockstepPrimary::transmit(std::span<const std::uint8_t> frame) {
 }
 
 void LockstepPrimary::forward_input(std::span<const std::uint8_t> frame, std::uint64_t guest_tsc) {
+    if (!joined_) return;  // no backup guest runs: nothing to feed
     if (send(LockstepMessageKind::client_input, frame, guest_tsc)) {
         ++stats_.inputs_forwarded;
         ++input_sequence_;
@@ -59,6 +60,7 @@ void LockstepPrimary::on_message(std::span<const std::uint8_t> payload) {
 }
 
 std::optional<SyncReason> LockstepPrimary::poll() {
+    if (!joined_) return std::nullopt;  // the replicator's own epochs until a backup joined
     std::uint64_t now_ns = clock_.now_ns();
     say_change(policy_.poll(now_ns));
     // The hold is over: the next generation is compared; start it now.
@@ -76,6 +78,7 @@ void LockstepPrimary::checkpoint_captured(std::uint64_t epoch, SyncReason reason
         return;
     }
     release_.commit_epoch = 0;
+    joined_ = true;
     differ_ = false;
     input_sequence_ = 0;
     say_change(policy_.checkpoint_taken(reason, clock_.now_ns()));
@@ -87,6 +90,13 @@ void LockstepPrimary::checkpoint_captured(std::uint64_t epoch, SyncReason reason
 
 void LockstepPrimary::backup_synced(std::uint64_t epoch) {
     if (epoch == comparator_.generation() && !comparator_.synced()) comparator_.backup_synced(clock_.now_ns());
+}
+
+void LockstepPrimary::backup_lost() {
+    joined_ = comparing_ = false;
+    differ_ = false;
+    comparator_.release_waiting();  // the output-commit buffer passes them on, holding nothing now
+    policy_.restart();
 }
 
 bool LockstepPrimary::send(LockstepMessageKind kind, std::span<const std::uint8_t> frame, std::uint64_t guest_tsc) {

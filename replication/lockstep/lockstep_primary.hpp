@@ -70,8 +70,11 @@ public:
     // The backup acknowledged `epoch`: if it started the current generation, the backup's guest
     // runs from it now.
     void backup_synced(std::uint64_t epoch);
+    // No backup any more: what waits leaves now, output passes uncompared until the next join.
+    void backup_lost();
 
     bool comparing() const { return comparing_; }
+    bool joined() const { return joined_; }
     std::uint64_t generation() const { return comparator_.generation(); }
     const OutputComparator& comparator() const { return comparator_; }
     const SyncPolicy& policy() const { return policy_; }
@@ -106,7 +109,8 @@ private:
     std::uint64_t input_sequence_ = 0;
     std::uint64_t next_epoch_ = 1;         // the epoch degraded output belongs to
     bool differ_ = false;                  // the guests differ for certain since the last checkpoint
-    bool comparing_ = true;                // this generation's output is compared (not degraded)
+    bool joined_ = false;                  // a backup runs its guest (since the join's checkpoint)
+    bool comparing_ = false;               // this generation's output is compared (joined, not degraded)
     std::uint8_t message_[kLockstepMaxMessage]{};
     LockstepPrimaryStats stats_;
 };

@@ -325,6 +325,13 @@ void OutputComparator::diverge(Divergence why) {
 
 bool OutputComparator::start_generation(std::uint64_t generation) {
     if (generation <= generation_) return false;
+    generation_ = generation;
+    synced_ = false;
+    release_waiting();
+    return true;
+}
+
+void OutputComparator::release_waiting() {
     for (std::size_t i = 0; i < primary_.count; ++i) {
         Slot& slot = primary_.slots[primary_.at(i)];
         slot.flow = kNoFlow;
@@ -335,11 +342,8 @@ bool OutputComparator::start_generation(std::uint64_t generation) {
     for (std::size_t i = 0; i < backup_.count; ++i) backup_.slots[backup_.at(i)].state = State::free;
     backup_.trim();
     for (Flow& f : flows_) f = {};
-    generation_ = generation;
-    synced_ = false;
     divergence_ = Divergence::none;
     flush();
-    return true;
 }
 
 void OutputComparator::backup_synced(std::uint64_t now_ns) {

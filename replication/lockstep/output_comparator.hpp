@@ -64,6 +64,9 @@ public:
     // the backup's frames are forgotten, a new generation starts. `generation` names it (the
     // checkpoint's epoch), greater than the last; an older or equal one is refused (false).
     bool start_generation(std::uint64_t generation);
+    // The backup is gone: what waits leaves (through `out`), the backup's frames are forgotten;
+    // the generation stays (the next starts above it).
+    void release_waiting();
     // The backup runs from the checkpoint that started this generation: the wait bound counts
     // from now for what waited before.
     void backup_synced(std::uint64_t now_ns);

@@ -51,6 +51,11 @@ public:
     // A checkpoint for `reason` was captured at now_ns: a new generation began. Says whether
     // the mode degraded or recovered with it.
     Change checkpoint_taken(SyncReason reason, std::uint64_t now_ns);
+    // The backup is gone: the next backup's join starts over (not degraded; counts kept).
+    void restart() {
+        started_ = degraded_ = waiting_noted_ = false;
+        recent_count_ = 0;
+    }
     // While degraded: has the hold ended? (Lockstep is tried again with the next checkpoint.)
     Change poll(std::uint64_t now_ns);
 

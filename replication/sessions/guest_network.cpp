@@ -3,7 +3,7 @@
 namespace tandem::sessions {
 
 void GuestNetwork::on_tick() {
-    client_.receive(*this, 64);
+    if (receiving_) client_.receive(*this, 64);
     device_.process_transmit();
 }
 
@@ -15,6 +15,10 @@ void GuestNetwork::frame(nic::Frame f) {
     for (int i = 0; i < 6; ++i) ours = ours && f[static_cast<std::size_t>(i)] == mac_.bytes[i];
     if (!group && !ours) {
         ++other_;  // the client NIC is promiscuous: frames for other hosts are not the guest's
+        return;
+    }
+    if (tap_ != nullptr) {
+        tap_->guest_input(f);
         return;
     }
     device_.deliver(f);

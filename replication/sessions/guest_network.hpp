@@ -35,6 +35,16 @@ protected:
     ~ControlFrameHandler() = default;
 };
 
+// Lockstep (issue 13): takes the guest's client frames instead of the card, to forward them to
+// the backup before the guest gets them (and deliver them itself).
+class GuestInputTap {
+public:
+    virtual void guest_input(std::span<const std::uint8_t> frame) = 0;
+
+protected:
+    ~GuestInputTap() = default;
+};
+
 class GuestNetwork final : public TickListener, public nic::FrameSink {
 public:
     GuestNetwork(nic::Nic& client, virtio::VirtioMmioNet& device, const MacAddress& guest_mac)
@@ -45,12 +55,18 @@ public:
     void frame(nic::Frame f) override;
     std::uint64_t frames_for_other_macs() const { return other_; }
     void set_control_handler(ControlFrameHandler* handler) { control_ = handler; }
+    void set_input_tap(GuestInputTap* tap) { tap_ = tap; }
+    // A lockstep backup's guest gets its input from the link, not from this NIC (whose frames are
+    // then the split-brain guard's): false stops reading it here.
+    void set_receiving(bool receiving) { receiving_ = receiving; }
 
 private:
     nic::Nic& client_;
     virtio::VirtioMmioNet& device_;
     MacAddress mac_;
     ControlFrameHandler* control_ = nullptr;
+    GuestInputTap* tap_ = nullptr;
+    bool receiving_ = true;
     std::uint64_t other_ = 0;
 };
 

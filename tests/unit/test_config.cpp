@@ -18,7 +18,7 @@ constexpr const char* kKnownKeys =
     "role, mode, epoch_ms, guest_mem, failover_ms, dirty, key, peer_mac, link_nic, client_nic, insecure_link, "
     "guest_kernel, guest_initrd, guest_cmdline, guest_entry, peer, capture, failover_at, verify_every, "
     "restore_every, epoch_report, guest_mac, guest_ip, linktest_mib, link_version, selftest, dump_boot_info, "
-    "migrate_max_s, migrate_downtime_ms, link_ip, peer_ip, link_gateway, link_port";
+    "migrate_max_s, migrate_downtime_ms, link_ip, peer_ip, link_gateway, link_port, lockstep_wait_ms, lockstep_max_ms";
 
 struct Parsed {
     std::unique_ptr<Config> config = std::make_unique<Config>();  // 4 KiB of storage: not on the stack
@@ -200,6 +200,21 @@ TEST_CASE("integer keys and their bounds") {
     bad("failover_ms=9", bad_value("9", "failover_ms", "an integer from 10 to 600000"));
     bad("failover_ms=600001", bad_value("600001", "failover_ms", "an integer from 10 to 600000"));
     bad("failover_ms=4294967306", bad_value("4294967306", "failover_ms", "an integer from 10 to 600000"));
+}
+
+TEST_CASE("mode=lockstep: its keys, their bounds, and where they do not belong") {
+    auto p = good("mode=lockstep role=backup lockstep_wait_ms=40 lockstep_max_ms=2000");
+    CHECK(p->config->mode == Mode::lockstep);
+    CHECK(p->config->role == Role::backup);
+    CHECK(p->config->lockstep_wait_ms == 40);
+    CHECK(p->config->lockstep_max_ms == 2000);
+    CHECK(good("mode=lockstep")->config->lockstep_wait_ms == 100);
+    CHECK(good("mode=lockstep")->config->lockstep_max_ms == 1000);
+    bad("mode=lockstep lockstep_wait_ms=0", bad_value("0", "lockstep_wait_ms", "an integer from 1 to 60000"));
+    bad("mode=lockstep lockstep_max_ms=9", bad_value("9", "lockstep_max_ms", "an integer from 10 to 600000"));
+    bad("mode=lockstep peer=local",
+        "config: mode=lockstep runs both guests, one on each machine of a pair: peer=local cannot be one");
+    bad("mode=checkpoint lockstep_max_ms=500", "config: lockstep_wait_ms= and lockstep_max_ms= belong to mode=lockstep");
 }
 
 TEST_CASE("restore_every: accepted values and bad ones") {

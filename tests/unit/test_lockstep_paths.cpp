@@ -223,6 +223,39 @@ TEST_CASE("lockstep primary: repeated divergence degrades to release by checkpoi
     CHECK(r.nic.sent.back() == reply("again", 4000));
 }
 
+TEST_CASE("lockstep primary: before a join and after losing the backup, output passes and input stays here") {
+    FakeClock clock;
+    FakeLink link;
+    lockstep_test::RecordingNic nic;
+    test::StringWriter out;
+    std::vector<std::uint8_t> comparator_storage(2 * 16 * OutputComparator::kSlotSize);
+    std::vector<std::uint8_t> commit_storage(16 * engine::OutputCommitBuffer::kSlotSize);
+    engine::OutputCommitBuffer commit(commit_storage, nic);
+    commit.set_holding(false);  // no backup: the replicator passes output through
+    auto primary = std::make_unique<LockstepPrimary>(comparator_storage, nic, commit, link, clock, policy(), 20 * kMs, out);
+    primary->forward_input(request("early"), 1);
+    CHECK(link.sent.empty());
+    CHECK(primary->transmit(reply("unprotected")));
+    CHECK(nic.sent.size() == 1);
+    CHECK_FALSE(primary->poll());
+    commit.set_holding(true);
+    primary->checkpoint_captured(5, SyncReason::join);
+    CHECK(primary->joined());
+    CHECK(primary->transmit(reply("compared", 1011)));
+    CHECK(nic.sent.size() == 1);
+    commit.set_holding(false);  // the replicator lost the backup, then told the path
+    primary->backup_lost();
+    REQUIRE(nic.sent.size() == 2);
+    CHECK(nic.sent[1] == reply("compared", 1011));
+    CHECK_FALSE(primary->joined());
+    CHECK(primary->transmit(reply("alone again", 1019)));
+    CHECK(nic.sent.size() == 3);
+    clock.now += 10'000 * kMs;
+    CHECK_FALSE(primary->poll());
+    primary->checkpoint_captured(9, SyncReason::join);  // a new backup joins
+    CHECK(primary->comparing());
+}
+
 TEST_CASE("lockstep backup: input waits for its generation's checkpoint, then reaches the guest in order") {
     FakeLink link;
     FakeGuest guest;

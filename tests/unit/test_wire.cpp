@@ -266,8 +266,13 @@ TEST_CASE("wire: HELLO and HELLO_ACK payloads") {
     bad[0] = 3;
     CHECK_FALSE(decode_hello(bad).ok());
     bad = bytes;
-    bad[1] = 1;
-    CHECK_FALSE(decode_hello(bad).ok());
+    bad[1] = 2;  // no such pair mode
+    CHECK(std::string(decode_hello(bad).error().message) == "HELLO: unknown pair mode");
+    auto lockstep = bytes;
+    lockstep[1] = 1;
+    REQUIRE(decode_hello(lockstep).ok());
+    CHECK(decode_hello(lockstep)->pair_mode == PairMode::lockstep);
+    CHECK(back->pair_mode == PairMode::checkpoint);
     bad = bytes;
     bad[2] = 0x10, bad[3] = 0;  // MTU 16
     CHECK_FALSE(decode_hello(bad).ok());
@@ -318,6 +323,11 @@ TEST_CASE("handshake: parameter comparison names the field and both values") {
     m = peer;
     m.features = 0x10;
     CHECK(text(*check_handshake(local, m)) == "link refused: feature bits mismatch: local 0x0, peer 0x10");
+    m = peer;
+    m.pair_mode = PairMode::lockstep;
+    HandshakeFailure mf = *check_handshake(local, m);
+    CHECK(text(mf) == "link refused: pair mode mismatch: local checkpoint, peer lockstep");
+    CHECK(std::string(handshake_error(mf).message) == "link refused: pair mode mismatch (lockstep and checkpoint)");
     m = peer;
     m.key_id = 0;
     HandshakeFailure kf = *check_handshake(local, m);
