@@ -233,7 +233,7 @@ extern "C" [[noreturn]] void kernel_main(std::uint32_t magic, std::uint32_t info
 
     const ModeEntry* mode = find_mode(config);
     if (mode == nullptr) {
-        println(out, "tandem: mode={} is not implemented in this build (standalone, checkpoint, migrate and linktest are)",
+        println(out, "tandem: mode={} is not implemented in this build (standalone, checkpoint, lockstep, migrate and linktest are)",
                 mode_name(config.mode));
         refuse("requested mode not available");
     }

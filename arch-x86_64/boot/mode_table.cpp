@@ -31,6 +31,8 @@ bool pair_backup(const Config& c) {
 }
 // The machine a live migration moves the guest to: on the link it joins as a backup does (the
 // configuration made it role=backup), and runs the guest once its primary hands it over.
+bool lockstep_primary(const Config& c) { return c.mode == Mode::lockstep && c.role == Role::primary; }
+bool lockstep_backup(const Config& c) { return c.mode == Mode::lockstep && c.role == Role::backup; }
 bool migration_target(const Config& c) { return c.mode == Mode::migrate && c.peer == PeerChoice::link; }
 bool linktest(const Config& c) { return c.mode == Mode::linktest; }
 
@@ -42,8 +44,9 @@ constexpr ModeEntry kModes[] = {
     {"protected pair, primary", pair_primary, Guest::required, run<sessions::PairSession>},
     {"protected pair, backup", pair_backup, Guest::none, run<sessions::PairSession>},
     {"live migration, the target", migration_target, Guest::none, run<sessions::PairSession>},
+    {"lockstep pair, primary", lockstep_primary, Guest::required, run<sessions::PairSession>},
+    {"lockstep pair, backup", lockstep_backup, Guest::none, run<sessions::PairSession>},
     {"link test", linktest, Guest::none, run<sessions::LinktestSession>},
-    // lockstep: not yet (find_mode returns nullptr and boot says so).
 };
 
 }  // namespace

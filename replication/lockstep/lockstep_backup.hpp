@@ -9,9 +9,9 @@
 //   a checkpoint  generation_start(G) says the checkpoint of epoch G starts generation G: once the
 //                 session committed that epoch and restored the guest from it, generation_started(G)
 //                 delivers what waited; the rewriter starts over (the guests are one machine again).
-//   takeover      promote(): the guest's output goes to the client NIC, still rewritten, and the
-//                 client's frames come from the NIC (receive_client()): a connection opened since
-//                 the checkpoint keeps the numbering its client knows until it ends.
+//   takeover      promote(): the guest's output goes on, still rewritten, to the new primary's
+//                 path, and the client's frames from its NIC pass rewrite_incoming() first: a
+//                 connection opened since the checkpoint keeps the numbering its client knows.
 #pragma once
 
 #include <cstddef>
@@ -61,9 +61,10 @@ public:
     }
     // The guest now runs from the checkpoint of epoch `generation`.
     void generation_started(std::uint64_t generation);
-    // This machine took over: output to `client`, input by receive_client().
-    void promote(virtio::NetBackend& client) { client_ = &client; }
-    void receive_client(std::span<const std::uint8_t> frame) { deliver(frame); }
+    // This machine took over: output to `next` (rewritten), input through rewrite_incoming().
+    void promote(virtio::NetBackend& next) { client_ = &next; }
+    void rewrite_incoming(std::span<std::uint8_t> frame) { (void)rewriter_.incoming(frame); }
+    bool promoted() const { return client_ != nullptr; }
 
     bool running() const { return running_; }
     std::uint64_t generation() const { return generation_; }

@@ -7,7 +7,8 @@ namespace tandem::sessions {
 
 Status PairSession::start_backup() {
     const Config& config = machine_.config();
-    image_.emplace(machine_.ram(), slots_, staged_gpa_, bits_.subspan(2 * words_, words_));
+    // Lockstep: the image is kept apart from the RAM the backup's own guest runs on.
+    image_.emplace(lockstep() ? reference_ : machine_.ram(), slots_, staged_gpa_, bits_.subspan(2 * words_, words_));
     decoder_.emplace(*image_);
     engine::ProbeSender* probe_sender = &no_prober_;
     if (config.has_guest_mac && machine_.client_nic() != nullptr) {
@@ -17,6 +18,7 @@ Status PairSession::start_backup() {
     backup_.emplace(*image_, *decoder_, *transport_, machine_.clock(), *probe_sender, out_);
     if (prober_) prober_->attach(*backup_);
     messages_.target = &*backup_;
+    if (lockstep()) start_lockstep_backup();
     engine::BackupOptions bo;
     if (auto s = backup_->listen(transport_config(), secret_, machine_.random(), bo); !s) {
         report_problem(out_, "the replication link", s.error());
@@ -40,6 +42,7 @@ Session::Next PairSession::poll_backup() {
     if (prober_) prober_->receive();
     bool take_over_now = backup_->poll();
     sample_throughput();
+    if (lockstep()) return poll_lockstep_backup(take_over_now || takeover_due_);
     if (!take_over_now) return Next::wait;
     if (auto s = take_over(); !s) {
         report_problem(out_, "the takeover", s.error());
@@ -53,7 +56,7 @@ Session::Next PairSession::poll_backup() {
 // announced on the client network, this machine the primary.
 Status PairSession::take_over() {
     std::uint64_t began_ns = machine_.clock().now_ns();
-    if (auto s = restore_committed_state(machine_, *image_); !s) return s;
+    if (auto s = lockstep() ? lockstep_takeover_state() : restore_committed_state(machine_, *image_); !s) return s;
     announce_guest(machine_);
     if (auto s = become_primary(true); !s) return s;
     took_over_ = true;

@@ -65,6 +65,11 @@ bool PairSession::may_hand_over(const char* command, Writer& out) const {
         println(out, "{}: refused: a migration is under way ('migrate cancel' calls it off)", command);
         return false;
     }
+    if (lockstep() && std::string_view{command} != "failover") {
+        println(out, "{}: not available in lockstep yet (failover is: the backup's guest runs on from where it is)",
+                command);
+        return false;
+    }
     if (!primary_->can_hand_over()) {
         println(out, "{}: refused: no backup holds a protected epoch yet, so none could take the guest over (wait for "
                      "'pair: PROTECTED')", command);

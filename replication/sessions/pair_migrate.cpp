@@ -35,6 +35,11 @@ void PairSession::migrate(std::string_view arguments, Writer& out) {
         println(out, "migrate: this machine does not run the guest: run migrate on the machine that does");
         return;
     }
+    if (lockstep()) {
+        println(out, "migrate: not available in lockstep yet (a lockstep pair's backup holds the guest already: "
+                     "failover moves it)");
+        return;
+    }
     if (phase_ != Phase::running || handover_asked_ || switchover_asked_) {
         println(out, "migrate: the guest does not run here (nothing to move)");
         return;

@@ -48,16 +48,19 @@ Status PairSession::become_primary(bool took_over) {
         responder_.emplace(*machine_.client_nic(), secret_, out_);
         network->set_control_handler(&*responder_);
     }
+    if (lockstep()) attach_lockstep_primary();
     phase_ = Phase::running;
     return success();
 }
 
 void PairSession::on_timer() {
+    if (phase_ == Phase::following) return on_backup_timer();  // a lockstep backup's guest
     // No exit may hold the guest long (ARCHITECTURE.md, "What bounds an exit"): the link's
     // messages and the copy's encoding stop at the exit's budget and go on at the next tick.
     std::uint64_t began = now();
     transport_->bound_sending_until(machine_.clock().now_ns() + kTimerExitBudgetMs * 1'000'000);
     feed_->receive();
+    if (lockstep_primary_) sync_due_ = lockstep_primary_->poll();
     bool by_migrate_only = standalone_source() && !took_over_;
     primary_->set_joins_open(!by_migrate_only || migrate_armed_);
     Status ticked = primary_->tick(began);
@@ -78,6 +81,7 @@ void PairSession::on_timer() {
 }
 
 bool PairSession::on_ram_write_fault(std::uint64_t gpa) {
+    if (phase_ == Phase::following) return on_backup_write_fault(gpa);
     if (!primary_->capturing()) {
         machine_.dirty_control().set_write_protect(gpa / kPage, false);  // left from an abandoned epoch
         return true;
@@ -86,7 +90,7 @@ bool PairSession::on_ram_write_fault(std::uint64_t gpa) {
 }
 
 void PairSession::on_pml_full() {
-    if (primary_->capturing()) {
+    if (phase_ == Phase::following || primary_->capturing()) {
         tracker_->on_pml_full();
     } else if (dirty::PmlLog* log = machine_.pml_log()) {
         log->reset_index();

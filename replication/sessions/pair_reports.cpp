@@ -28,6 +28,7 @@ void PairSession::status(Writer& out) const {
     } else if (backup_) {
         backup_->status(out);
     }
+    lockstep_status(out);
 }
 
 const char* PairSession::protection_name() const {

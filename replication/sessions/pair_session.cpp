@@ -22,6 +22,9 @@ Status PairSession::allocate() {
     if (!r || !slot_of_page || !staged_gpa || !bits || !queue || !output) {
         return Error::of("not enough memory: a protected pair needs about 3 times guest_mem; bytes of guest RAM", size);
     }
+    if (lockstep()) {
+        if (auto s = allocate_lockstep(); !s) return s;
+    }
     slot_of_page_ = *slot_of_page;
     staged_gpa_ = *staged_gpa;
     bits_ = *bits;
@@ -44,6 +47,7 @@ void PairSession::build_engine_parts() {
         backend = &*client_sender_;
     }
     output_.emplace(output_storage_, *backend);
+    if (lockstep()) build_lockstep_parts(*backend);
 }
 
 Status PairSession::open_link() {
@@ -75,6 +79,7 @@ link::TransportConfig PairSession::transport_config() const {
     // Over UDP/IPv4 a transport frame (its Ethernet header kept) rides inside IPv4 and UDP headers.
     tc.mtu = config.link_over_udp ? info.mtu - static_cast<std::uint32_t>(net::kUdpIpv4Overhead) : info.mtu;
     tc.guest_memory = config.guest_mem;
+    tc.pair_mode = lockstep() ? PairMode::lockstep : PairMode::checkpoint;
     tc.timing.silence_timeout_ns = static_cast<std::uint64_t>(config.failover_ms) * 1'000'000;
     if (config.link_version != 0) tc.protocol_version = static_cast<std::uint8_t>(config.link_version);
     return tc;
@@ -109,6 +114,11 @@ Status PairSession::start() {
     plan.checkpointing = true;
     plan.net_output = &*output_;
     plan.net_note = ", output through the commit buffer";
+    if (lockstep()) {
+        plan.net_output = config.role == Role::primary ? static_cast<virtio::NetBackend*>(&*lockstep_primary_)
+                                                       : static_cast<virtio::NetBackend*>(&*lockstep_backup_);
+        plan.net_note = ", output compared with the other guest's (lockstep)";
+    }
     if (auto s = machine_.prepare_guest(plan); !s) return s;
     tracker_.emplace(method_, machine_.dirty_control(), machine_.pml_log(), current_);
     if (auto s = open_link(); !s) return s;
@@ -145,6 +155,7 @@ void PairSession::enter_switching() {
 }
 
 void PairSession::guest_ended(const GuestEnd& end) {
+    if (phase_ == Phase::following) return;  // a lockstep backup's guest, stopped for a checkpoint or a takeover
     if (end.kind == GuestEnd::Kind::stopped && end.reason == kThrottlePause) {
         throttle_paused_ = true;  // not an end: the guest sits out the rest of its period
         throttle_polled_at_ = machine_.now();

@@ -30,6 +30,7 @@
 #include "replication/link/transport.hpp"
 #include "replication/sessions/guest_throttle.hpp"
 #include "replication/sessions/handover_probe.hpp"
+#include "replication/sessions/lockstep_glue.hpp"
 #include "replication/sessions/session.hpp"
 #include "replication/sessions/session_machine.hpp"
 #include "replication/sessions/split_brain_probe.hpp"
@@ -72,6 +73,9 @@ public:
     std::uint64_t now() const override { return machine_.now(); }
 
     bool took_over() const { return took_over_; }
+    const lockstep::LockstepPrimary* lockstep_primary() const { return lockstep_primary_ ? &*lockstep_primary_ : nullptr; }
+    const lockstep::LockstepBackup* lockstep_backup() const { return lockstep_backup_ ? &*lockstep_backup_ : nullptr; }
+    bool backup_guest_running() const { return backup_guest_running_ && !took_over_; }
     engine::PrimaryReplicator* primary() { return primary_ ? &*primary_ : nullptr; }
     engine::BackupReplicator* backup() { return backup_ ? &*backup_ : nullptr; }
     link::Transport& transport() { return *transport_; }
@@ -88,6 +92,7 @@ public:
     void link_report_json(Writer& out) const { transport_->report_json(out, udp_envelope()); }
 
 private:
+    friend class LockstepGlue;
     // switching: the guest stopped for a `switchover`, its last epoch on its way to the backup;
     // handing_over: the notice on its way; handed_over (failover): silent, running nothing.
     enum class Phase : std::uint8_t { following, running, ended, failed, switching, handing_over, handed_over };
@@ -144,6 +149,19 @@ private:
     void finish_migration(const char* how);
     void migration_json(JsonWriter& json) const;
     void reprotect(Writer& out);
+    // Lockstep (pair_lockstep.cpp, issue 13): both guests run.
+    bool lockstep() const { return machine_.config().mode == Mode::lockstep; }
+    Status allocate_lockstep();
+    void build_lockstep_parts(virtio::NetBackend& client);
+    void start_lockstep_backup();
+    void attach_lockstep_primary();
+    Next poll_lockstep_backup(bool take_over_now);
+    Status start_backup_generation(std::uint64_t generation);
+    void bring_ram_to_image(dirty::DirtyBitmap& pages);
+    Status lockstep_takeover_state();
+    void on_backup_timer();
+    bool on_backup_write_fault(std::uint64_t gpa);
+    void lockstep_status(Writer& out) const;
     // The checkpoint stream's bytes per second over the last whole second (pair_reports.cpp).
     void sample_throughput();
     std::uint64_t stream_bytes() const;
@@ -220,6 +238,18 @@ private:
     NoProber no_prober_;
     std::optional<ClientProber> prober_;
     std::optional<engine::BackupReplicator> backup_;
+
+    // Lockstep: both paths exist on both sides (a backup that takes over becomes a primary).
+    LockstepGlue glue_{*this};
+    std::span<std::uint8_t> comparator_storage_, held_storage_;
+    std::span<std::uint64_t> lockstep_bits_;
+    dirty::DirtyBitmap applied_, backup_dirty_;  // the image's changes, the backup guest's writes
+    std::optional<lockstep::LockstepPrimary> lockstep_primary_;
+    std::optional<lockstep::LockstepBackup> lockstep_backup_;
+    std::optional<lockstep::SyncReason> sync_due_;
+    bool backup_guest_running_ = false;  // the backup runs its guest from a generation's checkpoint
+    bool takeover_due_ = false;          // found on the backup guest's timer: stop it, take over
+    std::uint8_t page_[checkpoint::kPageSize]{};
 };
 
 }  // namespace tandem::sessions
