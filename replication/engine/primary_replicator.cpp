@@ -201,7 +201,8 @@ Status PrimaryReplicator::boundary() {
     bool converged = phase_ == Phase::syncing && engine_.stats().epoch != first_epoch_ &&
                      now - last_capture_at_ <= 2 * options_.epoch_ticks;
     bool give_up_converging = phase_ == Phase::syncing && sync_round_ + 1 >= options_.max_sync_rounds;
-    if (phase_ == Phase::protecting) note_backpressure(now - last_capture_at_);
+    // (A lockstep driver's epochs are long by design: no backpressure to speak of.)
+    if (phase_ == Phase::protecting && driver_ == nullptr) note_backpressure(now - last_capture_at_);
     if (auto s = engine_.epoch_boundary(); !s) return s;
     last_capture_at_ = now;
     next_epoch_at_ = now + options_.epoch_ticks;
@@ -217,9 +218,10 @@ Status PrimaryReplicator::boundary() {
             protected_from_ = epoch;
             notice_pending_ = true;
             output_.set_holding(true);
-            println(out_, "pair: pre-copy {} after {} rounds: protecting from epoch {}; guest output now waits for the "
-                          "backup's acknowledgement",
-                    converged ? "converged" : "did not converge", sync_round_, epoch);
+            println(out_, "pair: pre-copy {} after {} rounds: protecting from epoch {}; guest output now {}",
+                    converged ? "converged" : "did not converge", sync_round_, epoch,
+                    driver_ != nullptr ? "leaves once the backup's guest sent the same (lockstep)"
+                                       : "waits for the backup's acknowledgement");
         }
     }
     // Frames the guest sends from now on were produced after this capture: they belong to the

@@ -120,10 +120,12 @@ void LockstepPrimary::say_change(SyncPolicy::Change change) {
 
 void LockstepPrimary::report(Writer& out) const {
     const ComparatorStats& c = comparator_.stats();
-    println(out, "lockstep: generation {}{}, released by match {}, early {}, uncompared {}, by checkpoint {}",
-            comparator_.generation(), comparing_ ? "" : " (degraded: released by checkpoint)",
-            c.released_matched, c.released_early, c.released_uncompared, c.released_committed + stats_.degraded_output);
-    print(out, "lockstep: checkpoints:");
+    println(out, "lockstep: generation {}{}; output released by match {}, early {}, uncompared {}, by checkpoint {}; "
+                 "comparison lag p50 <= {} us, p95 <= {} us, max {} us",
+            comparator_.generation(), comparing_ ? "" : " (degraded: released by checkpoint)", c.released_matched,
+            c.released_early, c.released_uncompared, c.released_committed + stats_.degraded_output,
+            c.lag_percentile_us(50), c.lag_percentile_us(95), c.lag_max_ns / 1000);
+    print(out, "lockstep: checkpoints by reason:");
     for (std::size_t i = 0; i < kSyncReasons; ++i) {
         print(out, " {} {}", sync_reason_name(static_cast<SyncReason>(i)), policy_.count(static_cast<SyncReason>(i)));
     }
@@ -131,6 +133,11 @@ void LockstepPrimary::report(Writer& out) const {
     println(out, "lockstep: client input forwarded {}, not forwarded {}; backup frames {} (stale {}, out of order {})",
             stats_.inputs_forwarded, stats_.inputs_unforwarded, stats_.backup_messages, c.backup_stale,
             stats_.backup_out_of_order);
+}
+
+std::uint64_t LockstepPrimary::frames_released() const {
+    const ComparatorStats& c = comparator_.stats();
+    return c.released_matched + c.released_early + c.released_uncompared + c.released_committed + stats_.degraded_output;
 }
 
 }  // namespace tandem::lockstep

@@ -79,7 +79,10 @@ public:
     const OutputComparator& comparator() const { return comparator_; }
     const SyncPolicy& policy() const { return policy_; }
     const LockstepPrimaryStats& stats() const { return stats_; }
+    // The figures (issue 13): output by how it was released, checkpoints by reason, the
+    // comparison lag, client input forwarded and the backup's frames; three lines.
     void report(Writer& out) const;
+    std::uint64_t frames_released() const;  // all told, however released
 
 private:
     // Where the comparator's releases go: the client NIC, or behind what the output-commit

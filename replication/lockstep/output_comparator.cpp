@@ -2,6 +2,16 @@
 
 namespace tandem::lockstep {
 
+std::uint64_t ComparatorStats::lag_percentile_us(unsigned percent) const {
+    if (lag_count == 0) return 0;
+    std::uint64_t wanted = (lag_count * percent + 99) / 100, seen = 0;
+    for (std::size_t i = 0; i < kLagBuckets; ++i) {
+        seen += lag_buckets[i];
+        if (seen >= wanted) return std::uint64_t{1} << i;
+    }
+    return std::uint64_t{1} << (kLagBuckets - 1);
+}
+
 const char* divergence_name(Divergence divergence) {
     switch (divergence) {
     case Divergence::none: return "none";
@@ -276,6 +286,9 @@ void OutputComparator::make_ready(Slot& slot, Verdict why, std::uint64_t now_ns)
     ++stats_.lag_count;
     stats_.lag_sum_ns += lag;
     if (lag > stats_.lag_max_ns) stats_.lag_max_ns = lag;
+    std::size_t bucket = 0;
+    while (bucket + 1 < ComparatorStats::kLagBuckets && (lag / 1000) >= (std::uint64_t{1} << bucket)) ++bucket;
+    ++stats_.lag_buckets[bucket];
 }
 
 // Backup segments wholly inside what was released have been compared: they go.

@@ -38,8 +38,14 @@ struct ComparatorStats {
     std::uint64_t released_matched = 0, released_early = 0, released_uncompared = 0, released_committed = 0;
     std::uint64_t backup_frames = 0, backup_stale = 0, backup_late = 0, backup_acks = 0;
     std::uint64_t divergences[kDivergenceKinds]{};  // by Divergence, [none] unused
-    // Comparison lag: from the primary's frame arriving to its release by a match.
+    // Comparison lag: from the primary's frame arriving to its release by a match; and by powers
+    // of two: bucket i counts lags below 2^i microseconds (the last, everything longer).
     std::uint64_t lag_count = 0, lag_sum_ns = 0, lag_max_ns = 0;
+    static constexpr std::size_t kLagBuckets = 24;
+    std::uint64_t lag_buckets[kLagBuckets]{};
+    // The lag under which `percent` of the matched frames were released, in microseconds (a
+    // bucket's upper bound, 0 before any match).
+    std::uint64_t lag_percentile_us(unsigned percent) const;
 };
 
 class OutputComparator {

@@ -151,6 +151,17 @@ void PairSession::on_backup_timer() {
     sample_throughput();
 }
 
+// The primary's lockstep figures on the console every 10 s while output moves (issue 13).
+void PairSession::report_lockstep_progress() {
+    if (!lockstep_primary_ || !lockstep_primary_->joined()) return;
+    std::uint64_t now = machine_.now();
+    if (now - lockstep_report_at_ < 10'000 * machine_.tsc_khz()) return;
+    lockstep_report_at_ = now;
+    if (lockstep_primary_->frames_released() == lockstep_reported_frames_) return;
+    lockstep_reported_frames_ = lockstep_primary_->frames_released();
+    lockstep_primary_->report(out_);
+}
+
 bool PairSession::on_backup_write_fault(std::uint64_t gpa) {
     if (!tracker_->on_write_fault(gpa / kPage)) return false;
     machine_.dirty_control().set_write_protect(gpa / kPage, false);

@@ -78,6 +78,7 @@ void PairSession::on_timer() {
     poll_migration();
     pause_if_throttled();
     sample_throughput();
+    report_lockstep_progress();
 }
 
 bool PairSession::on_ram_write_fault(std::uint64_t gpa) {

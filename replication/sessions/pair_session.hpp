@@ -249,6 +249,8 @@ private:
     std::optional<lockstep::SyncReason> sync_due_;
     bool backup_guest_running_ = false;  // the backup runs its guest from a generation's checkpoint
     bool takeover_due_ = false;          // found on the backup guest's timer: stop it, take over
+    std::uint64_t lockstep_report_at_ = 0, lockstep_reported_frames_ = 0;  // ticks; the figures every 10 s
+    void report_lockstep_progress();
     std::uint8_t page_[checkpoint::kPageSize]{};
 };
 

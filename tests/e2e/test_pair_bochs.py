@@ -74,10 +74,11 @@ class PairCase(unittest.TestCase):
         self.assertIn("pair: backup joined", a.tandem_console())
         self.assertRegex(b.tandem_console(), r"pair: full copy from the primary|pair: the full copy is committed")
 
-    def failover_cycles(self, kills: int, rng: random.Random) -> list[float]:
+    def failover_cycles(self, kills: int, rng: random.Random, wait_ready: str | None = None) -> list[float]:
         """Kills the primary at a random point after protection, waits for the takeover, boots the
         killed machine again as the backup and waits for protection; `kills` times, alternating.
-        Returns the failover gaps (last reply before, first reply after; client clock)."""
+        Returns the failover gaps (last reply before, first reply after; client clock). wait_ready:
+        a pattern the rejoined backup prints once it is ready too (lockstep: its guest runs)."""
         lab = self.lab
         primary, gaps = 0, []
         for k in range(kills):
@@ -97,6 +98,8 @@ class PairCase(unittest.TestCase):
             protected_before = count(PROTECTED_PRIMARY, lab.machines[backup].tandem_console())
             rejoined = lab.boot(primary, "backup")
             rejoined.wait_with_progress(PROTECTED_BACKUP, JOIN_PROGRESS, STEP, 3 * STEP)  # as wait_joined
+            if wait_ready is not None:
+                rejoined.wait_for(wait_ready, STEP)
             deadline = time.monotonic() + STEP
             while count(PROTECTED_PRIMARY, lab.machines[backup].tandem_console()) <= protected_before:
                 self.assertLess(time.monotonic(), deadline, "the new primary never reported protection")

@@ -365,3 +365,21 @@ TEST_CASE("comparator: a new generation's frames wait without the bound until th
     CHECK(r.comparator.poll(r.now + kWait) == Divergence::none);  // the bound counts from the sync
     CHECK(r.comparator.poll(r.now + kWait + 1) == Divergence::timeout);
 }
+
+TEST_CASE("comparator: the comparison lag's percentiles, by powers of two microseconds") {
+    Rig r;
+    CHECK(r.stats().lag_percentile_us(50) == 0);  // nothing matched yet
+    std::uint32_t seq = 1000;
+    for (int i = 0; i < 10; ++i) {
+        Frame f = tcp({.seq = seq, .payload = "0123456789"});
+        seq += 10;
+        CHECK(r.primary(f));
+        r.now += i == 9 ? 100 * kMs : 1 * kMs;  // nine after 1 ms, the last after 100 ms
+        r.backup(f);
+    }
+    CHECK(r.stats().released_matched == 10);
+    CHECK(r.stats().lag_percentile_us(50) == 1024);
+    CHECK(r.stats().lag_percentile_us(90) == 1024);
+    CHECK(r.stats().lag_percentile_us(95) == 131072);
+    CHECK(r.stats().lag_max_ns == 100 * kMs);
+}

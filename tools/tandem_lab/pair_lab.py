@@ -49,7 +49,8 @@ def client_mac(slot: int) -> str:
 class PairLab:
     def __init__(self, name: str, seed: int = 1, epoch_ms: int = 20, failover_ms: int = 300, hard_timeout: float = 1500,
                  extra: str = "", guest: str = "counter", link_ports: int = 2, cpu: str = "corei7_skylake_x",
-                 guest_args: str = "", console_relay: bool = False, link: str = "ethernet", **hub_faults):
+                 guest_args: str = "", console_relay: bool = False, link: str = "ethernet", pair_mode: str = "checkpoint",
+                 **hub_faults):
         """guest: "counter" (tandem's counter-service test guest), "linux" (Debian's kernel with the
         test initramfs from tests/guests/linux/fetch_assets.sh, serving the same protocol) or
         "scribble" (the test guest that writes memory as fast as it can, issue 19), or another test
@@ -61,11 +62,12 @@ class PairLab:
         console_relay: each machine's COM1 on a pseudo-terminal behind a TCP console relay
         (machine.console_url, socket://127.0.0.1:PORT) for tools/tandemctl.
         link: "ethernet" (raw frames through the test hub) or "udp" (link_ip=/peer_ip=/link_gateway=:
-        each machine's link NIC on its own subnet, the namespace routing between them; no hub)."""
+        each machine's link NIC on its own subnet, the namespace routing between them; no hub).
+        pair_mode: "checkpoint" or "lockstep" (both guests run, output compared; issue 13)."""
         self.wd = workdir(name)
         self.guest = guest
         self.seed, self.epoch_ms, self.failover_ms, self.extra = seed, epoch_ms, failover_ms, extra
-        self.cpu, self.guest_args = cpu, guest_args
+        self.cpu, self.guest_args, self.pair_mode = cpu, guest_args, pair_mode
         self.console_relay = console_relay
         self.hard_timeout = hard_timeout
         self.net = ClientNetwork(taps=2).start()
@@ -89,7 +91,7 @@ class PairLab:
     def cmdline(self, slot: int, role: str) -> str:
         # role "target": the machine a live migration moves the guest to (mode=migrate, no role=);
         # "standalone": mode=standalone, which with the link key can still migrate its guest away.
-        mode = {"target": "mode=migrate", "standalone": "mode=standalone"}.get(role, f"mode=checkpoint role={role}")
+        mode = {"target": "mode=migrate", "standalone": "mode=standalone"}.get(role, f"mode={self.pair_mode} role={role}")
         common = (f"{mode} key={KEY} guest_mac={GUEST_MAC} guest_ip={GUEST_IP} "
                   f"link_nic={link_mac(slot)} client_nic={client_mac(slot)} "
                   f"epoch_ms={self.epoch_ms} failover_ms={self.failover_ms} {self.extra} ")
@@ -131,6 +133,15 @@ class PairLab:
         if self.hub is None:
             return self.net.e1000(self.router_taps[slot], link_mac(slot), card=0)
         return self.hub.e1000(slot, link_mac(slot))
+
+    def hub_frame_types(self) -> dict[int, int]:
+        """How many link frames of each type (frame_header.hpp: 3 pages, 7 epoch ack, 11 forward, ...)
+        the hub carried, from its log."""
+        counts: dict[int, int] = {}
+        for e in self.hub.events("rx") if self.hub is not None else []:
+            if "ft" in e:
+                counts[e["ft"]] = counts.get(e["ft"], 0) + 1
+        return counts
 
     def kill(self, slot: int) -> float:
         """SIGKILL of the slot's emulator; returns the client clock's time of the kill."""

@@ -215,8 +215,11 @@ class Hub:
         if len(data) > BOCHS_MAX_FRAME:
             self.counters["oversize"] += 1
         kind = ethertype(data)
+        extra = {}
+        if kind == 0x88B5 and len(data) >= 18 and data[14:16] == b"\x44\x54":
+            extra["ft"] = data[17]  # tandem's link frame type: in the clear, in the authenticated header
         self.log("rx", id=fid, port=port, len=len(data), dst=mac_text(dst), src=mac_text(src),
-                 type=f"{kind:04x}", crc=f"{zlib.crc32(data):08x}", how=how, to=targets)
+                 type=f"{kind:04x}", crc=f"{zlib.crc32(data):08x}", how=how, to=targets, **extra)
         if not targets:
             self.counters["no_target"] += 1
         faulty = self.faults.filter_ethertype is None or kind == self.faults.filter_ethertype
