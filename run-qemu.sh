@@ -6,6 +6,9 @@
 #                            the tests run; else on tandem's counter test guest); a client counts;
 #                            the primary is killed; the backup takes over and the count goes on,
 #                            nothing lost.
+#   ./run-qemu.sh --mode lockstep
+#                            the same pair in lockstep: both guests run, each request is forwarded
+#                            to the backup's guest and a reply leaves once both produced it.
 #   ./run-qemu.sh --single [--engine auto|kvm|bochs|tcg] [--cpu BOCHS_MODEL] [--cmdline "key=value ..."] [--timeout S]
 #                            one machine: boot from the GRUB ISO, the demo guest (tests/guests/hello)
 #                            under VT-x with EPT, and its report. With --cmdline the ISO carries
@@ -18,10 +21,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source tools/require-packages.sh
 
-engine=auto cpu=corei7_skylake_x cmdline= custom_cmdline=0 timeout=120 single=0
-[ $# -gt 0 ] && single=1  # any option asks for one machine
+engine=auto cpu=corei7_skylake_x cmdline= custom_cmdline=0 timeout=120 single=0 pair_mode=checkpoint
+[ $# -gt 0 ] && [ "$1" != --mode ] && single=1  # any other option asks for one machine
 while [ $# -gt 0 ]; do
   case $1 in
+    --mode) pair_mode=$2; shift 2 ;;
     --single) single=1; shift ;;
     --engine) engine=$2; shift 2 ;;
     --cpu) cpu=$2; shift 2 ;;
@@ -31,6 +35,7 @@ while [ $# -gt 0 ]; do
     *) echo "run-qemu.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
+case $pair_mode in checkpoint|lockstep) ;; *) echo "run-qemu.sh: --mode must be checkpoint or lockstep" >&2; exit 2 ;; esac
 case $engine in auto|kvm|bochs|tcg) ;; *) echo "run-qemu.sh: --engine must be auto, kvm, bochs or tcg" >&2; exit 2 ;; esac
 
 require_packages "${TANDEM_BUILD_PACKAGES[@]}" "${TANDEM_RUN_PACKAGES[@]}"
@@ -45,7 +50,7 @@ if [ "$single" = 0 ]; then
   else
     cmake --build "$build" --target tandem_image guest_counter >/dev/null
     export TANDEM_BUILD=$build
-    exec env PYTHONPATH="$PWD/tools${PYTHONPATH:+:$PYTHONPATH}" python3 -m tandem_lab.cli.pair_demo
+    exec env PYTHONPATH="$PWD/tools${PYTHONPATH:+:$PYTHONPATH}" python3 -m tandem_lab.cli.pair_demo --mode "$pair_mode"
   fi
 fi
 cmake --build "$build" --target tandem_iso >/dev/null

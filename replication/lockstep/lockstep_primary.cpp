@@ -10,17 +10,18 @@ bool LockstepPrimary::Release::transmit(std::span<const std::uint8_t> frame) {
     return commit_.transmit(frame);
 }
 
-LockstepPrimary::LockstepPrimary(std::span<std::uint8_t> comparator_storage, virtio::NetBackend& client,
+LockstepPrimary::LockstepPrimary(std::span<std::uint8_t> comparator_storage, std::span<std::uint8_t> queue_storage,
+                                 virtio::NetBackend& client,
                                  engine::OutputCommitBuffer& commit, ForwardLink& link, link::Clock& clock,
                                  const SyncPolicyConfig& policy, std::uint64_t wait_ns, Writer& out)
     : release_(client, commit), commit_(commit), link_(link), clock_(clock), out_(out),
-      comparator_(comparator_storage, release_, wait_ns), policy_(policy) {}
+      comparator_(comparator_storage, release_, wait_ns), policy_(policy), queue_storage_(queue_storage) {}
 
 bool LockstepPrimary::transmit(std::span<const std::uint8_t> frame) {
     if (!comparing_) {
         commit_.set_epoch(next_epoch_);
         if (!commit_.transmit(frame)) return false;
-        ++stats_.degraded_output;
+        ++(joined_ ? stats_.degraded_output : stats_.unprotected_output);
         return true;
     }
     return comparator_.primary_output(frame, clock_.now_ns());
@@ -61,6 +62,7 @@ void LockstepPrimary::on_message(std::span<const std::uint8_t> payload) {
 
 std::optional<SyncReason> LockstepPrimary::poll() {
     if (!joined_) return std::nullopt;  // the replicator's own epochs until a backup joined
+    flush_queue();
     std::uint64_t now_ns = clock_.now_ns();
     say_change(policy_.poll(now_ns));
     // The hold is over: the next generation is compared; start it now.
@@ -83,9 +85,9 @@ void LockstepPrimary::checkpoint_captured(std::uint64_t epoch, SyncReason reason
     input_sequence_ = 0;
     say_change(policy_.checkpoint_taken(reason, clock_.now_ns()));
     comparing_ = !policy_.degraded();
-    // The backup learns where its guest starts; without the link it finds out by the epoch
-    // alone (its guest stays where it is, the next start names a later epoch).
-    (void)send(LockstepMessageKind::generation_start, {}, 0);
+    // The backup learns where its guest starts, in order with the input around it. With the
+    // queue full (the guests differ anyway) the next start says it.
+    if (!send(LockstepMessageKind::generation_start, {}, 0)) differ_ = true;
 }
 
 void LockstepPrimary::backup_synced(std::uint64_t epoch) {
@@ -95,16 +97,33 @@ void LockstepPrimary::backup_synced(std::uint64_t epoch) {
 void LockstepPrimary::backup_lost() {
     joined_ = comparing_ = false;
     differ_ = false;
+    queue_count_ = 0;  // for a backup that is gone
     comparator_.release_waiting();  // the output-commit buffer passes them on, holding nothing now
     policy_.restart();
 }
 
 bool LockstepPrimary::send(LockstepMessageKind kind, std::span<const std::uint8_t> frame, std::uint64_t guest_tsc) {
+    flush_queue();
+    if (queue_count_ == kQueuedMessages || queue_storage_.size() < kQueueBytes) return false;
+    std::size_t slot = (queue_head_ + queue_count_) % kQueuedMessages;
     LockstepMessage message{kind, comparator_.generation(), kind == LockstepMessageKind::client_input ? input_sequence_ : 0,
                             guest_tsc, frame};
-    auto size = encode_lockstep_message(message, message_);
+    auto size = encode_lockstep_message(message, queue_storage_.subspan(slot * kLockstepMaxMessage, kLockstepMaxMessage));
     if (!size.ok()) return false;
-    return link_.send_forward({message_, *size});
+    queue_length_[slot] = static_cast<std::uint16_t>(*size);
+    ++queue_count_;
+    flush_queue();
+    if (queue_count_ != 0) ++stats_.queue_waits;
+    return true;
+}
+
+void LockstepPrimary::flush_queue() {
+    while (queue_count_ != 0) {
+        std::span<const std::uint8_t> message = queue_storage_.subspan(queue_head_ * kLockstepMaxMessage, queue_length_[queue_head_]);
+        if (!link_.send_forward(message)) return;
+        queue_head_ = (queue_head_ + 1) % kQueuedMessages;
+        --queue_count_;
+    }
 }
 
 void LockstepPrimary::say_change(SyncPolicy::Change change) {
@@ -130,9 +149,10 @@ void LockstepPrimary::report(Writer& out) const {
         print(out, " {} {}", sync_reason_name(static_cast<SyncReason>(i)), policy_.count(static_cast<SyncReason>(i)));
     }
     println(out, "; rate limited {}, degraded {} times", policy_.rate_limited(), policy_.degradations());
-    println(out, "lockstep: client input forwarded {}, not forwarded {}; backup frames {} (stale {}, out of order {})",
-            stats_.inputs_forwarded, stats_.inputs_unforwarded, stats_.backup_messages, c.backup_stale,
-            stats_.backup_out_of_order);
+    println(out, "lockstep: client input forwarded {} ({} waited for the link), not forwarded {}; backup frames {} "
+                 "(stale {}, out of order {}); {} frames passed on before the join",
+            stats_.inputs_forwarded, stats_.queue_waits, stats_.inputs_unforwarded, stats_.backup_messages, c.backup_stale,
+            stats_.backup_out_of_order, stats_.unprotected_output);
 }
 
 std::uint64_t LockstepPrimary::frames_released() const {

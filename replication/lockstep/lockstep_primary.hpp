@@ -1,9 +1,12 @@
 // The lockstep primary's data path (issue 13; DESIGN §1), between its guest, its client NIC and
 // the link, portable so the host tests drive it:
-//   client input  forward_input(): every frame for the guest goes over the link first (a
-//                 client_input message of the current generation), then to this guest; one the
-//                 link cannot take still reaches this guest, and the guests now differ: a
-//                 checkpoint follows (reason known_difference), nothing is lost.
+//   client input  forward_input(): every frame for the guest goes to the link first (a
+//                 client_input message of the current generation), then to this guest. Messages
+//                 to the backup wait in order in a queue while the link's window is full (a
+//                 checkpoint's pages fill it); one that finds the queue full still reaches this
+//                 guest, and the guests now differ: a checkpoint follows (reason
+//                 known_difference), nothing is lost. Queued input that never left cannot have
+//                 released anything: its output needs the backup's match or a checkpoint.
 //   guest output  transmit(): into the comparator; the backup's copies arrive as guest_output
 //                 messages (on_message()). What matched leaves for the client at once; when a
 //                 checkpoint was taken (checkpoint_captured()), what still waited leaves under
@@ -45,13 +48,20 @@ struct LockstepPrimaryStats {
     std::uint64_t inputs_forwarded = 0, inputs_unforwarded = 0;
     std::uint64_t backup_messages = 0, backup_out_of_order = 0, backup_undecodable = 0, backup_unexpected = 0;
     std::uint64_t degraded_output = 0;  // frames released by checkpoint while degraded
+    std::uint64_t unprotected_output = 0;  // frames passed on before a backup joined
+    std::uint64_t queue_waits = 0;  // messages that waited for the link's window
 };
 
 class LockstepPrimary final : public virtio::NetBackend {
 public:
-    // comparator_storage: OutputComparator's; client: the client NIC; commit: the output-commit
-    // buffer in front of the same NIC, holding; clock: the link's; wait_ns: lockstep_wait_ms.
-    LockstepPrimary(std::span<std::uint8_t> comparator_storage, virtio::NetBackend& client,
+    static constexpr std::size_t kQueuedMessages = 64;
+    static constexpr std::size_t kQueueBytes = kQueuedMessages * kLockstepMaxMessage;
+
+    // comparator_storage: OutputComparator's; queue_storage: kQueueBytes for messages waiting for
+    // the link; client: the client NIC; commit: the output-commit buffer in front of the same
+    // NIC, holding; clock: the link's; wait_ns: lockstep_wait_ms.
+    LockstepPrimary(std::span<std::uint8_t> comparator_storage, std::span<std::uint8_t> queue_storage,
+                    virtio::NetBackend& client,
                     engine::OutputCommitBuffer& commit, ForwardLink& link, link::Clock& clock,
                     const SyncPolicyConfig& policy, std::uint64_t wait_ns, Writer& out);
 
@@ -83,6 +93,7 @@ public:
     // comparison lag, client input forwarded and the backup's frames; three lines.
     void report(Writer& out) const;
     std::uint64_t frames_released() const;  // all told, however released
+    std::size_t queued() const { return queue_count_; }  // messages waiting for the link
 
 private:
     // Where the comparator's releases go: the client NIC, or behind what the output-commit
@@ -98,7 +109,9 @@ private:
         engine::OutputCommitBuffer& commit_;
     };
 
+    // Queues the message behind those waiting and sends what the link takes; false: no room.
     bool send(LockstepMessageKind kind, std::span<const std::uint8_t> frame, std::uint64_t guest_tsc);
+    void flush_queue();
     void say_change(SyncPolicy::Change change);
 
     Release release_;
@@ -114,7 +127,9 @@ private:
     bool differ_ = false;                  // the guests differ for certain since the last checkpoint
     bool joined_ = false;                  // a backup runs its guest (since the join's checkpoint)
     bool comparing_ = false;               // this generation's output is compared (joined, not degraded)
-    std::uint8_t message_[kLockstepMaxMessage]{};
+    std::span<std::uint8_t> queue_storage_;
+    std::uint16_t queue_length_[kQueuedMessages]{};
+    std::size_t queue_head_ = 0, queue_count_ = 0;
     LockstepPrimaryStats stats_;
 };
 

@@ -24,9 +24,11 @@ Status PairSession::allocate_lockstep() {
     MemorySource& memory = machine_.memory();
     auto comparator = memory.zeroed(2 * lockstep::OutputComparator::kMaxSlots * lockstep::OutputComparator::kSlotSize);
     auto held = memory.zeroed(lockstep::LockstepBackup::kStorageBytes);
+    auto queue = memory.zeroed(lockstep::LockstepPrimary::kQueueBytes);
     auto bits = memory.zeroed_array<std::uint64_t>(2 * words_);
-    if (!comparator || !held || !bits) return Error::of("not enough memory for lockstep's output comparison");
+    if (!comparator || !held || !queue || !bits) return Error::of("not enough memory for lockstep's output comparison");
     comparator_storage_ = *comparator;
+    forward_queue_storage_ = *queue;
     held_storage_ = *held;
     lockstep_bits_ = *bits;
     std::uint64_t pages = machine_.config().guest_mem / kPage;
@@ -40,7 +42,7 @@ void PairSession::build_lockstep_parts(virtio::NetBackend& client) {
     lockstep::SyncPolicyConfig policy;
     policy.max_ns = std::uint64_t{config.lockstep_max_ms} * kMs;
     policy.epoch_ns = std::uint64_t{config.epoch_ms} * kMs;
-    lockstep_primary_.emplace(comparator_storage_, client, *output_, glue_, machine_.clock(), policy,
+    lockstep_primary_.emplace(comparator_storage_, forward_queue_storage_, client, *output_, glue_, machine_.clock(), policy,
                               std::uint64_t{config.lockstep_wait_ms} * kMs, out_);
     lockstep_backup_.emplace(held_storage_, glue_, glue_);
 }

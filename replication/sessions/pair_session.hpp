@@ -241,7 +241,7 @@ private:
 
     // Lockstep: both paths exist on both sides (a backup that takes over becomes a primary).
     LockstepGlue glue_{*this};
-    std::span<std::uint8_t> comparator_storage_, held_storage_;
+    std::span<std::uint8_t> comparator_storage_, held_storage_, forward_queue_storage_;
     std::span<std::uint64_t> lockstep_bits_;
     dirty::DirtyBitmap applied_, backup_dirty_;  // the image's changes, the backup guest's writes
     std::optional<lockstep::LockstepPrimary> lockstep_primary_;

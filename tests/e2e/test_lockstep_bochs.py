@@ -10,11 +10,11 @@ from __future__ import annotations
 import random
 import unittest
 
+from tandem_lab.console_patterns import LOCKSTEP_RUNNING
 from tandem_lab.pair_lab import PairLab
 
 from test_pair_bochs import STEP, PairCase, seed_for
 
-LOCKSTEP_RUNNING = r"^lockstep: the backup's guest runs from epoch (\d+)"
 KILLS = 2
 
 

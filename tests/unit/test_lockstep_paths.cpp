@@ -77,8 +77,9 @@ SyncPolicyConfig policy() {
 
 struct PrimaryRig {
     PrimaryRig()
-        : comparator_storage(2 * 16 * OutputComparator::kSlotSize), commit_storage(16 * engine::OutputCommitBuffer::kSlotSize),
-          commit(commit_storage, nic), primary(comparator_storage, nic, commit, link, clock, policy(), 20 * kMs, out) {
+        : comparator_storage(2 * 16 * OutputComparator::kSlotSize), queue_storage(LockstepPrimary::kQueueBytes),
+          commit_storage(16 * engine::OutputCommitBuffer::kSlotSize), commit(commit_storage, nic),
+          primary(comparator_storage, queue_storage, nic, commit, link, clock, policy(), 20 * kMs, out) {
         primary.checkpoint_captured(1, SyncReason::join);
         commit.release_through(1);
         primary.backup_synced(1);
@@ -91,7 +92,7 @@ struct PrimaryRig {
     FakeLink link;
     lockstep_test::RecordingNic nic;
     test::StringWriter out;
-    std::vector<std::uint8_t> comparator_storage, commit_storage;
+    std::vector<std::uint8_t> comparator_storage, queue_storage, commit_storage;
     engine::OutputCommitBuffer commit;
     LockstepPrimary primary;
 };
@@ -114,22 +115,38 @@ TEST_CASE("lockstep primary: client input goes over the link first, numbered wit
     CHECK(r.primary.stats().inputs_forwarded == 2);
 }
 
-TEST_CASE("lockstep primary: input the link cannot take makes the guests differ: a checkpoint, nothing lost") {
+TEST_CASE("lockstep primary: input waits in order while the link is full; beyond the queue the guests differ") {
     PrimaryRig r;
     r.link.full = true;
     r.primary.forward_input(request("GET /a"), 1);
+    r.primary.forward_input(request("GET /b"), 2);
+    CHECK(r.link.sent.empty());
+    CHECK(r.primary.queued() == 2);
+    CHECK_FALSE(r.primary.poll());  // waiting is no difference
+    r.link.full = false;
+    CHECK_FALSE(r.primary.poll());  // the queue drains, in order
+    REQUIRE(r.link.sent.size() == 2);
+    CHECK(decoded(r.link.sent[0]).sequence == 0);
+    CHECK(Frame(decoded(r.link.sent[1]).frame.begin(), decoded(r.link.sent[1]).frame.end()) == request("GET /b"));
+    r.link.sent.clear();
+    r.link.full = true;
+    for (std::size_t i = 0; i < LockstepPrimary::kQueuedMessages; ++i) r.primary.forward_input(request("GET /c"), 3);
+    CHECK(r.primary.stats().inputs_unforwarded == 0);
+    r.primary.forward_input(request("GET /d"), 4);  // one too many
     CHECK(r.primary.stats().inputs_unforwarded == 1);
     CHECK(r.primary.poll() == SyncReason::known_difference);
     r.link.full = false;
     r.primary.checkpoint_captured(2, SyncReason::known_difference);
     CHECK_FALSE(r.primary.poll());
     // The new generation numbers its input from 0 again, after telling the backup where it starts.
-    r.primary.forward_input(request("GET /b"), 2);
-    REQUIRE(r.link.sent.size() == 2);
-    CHECK(decoded(r.link.sent[0]).kind == LockstepMessageKind::generation_start);
-    CHECK(decoded(r.link.sent[0]).generation == 2);
-    CHECK(decoded(r.link.sent[1]).generation == 2);
-    CHECK(decoded(r.link.sent[1]).sequence == 0);
+    r.primary.forward_input(request("GET /e"), 5);
+    REQUIRE(r.link.sent.size() == LockstepPrimary::kQueuedMessages + 2);
+    auto start = decoded(r.link.sent[LockstepPrimary::kQueuedMessages]);
+    CHECK(start.kind == LockstepMessageKind::generation_start);
+    CHECK(start.generation == 2);
+    auto next = decoded(r.link.sent.back());
+    CHECK(next.generation == 2);
+    CHECK(next.sequence == 0);
 }
 
 TEST_CASE("lockstep primary: matched output leaves at once; a mismatch's frames wait for the checkpoint's acknowledgement") {
@@ -230,9 +247,11 @@ TEST_CASE("lockstep primary: before a join and after losing the backup, output p
     test::StringWriter out;
     std::vector<std::uint8_t> comparator_storage(2 * 16 * OutputComparator::kSlotSize);
     std::vector<std::uint8_t> commit_storage(16 * engine::OutputCommitBuffer::kSlotSize);
+    std::vector<std::uint8_t> queue_storage(LockstepPrimary::kQueueBytes);
     engine::OutputCommitBuffer commit(commit_storage, nic);
     commit.set_holding(false);  // no backup: the replicator passes output through
-    auto primary = std::make_unique<LockstepPrimary>(comparator_storage, nic, commit, link, clock, policy(), 20 * kMs, out);
+    auto primary = std::make_unique<LockstepPrimary>(comparator_storage, queue_storage, nic, commit, link, clock, policy(),
+                                                     20 * kMs, out);
     primary->forward_input(request("early"), 1);
     CHECK(link.sent.empty());
     CHECK(primary->transmit(reply("unprotected")));

@@ -52,6 +52,7 @@ PROTECTED_PRIMARY = r"^pair: PROTECTED: the backup holds epoch"
 PROTECTED_BACKUP = r"^pair: PROTECTED: epoch \d+ committed"
 JOIN_PROGRESS = r"^pair: full copy from the primary: \d+ of \d+ guest pages received"  # the backup's join
 TOOK_OVER = r"^pair: the guest resumes here from epoch (\d+)"
+LOCKSTEP_RUNNING = r"^lockstep: the backup's guest runs from epoch (\d+)"  # a lockstep backup's guest runs
 
 # --- mode=linktest ---------------------------------------------------------------------------------
 LINKTEST_COMPLETE = "linktest: complete"

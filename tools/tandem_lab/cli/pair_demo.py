@@ -7,7 +7,11 @@ on without a gap or a repeat. Shows the pair's own console lines (prefixed A| an
 client's view. Root only (network namespaces).
 
     PYTHONPATH=tools python3 -m tandem_lab.cli.pair_demo [--guest auto|linux|counter] [--protected-requests N]
-        [--epoch-ms MS] [--failover-ms MS]
+        [--epoch-ms MS] [--failover-ms MS] [--mode checkpoint|lockstep]
+
+--mode lockstep: both guests run, the primary forwards each request to the backup's guest and a
+reply leaves once both guests produced it (issue 13); the demo also prints the client's latency
+while protected.
 """
 
 from __future__ import annotations
@@ -19,11 +23,11 @@ import sys
 import threading
 import time
 
-from tandem_lab.console_patterns import CONSOLE_READY, PROTECTED_BACKUP, PROTECTED_PRIMARY, TOOK_OVER
+from tandem_lab.console_patterns import CONSOLE_READY, LOCKSTEP_RUNNING, PROTECTED_BACKUP, PROTECTED_PRIMARY, TOOK_OVER
 from tandem_lab.pair_lab import PairLab
 from tandem_lab.paths import build_dir
 
-SHOWN = re.compile(r"^(pair: (?!full copy (to the backup: page|from the primary: \d))|guest: counter|"
+SHOWN = re.compile(r"^(pair: (?!full copy (to the backup: page|from the primary: \d))|lockstep: |guest: counter|"
                    r"guest: tandem-guest: userspace|tandem: console ready)")  # progress lines: too many
 LINUX_ASSETS = ("vmlinux", "initramfs.cpio.gz")
 
@@ -57,6 +61,8 @@ def main() -> int:
                    help="replies from the protected pair before the kill, and from the new primary after it")
     p.add_argument("--epoch-ms", type=int, default=20)
     p.add_argument("--failover-ms", type=int, default=300)
+    p.add_argument("--mode", choices=("checkpoint", "lockstep"), default="checkpoint",
+                   help="lockstep: both guests run, replies released once both produced them")
     p.add_argument("--guest", choices=("auto", "linux", "counter"), default="auto",
                    help="auto: Debian's kernel when its assets are built, else the counter test guest")
     a = p.parse_args()
@@ -78,7 +84,8 @@ def main() -> int:
             say("Debian's kernel as the guest needs its assets: tests/guests/linux/fetch_assets.sh builds them")
     say("two machines, A and B, each a Bochs PC with two e1000 NICs: one on the replication link "
         "(through a hub), one on a client network 10.0.2.0/24 shared with a client")
-    lab = PairLab("demo-pair", seed=1, epoch_ms=a.epoch_ms, failover_ms=a.failover_ms, guest=guest)
+    lab = PairLab("demo-pair" if a.mode == "checkpoint" else "demo-lockstep", seed=1, epoch_ms=a.epoch_ms,
+                  failover_ms=a.failover_ms, guest=guest, pair_mode=a.mode)
     echoes = []
     try:
         say(f"machine A boots tandem as the primary; the guest is {what}")
@@ -90,7 +97,14 @@ def main() -> int:
         echoes.append(ConsoleEcho("B", lab.boot(1, "backup")))
         lab.machines[0].wait_for(PROTECTED_PRIMARY, 300)
         lab.machines[1].wait_for(PROTECTED_BACKUP, 300)
+        if a.mode == "lockstep":
+            lab.machines[1].wait_for(LOCKSTEP_RUNNING, 300)
+        protected_from = len(lab.replies())
         lab.wait_replies(len(lab.replies()) + a.protected_requests, 300)
+        rtts = sorted(r["rtt"] for r in lab.replies()[protected_from:] if r.get("tries") == 1 and "rtt" in r)
+        if rtts:
+            say(f"{a.mode} mode, protected: the client's round trip p50 {rtts[len(rtts) // 2] * 1000:.1f} ms, "
+                f"p95 {rtts[int(len(rtts) * 0.95)] * 1000:.1f} ms over {len(rtts)} first tries")
         time.sleep(0.3)  # the consoles' last lines reach the screen
         before = lab.replies()
         say(f"the client has {len(before)} replies, values 1..{before[-1]['value']}; now SIGKILL machine A")
