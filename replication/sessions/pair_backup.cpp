@@ -63,8 +63,9 @@ Status PairSession::take_over() {
     takeover_handed_ = backup_->handed_over();
     took_over_at_ = machine_.now();
     takeover_epoch_ = image_->committed_epoch();
-    println(out_, "pair: the guest resumes here from epoch {} at rip {}", image_->committed_epoch(),
-            hex(machine_.guest_rip()));
+    bool live = lockstep() && backup_guest_running_;
+    println(out_, "pair: the guest resumes here from epoch {} at rip {}{}", live ? lockstep_backup_->generation() : image_->committed_epoch(),
+            hex(machine_.guest_rip()), live ? " (lockstep: this machine's own guest, running since that epoch)" : "");
     if (!takeover_handed_) report_takeover_stages(backup_->takeover_times(), began_ns, machine_.clock().now_ns());
     if (target()) {
         println(out_, "migrate: the guest runs here now ({}); this machine is its primary, unprotected until a backup "

@@ -18,6 +18,7 @@ namespace tandem::sessions {
 namespace {
 constexpr std::uint64_t kPage = checkpoint::kPageSize;
 constexpr std::uint64_t kMs = 1'000'000;
+constexpr std::uint64_t kRamSlicePages = 256;  // 1 MiB per poll of a joining lockstep backup
 }  // namespace
 
 Status PairSession::allocate_lockstep() {
@@ -69,6 +70,10 @@ void PairSession::attach_lockstep_primary() {
 }
 
 Session::Next PairSession::poll_lockstep_backup(bool take_over_now) {
+    // Before its guest runs, the backup brings its RAM to the image a slice at a time between
+    // receives: the join's whole-guest copy at the generation's start held a 128 MiB backup off
+    // the link for half a second, and its primary gave it up.
+    if (!backup_guest_running_) bring_ram_to_image(applied_, kRamSlicePages);
     std::optional<std::uint64_t> start = lockstep_backup_->pending_start();
     if (start && image_->has_committed() && image_->committed_epoch() == *start) {
         if (auto s = start_backup_generation(*start); !s) {
@@ -99,7 +104,7 @@ Status PairSession::start_backup_generation(std::uint64_t generation) {
         tracker_->harvest(backup_dirty_);  // what this guest wrote since the last start
     }
     backup_dirty_.merge(applied_);
-    bring_ram_to_image(backup_dirty_);
+    bring_ram_to_image(backup_dirty_, ~std::uint64_t{0});
     applied_.clear();
     if (auto s = restore_committed_state(machine_, *image_); !s) return s;
     lockstep_backup_->generation_started(generation);
@@ -114,14 +119,15 @@ Status PairSession::start_backup_generation(std::uint64_t generation) {
     return success();
 }
 
-// RAM[p] = image[p] for every page set; the link kept alive through a long copy (the first is
-// the whole guest).
-void PairSession::bring_ram_to_image(dirty::DirtyBitmap& pages) {
+// RAM[p] = image[p] for at most `limit` of the pages set, clearing their bits; the link kept
+// alive through a long copy.
+void PairSession::bring_ram_to_image(dirty::DirtyBitmap& pages, std::uint64_t limit) {
     GuestMemory& ram = machine_.ram();
     std::uint64_t copied = 0;
-    for (std::uint64_t p = pages.next(0); p < pages.pages(); p = pages.next(p + 1)) {
+    for (std::uint64_t p = pages.next(0); p < pages.pages() && copied < limit; p = pages.next(p + 1)) {
         (void)reference_.read(p * kPage, page_);  // both are guest-sized: inside
         (void)ram.write(p * kPage, page_);
+        pages.reset(p);
         if (++copied % engine::kKeepaliveEvery == 0) transport_->keepalive();
     }
 }
@@ -130,9 +136,7 @@ void PairSession::bring_ram_to_image(dirty::DirtyBitmap& pages) {
 // that started a generation it has not run yet), else the committed image as checkpoint mode does.
 Status PairSession::lockstep_takeover_state() {
     if (!backup_guest_running_) {
-        applied_.set_all();
-        bring_ram_to_image(applied_);
-        applied_.clear();
+        bring_ram_to_image(applied_, ~std::uint64_t{0});  // what the slices have not copied yet
         return restore_committed_state(machine_, *image_);
     }
     std::optional<std::uint64_t> start = lockstep_backup_->pending_start();
@@ -147,8 +151,16 @@ void PairSession::on_backup_timer() {
     feed_->receive();
     if (prober_) prober_->receive();
     if (backup_->poll()) takeover_due_ = true;
+    if (!image_->has_committed()) {
+        // The backup started over (a new primary session, or a stale image): its guest stops
+        // until a generation of the new copy starts it again.
+        backup_guest_running_ = false;
+        println(out_, "lockstep: the backup's guest stops: this backup starts over with a new copy");
+        machine_.stop_guest("lockstep: the backup starts over");
+        return;
+    }
     std::optional<std::uint64_t> start = lockstep_backup_->pending_start();
-    bool sync_now = start && image_->has_committed() && image_->committed_epoch() == *start;
+    bool sync_now = start && image_->committed_epoch() == *start;
     if (takeover_due_ || sync_now) machine_.stop_guest("lockstep: a checkpoint or a takeover");
     sample_throughput();
 }

@@ -157,7 +157,7 @@ private:
     void attach_lockstep_primary();
     Next poll_lockstep_backup(bool take_over_now);
     Status start_backup_generation(std::uint64_t generation);
-    void bring_ram_to_image(dirty::DirtyBitmap& pages);
+    void bring_ram_to_image(dirty::DirtyBitmap& pages, std::uint64_t limit);
     Status lockstep_takeover_state();
     void on_backup_timer();
     bool on_backup_write_fault(std::uint64_t gpa);
