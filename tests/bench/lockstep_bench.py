@@ -11,8 +11,9 @@ Measured from the client namespace, judged outside tandem:
     other: curl's time_total, p50/p95/max; every body compared with the digest the test
     initramfs was built with;
   * throughput: /blob.bin (1 MiB) downloaded in full, sha256 computed here: MB/s;
-  * checkpoints per request: the epochs that crossed the link during the requests, counted by the
-    test hub from the link frames' clear header (EPOCH_END frames, type 6);
+  * checkpoints per request: the epochs the backup acknowledged during the requests, counted by
+    the test hub from the link frames' clear header (EPOCH_ACK frames, type 7; an epoch's own
+    records travel inside PAGES messages);
 and, for lockstep, the primary's own figures (output released by match / early / by checkpoint,
 checkpoints by reason, the comparison lag) as its console printed them.
 Targets (issue 13, not assertions): >= 90 % of reply segments released by match, <= 1 checkpoint
@@ -36,7 +37,7 @@ from tandem_lab.console_patterns import CONSOLE_READY, LOCKSTEP_RUNNING, PROTECT
 from tandem_lab.pair_lab import PairLab
 from tandem_lab.paths import require_built
 
-EPOCH_END = 6  # frame_header.hpp
+EPOCH_ACK = 7  # frame_header.hpp
 
 
 def lockstep_figures(console: str) -> list[str]:
@@ -59,9 +60,9 @@ def run_way(way: str, args) -> dict:
             if way == "lockstep":
                 b.wait_for(LOCKSTEP_RUNNING, STEP)
             time.sleep(10)  # past the pre-copy's last rounds
-        epochs_before = lab.hub_frame_types().get(EPOCH_END, 0) if lab.hub else 0
+        epochs_before = lab.hub_frame_types().get(EPOCH_ACK, 0) if lab.hub else 0
         figures = measure_http(lab, args.requests, 0)
-        epochs = (lab.hub_frame_types().get(EPOCH_END, 0) if lab.hub else 0) - epochs_before
+        epochs = (lab.hub_frame_types().get(EPOCH_ACK, 0) if lab.hub else 0) - epochs_before
         downloads = measure_http(lab, 0, args.downloads)
         figures["rate"] = downloads["rate"]
         figures["epochs"] = epochs
