@@ -159,6 +159,11 @@ void PairSession::on_backup_timer() {
         machine_.stop_guest("lockstep: the backup starts over");
         return;
     }
+    // Its figures every 10 s while it runs, as the primary's.
+    if (machine_.now() - lockstep_report_at_ >= 10'000 * machine_.tsc_khz()) {
+        lockstep_report_at_ = machine_.now();
+        report_backup_figures(out_);
+    }
     std::optional<std::uint64_t> start = lockstep_backup_->pending_start();
     bool sync_now = start && image_->committed_epoch() == *start;
     if (takeover_due_ || sync_now) machine_.stop_guest("lockstep: a checkpoint or a takeover");
@@ -184,13 +189,15 @@ bool PairSession::on_backup_write_fault(std::uint64_t gpa) {
 
 void PairSession::lockstep_status(Writer& out) const {
     if (lockstep_primary_ && lockstep_primary_->joined()) lockstep_primary_->report(out);
-    if (lockstep_backup_ && backup_guest_running_ && !took_over_) {
-        const lockstep::LockstepBackupStats& b = lockstep_backup_->stats();
-        println(out, "lockstep: backup guest in generation {}: client input delivered {} (held {}, stale {}, lost {}), "
-                     "output sent {} (waited for the link {})",
-                lockstep_backup_->generation(), b.inputs_delivered, b.inputs_held, b.inputs_stale,
-                b.inputs_out_of_order + b.inputs_no_room, b.outputs_sent, b.outputs_waited);
-    }
+    if (lockstep_backup_ && backup_guest_running_ && !took_over_) report_backup_figures(out);
+}
+
+void PairSession::report_backup_figures(Writer& out) const {
+    const lockstep::LockstepBackupStats& b = lockstep_backup_->stats();
+    println(out, "lockstep: backup guest in generation {} ({} started): client input delivered {} (held {}, stale {}, "
+                 "lost {}), output sent {} (waited for the link {})",
+            lockstep_backup_->generation(), b.generations, b.inputs_delivered, b.inputs_held, b.inputs_stale,
+            b.inputs_out_of_order + b.inputs_no_room, b.outputs_sent, b.outputs_waited);
 }
 
 // The glue.

@@ -162,6 +162,7 @@ private:
     void on_backup_timer();
     bool on_backup_write_fault(std::uint64_t gpa);
     void lockstep_status(Writer& out) const;
+    void report_backup_figures(Writer& out) const;
     // The checkpoint stream's bytes per second over the last whole second (pair_reports.cpp).
     void sample_throughput();
     std::uint64_t stream_bytes() const;

@@ -15,7 +15,8 @@ Measured from the client namespace, judged outside tandem:
     the test hub from the link frames' clear header (EPOCH_ACK frames, type 7; an epoch's own
     records travel inside PAGES messages);
 and, for lockstep, the primary's own figures (output released by match / early / by checkpoint,
-checkpoints by reason, the comparison lag) as its console printed them.
+checkpoints by reason, the comparison lag) and the backup's (generations run, client input
+delivered, output sent) as their consoles printed them.
 Targets (issue 13, not assertions): >= 90 % of reply segments released by match, <= 1 checkpoint
 per 20 requests, lockstep's median latency <= half of checkpoint mode's.
 
@@ -69,6 +70,8 @@ def run_way(way: str, args) -> dict:
         if way == "lockstep":
             time.sleep(11)  # the primary prints its figures every 10 s
             figures["lockstep"] = lockstep_figures(a.tandem_console())
+            figures["backup"] = [line for line in b.tandem_console().splitlines()
+                                 if line.startswith("lockstep: backup guest")][-1:]
         return figures
     finally:
         lab.close()
@@ -90,6 +93,8 @@ def main() -> int:
         print(f"{way:11} {summary(r['latency']):42} {rate:6.3f}        {per_request}")
     for line in results["lockstep"].get("lockstep", []):
         print(f"lockstep primary: {line}")
+    for line in results["lockstep"].get("backup", []):
+        print(f"lockstep backup:  {line}")
     print(f"{args.requests} GETs of /blob.bin.sha256 and {args.downloads} downloads of /blob.bin per way, every body "
           f"checked against the digest computed outside tandem; checkpoints counted on the link by the test hub")
     print("Reproduce: sudo env PYTHONPATH=tools:tests/e2e:tests/bench TANDEM_BUILD=build python3 "
