@@ -23,7 +23,7 @@ per 20 requests, lockstep's median latency <= half of checkpoint mode's.
 Reproduce (root: network namespaces; ~15 min):
   cmake --build build && tests/guests/linux/fetch_assets.sh build/guest-assets
   sudo env PYTHONPATH=tools:tests/e2e:tests/bench TANDEM_BUILD=build python3 tests/bench/lockstep_bench.py \\
-      [--requests 100] [--downloads 2]
+      [--requests 100] [--downloads 2] [--only standalone|checkpoint|lockstep]
 """
 
 from __future__ import annotations
@@ -82,18 +82,20 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=100, help="small GETs per way, each on a new connection")
     parser.add_argument("--downloads", type=int, default=2, help="1 MiB downloads per way")
     parser.add_argument("--epoch-ms", type=int, default=25, help="checkpoint mode's epoch (tandem's default: 25)")
+    parser.add_argument("--only", choices=("standalone", "checkpoint", "lockstep"), help="one way alone")
     args = parser.parse_args()
     require_built()
-    results = {way: run_way(way, args) for way in ("standalone", "checkpoint", "lockstep")}
+    ways = (args.only,) if args.only else ("standalone", "checkpoint", "lockstep")
+    results = {way: run_way(way, args) for way in ways}
     print(f"\nLockstep, checkpoint mode and standalone: Debian's kernel (128 MiB) in Bochs, one run")
     print(f"{'':11} {'GET small file on a new connection (ms)':42} {'1 MiB (MB/s)':13} checkpoints per request")
     for way, r in results.items():
         rate = sorted(r["rate"])[len(r["rate"]) // 2] if r["rate"] else 0.0
         per_request = f"{r['epochs'] / args.requests:.2f}" if way != "standalone" else "-"
         print(f"{way:11} {summary(r['latency']):42} {rate:6.3f}        {per_request}")
-    for line in results["lockstep"].get("lockstep", []):
+    for line in results.get("lockstep", {}).get("lockstep", []):
         print(f"lockstep primary: {line}")
-    for line in results["lockstep"].get("backup", []):
+    for line in results.get("lockstep", {}).get("backup", []):
         print(f"lockstep backup:  {line}")
     print(f"{args.requests} GETs of /blob.bin.sha256 and {args.downloads} downloads of /blob.bin per way, every body "
           f"checked against the digest computed outside tandem; checkpoints counted on the link by the test hub")
