@@ -73,13 +73,13 @@ std::optional<SyncReason> LockstepPrimary::poll() {
 
 void LockstepPrimary::checkpoint_captured(std::uint64_t epoch, SyncReason reason) {
     next_epoch_ = epoch + 1;
-    release_.commit_epoch = epoch;
-    if (!comparator_.start_generation(epoch)) {
+    release_.commit_epoch = epoch;  // what waited leaves under this epoch's commit
+    bool started = comparator_.start_generation(epoch);
+    release_.commit_epoch = 0;
+    if (!started) {
         println(out_, "lockstep: checkpoint {} is not newer than generation {}: ignored", epoch, comparator_.generation());
-        release_.commit_epoch = 0;
         return;
     }
-    release_.commit_epoch = 0;
     joined_ = true;
     differ_ = false;
     input_sequence_ = 0;

@@ -74,8 +74,7 @@ Session::Next PairSession::poll_lockstep_backup(bool take_over_now) {
     // receives: the join's whole-guest copy at the generation's start held a 128 MiB backup off
     // the link for half a second, and its primary gave it up.
     if (!backup_guest_running_) bring_ram_to_image(applied_, kRamSlicePages);
-    std::optional<std::uint64_t> start = lockstep_backup_->pending_start();
-    if (start && image_->has_committed() && image_->committed_epoch() == *start) {
+    if (std::optional<std::uint64_t> start = committed_generation_start()) {
         if (auto s = start_backup_generation(*start); !s) {
             report_problem(out_, "lockstep: the backup's guest", s.error());
             phase_ = Phase::failed;
@@ -92,6 +91,14 @@ Session::Next PairSession::poll_lockstep_backup(bool take_over_now) {
         return Next::run_guest;
     }
     return backup_guest_running_ ? Next::run_guest : Next::wait;
+}
+
+// The generation the primary started whose checkpoint this backup has committed: its guest is
+// due to run from it (none: nothing new, or its checkpoint still on the way).
+std::optional<std::uint64_t> PairSession::committed_generation_start() const {
+    std::optional<std::uint64_t> start = lockstep_backup_->pending_start();
+    if (start && image_->has_committed() && image_->committed_epoch() == *start) return start;
+    return std::nullopt;
 }
 
 // The backup's guest runs from the checkpoint of epoch `generation` (committed in the image).
@@ -139,9 +146,8 @@ Status PairSession::lockstep_takeover_state() {
         bring_ram_to_image(applied_, ~std::uint64_t{0});  // what the slices have not copied yet
         return restore_committed_state(machine_, *image_);
     }
-    std::optional<std::uint64_t> start = lockstep_backup_->pending_start();
-    if (start && image_->has_committed() && image_->committed_epoch() == *start) return start_backup_generation(*start);
-    return success();
+    std::optional<std::uint64_t> start = committed_generation_start();
+    return start ? start_backup_generation(*start) : success();
 }
 
 // The backup guest's tick: the link, the primary's silence, and a stop when a generation's
@@ -164,9 +170,7 @@ void PairSession::on_backup_timer() {
         lockstep_report_at_ = machine_.now();
         report_backup_figures(out_);
     }
-    std::optional<std::uint64_t> start = lockstep_backup_->pending_start();
-    bool sync_now = start && image_->committed_epoch() == *start;
-    if (takeover_due_ || sync_now) machine_.stop_guest("lockstep: a checkpoint or a takeover");
+    if (takeover_due_ || committed_generation_start()) machine_.stop_guest("lockstep: a checkpoint or a takeover");
     sample_throughput();
 }
 

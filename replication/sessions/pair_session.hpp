@@ -156,6 +156,7 @@ private:
     void start_lockstep_backup();
     void attach_lockstep_primary();
     Next poll_lockstep_backup(bool take_over_now);
+    std::optional<std::uint64_t> committed_generation_start() const;
     Status start_backup_generation(std::uint64_t generation);
     void bring_ram_to_image(dirty::DirtyBitmap& pages, std::uint64_t limit);
     Status lockstep_takeover_state();
