@@ -64,7 +64,7 @@ void LockstepBackup::on_input(const LockstepMessage& message) {
 }
 
 void LockstepBackup::hold(const LockstepMessage& message) {
-    if (held_count_ == kHeldInputs) {
+    if (held_count_ == kHeldInputs || held_storage_.size() < kStorageBytes) {  // the latter: a caller's mistake
         ++stats_.inputs_no_room;
         return;
     }
